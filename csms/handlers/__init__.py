@@ -1,0 +1,1 @@
+"""OCPP adapters: the only package that knows OCPP."""

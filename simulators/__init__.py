@@ -1,0 +1,1 @@
+"""Charge-point simulators for testers and for our own tests."""
