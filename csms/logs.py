@@ -13,6 +13,7 @@ from typing import Literal, TextIO
 
 import orjson
 import structlog
+from structlog.typing import Processor
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
@@ -33,11 +34,12 @@ def configure_logging(
     """
     out = stream or sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not out.isatty())
-    shared: list[structlog.typing.Processor] = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    processors: list[Processor]
     if as_json:
         processors = [
             *shared,

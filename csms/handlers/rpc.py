@@ -179,7 +179,7 @@ class RpcEndpoint:
             error_code = exc.code.value
             log.warning("ocpp.call.refused", code=error_code, problem=exc.description)
             frame = self._error_frame(call.message_id, exc)
-        except Exception:  # the connection outlives a bug in one handler  # noqa: BLE001
+        except Exception:  # the connection outlives a bug in one handler
             error_code = ErrorCode.INTERNAL_ERROR.value
             log.exception("ocpp.handler.failed")
             frame = encode_error(

@@ -1,1 +1,1 @@
-"""Tariffs: time-of-use pricing, packages and the wallet ledger, in Decimal (see the tariffs issue)."""
+"""Tariffs: time-of-use pricing, packages and the wallet ledger, in Decimal."""

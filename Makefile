@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine:
+#   make run    create .venv, install, start the CSMS on SQLite with config.toml
+#   make test   install dev dependencies, run ruff, mypy --strict and the whole test suite
+# Versions are pinned in constraints.txt (regenerate with `make lock`).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+
+.PHONY: run test lint typecheck pytest bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip==$$(sed -n 's/^pip==//p' constraints.txt)"
+
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+config.toml:
+	cp config.example.toml config.toml
+	@echo "created config.toml from config.example.toml (development settings)"
+
+run: $(VENV)/.installed config.toml
+	$(BIN)/csms --config config.toml run
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.installed-dev
+	$(BIN)/mypy
+
+pytest: $(VENV)/.installed-dev
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.load
+
+lock: $(VENV)/.installed-dev
+	$(PIP) freeze --exclude-editable --all | grep -v '^csms' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

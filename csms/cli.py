@@ -1,0 +1,153 @@
+"""The ``csms`` command: run the server, migrate the database, set up charge points and tokens.
+
+Every sub-command reads the same configuration (``--config`` or ``CSMS_CONFIG``, then
+``CSMS_*`` variables). Exit codes: 0 done, 1 failed, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from csms import passwords
+from csms.app import serve_forever, store_only
+from csms.config import Settings, load_settings
+from csms.domain.model import AuthorizationStatus, RegistrationStatus
+from csms.errors import ConfigError
+from csms.handlers.timefmt import parse_time
+from csms.logs import configure_logging
+from csms.store import migrate
+from csms.store.engine import create_engine
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = args.config or os.environ.get("CSMS_CONFIG")
+    try:
+        settings = load_settings(Path(config) if config else None)
+    except ConfigError as exc:
+        print(f"csms: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.logging.level, settings.logging.format)
+    try:
+        return int(asyncio.run(args.func(settings, args)) or 0)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="csms", description=__doc__)
+    parser.add_argument("--config", help="TOML configuration file (default: $CSMS_CONFIG)")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the CSMS until SIGINT/SIGTERM")
+    run.set_defaults(func=_run)
+
+    db = sub.add_parser("db", help="database").add_subparsers(required=True, metavar="ACTION")
+    db.add_parser("upgrade", help="apply migrations").set_defaults(func=_db_upgrade)
+
+    cp = sub.add_parser("chargepoint", help="charge points").add_subparsers(
+        required=True, metavar="ACTION")
+    add = cp.add_parser("add", help="register a charge point")
+    add.add_argument("station_id")
+    add.add_argument("--password", help="Basic-auth password (else none, or --generate)")
+    add.add_argument("--generate-password", action="store_true",
+                     help="generate a password and print it once")
+    add.add_argument("--status", choices=[s.value for s in RegistrationStatus],
+                     default="Accepted")
+    add.set_defaults(func=_chargepoint_add)
+    for name, status in (("accept", "Accepted"), ("reject", "Rejected")):
+        action = cp.add_parser(name, help=f"set registration to {status}")
+        action.add_argument("station_id")
+        action.set_defaults(func=_chargepoint_status, status=status)
+    pw = cp.add_parser("set-password", help="set or generate a new password")
+    pw.add_argument("station_id")
+    pw.add_argument("--password")
+    pw.set_defaults(func=_chargepoint_password, generate_password=True)
+
+    tok = sub.add_parser("idtoken", help="id tokens (residents' cards)").add_subparsers(
+        required=True, metavar="ACTION")
+    tadd = tok.add_parser("add", help="add or replace an id token")
+    tadd.add_argument("id_token")
+    tadd.add_argument("--status", default="Accepted",
+                      choices=["Accepted", "Blocked", "Expired", "Invalid"])
+    tadd.add_argument("--expires", help="expiry, ISO 8601 (UTC if no offset)")
+    tadd.add_argument("--owner")
+    tadd.set_defaults(func=_idtoken_add)
+    return parser
+
+
+async def _run(settings: Settings, _: argparse.Namespace) -> int:
+    await serve_forever(settings)
+    return 0
+
+
+async def _db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
+    engine = create_engine(settings.database)
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+    print("database is at the latest revision")
+    return 0
+
+
+async def _chargepoint_add(settings: Settings, args: argparse.Namespace) -> int:
+    password = _password(args)
+    async with store_only(settings) as store:
+        if await store.get_station(args.station_id) is not None:
+            print(f"csms: charge point {args.station_id} exists", file=sys.stderr)
+            return 1
+        hashed = passwords.hash_password(password) if password else None
+        await store.add_station(args.station_id, RegistrationStatus(args.status), hashed)
+    print(f"charge point {args.station_id} added ({args.status})")
+    if password and args.generate_password:
+        print(f"password (shown once): {password}")
+    return 0
+
+
+async def _chargepoint_status(settings: Settings, args: argparse.Namespace) -> int:
+    async with store_only(settings) as store:
+        found = await store.set_station(args.station_id, registration_status=args.status)
+    if not found:
+        print(f"csms: no charge point {args.station_id}", file=sys.stderr)
+        return 1
+    print(f"charge point {args.station_id} is {args.status}")
+    return 0
+
+
+async def _chargepoint_password(settings: Settings, args: argparse.Namespace) -> int:
+    password = args.password or passwords.generate()
+    async with store_only(settings) as store:
+        found = await store.set_station(
+            args.station_id, password_hash=passwords.hash_password(password))
+    if not found:
+        print(f"csms: no charge point {args.station_id}", file=sys.stderr)
+        return 1
+    print(f"password of {args.station_id} set" + (
+        "" if args.password else f" (shown once): {password}"))
+    return 0
+
+
+async def _idtoken_add(settings: Settings, args: argparse.Namespace) -> int:
+    expires: datetime | None = parse_time(args.expires) if args.expires else None
+    async with store_only(settings) as store:
+        await store.put_token(args.id_token, AuthorizationStatus(args.status), expires,
+                              owner=args.owner)
+    print(f"id token {args.id_token} is {args.status}")
+    return 0
+
+
+def _password(args: argparse.Namespace) -> str | None:
+    if args.generate_password:
+        return passwords.generate()
+    return args.password  # type: ignore[no-any-return]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

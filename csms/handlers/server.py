@@ -1,0 +1,229 @@
+"""The OCPP WebSocket server: handshake policy, then one task group per connection.
+
+Handshake rules, in order (each refusal is logged with the reason):
+1. The path is ``<path_prefix><charge point id>``; anything else is 404.
+2. A charge point whose registration is Rejected is refused (403). An unknown id is refused
+   under the ``reject`` policy (404), else registered as Pending or Accepted.
+3. Basic auth (security profile 1 and 2, or any charge point that has a password): the
+   user name must be the charge point id and the password must match its stored hash
+   (401 otherwise).
+4. The subprotocol is the highest version both sides offer (``ocpp2.0.1``, ``ocpp1.6``);
+   a handshake without one is refused (400).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import ssl
+import weakref
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from http import HTTPStatus
+from urllib.parse import unquote
+
+import structlog
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, NegotiationError
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from csms import passwords
+from csms.config import ServerSettings, UnknownStationPolicy
+from csms.domain.model import RegistrationStatus
+from csms.handlers import v16, v201
+from csms.handlers.connection import ConnectionRegistry, StationConnection
+from csms.handlers.context import StationContext
+from csms.handlers.ocppj import OcppVersion, Schemas
+from csms.handlers.rpc import RpcEndpoint, RpcObserver
+from csms.services.stations import StationService
+from csms.store.repository import StationRecord, Store
+
+log = structlog.get_logger(__name__)
+SUBPROTOCOLS = [Subprotocol(v.value) for v in OcppVersion]
+MAX_ID_LENGTH = 48
+
+
+class OcppServer:
+    """Accepts charge points and runs their connections."""
+
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: Store,
+        service: StationService,
+        registry: ConnectionRegistry,
+        clock: Callable[[], datetime],
+        observer: RpcObserver | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._service = service
+        self._registry = registry
+        self._clock = clock
+        self._observer = observer
+        self._schemas = {version: Schemas(version) for version in OcppVersion}
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, StationRecord] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._verified: dict[str, tuple[str, bytes]] = {}
+        self.server: Server | None = None
+
+    async def start(self) -> Server:
+        """Listen; returns the websockets server (its ``sockets`` tell the bound port)."""
+        s = self._settings
+        self.server = await serve(
+            self._handle, s.host, s.port, subprotocols=SUBPROTOCOLS,
+            select_subprotocol=_select_subprotocol, process_request=self._admit,
+            ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s,
+            max_size=s.max_message_bytes, ssl=self._ssl_context(), compression=None,
+            server_header="csms",
+        )
+        log.info("ocpp.server.listening", host=s.host, port=self.port, prefix=s.path_prefix,
+                 tls=s.security_profile == 2, unknown_charge_points=s.unknown_charge_points)
+        return self.server
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return int(self.server.sockets[0].getsockname()[1])
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        s = self._settings
+        if s.security_profile < 2:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        assert s.tls_cert_file is not None
+        assert s.tls_key_file is not None
+        context.load_cert_chain(s.tls_cert_file, s.tls_key_file)
+        return context
+
+    # -- handshake ---------------------------------------------------------------------------
+
+    async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        station_id = self._station_id(request.path)
+        refuse = _refuser(connection, request)
+        if station_id is None:
+            return refuse(HTTPStatus.NOT_FOUND, "no charge point id in path", None)
+        record = await self._store.get_station(station_id)
+        if record is None:
+            record = await self._register_unknown(station_id)
+            if record is None:
+                return refuse(HTTPStatus.NOT_FOUND, "unknown charge point", station_id)
+        if record.registration_status is RegistrationStatus.REJECTED:
+            return refuse(HTTPStatus.FORBIDDEN, "charge point is rejected", station_id)
+        needs_auth = self._settings.security_profile >= 1 or record.password_hash is not None
+        if needs_auth and not await self._authenticated(record, request.headers):
+            response = refuse(HTTPStatus.UNAUTHORIZED, "bad or missing credentials", station_id)
+            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+            return response
+        self._admitted[connection] = record
+        return None
+
+    def _station_id(self, path: str) -> str | None:
+        prefix = self._settings.path_prefix
+        path = path.split("?", 1)[0]
+        if not path.startswith(prefix):
+            return None
+        station_id = unquote(path[len(prefix):])
+        if not station_id or "/" in station_id or len(station_id) > MAX_ID_LENGTH:
+            return None
+        return station_id
+
+    async def _register_unknown(self, station_id: str) -> StationRecord | None:
+        policy = self._settings.unknown_charge_points
+        if policy is UnknownStationPolicy.REJECT or self._settings.security_profile >= 1:
+            return None
+        status = (RegistrationStatus.ACCEPTED if policy is UnknownStationPolicy.ACCEPT
+                  else RegistrationStatus.PENDING)
+        log.warning("ocpp.charge_point.auto_registered", station_id=station_id,
+                    registration=status.value, policy=policy.value)
+        await self._store.add_station(station_id, status)
+        return await self._store.get_station(station_id)
+
+    async def _authenticated(self, record: StationRecord, headers: Headers) -> bool:
+        credentials = _basic_credentials(headers.get("Authorization"))
+        if credentials is None or record.password_hash is None:
+            return False
+        user, password = credentials
+        if user != record.station_id:
+            return False
+        digest = hashlib.sha256(password.encode()).digest()
+        cached = self._verified.get(record.station_id)
+        if cached == (record.password_hash, digest):
+            return True
+        ok = await asyncio.to_thread(passwords.verify, password, record.password_hash)
+        if ok:
+            self._verified[record.station_id] = (record.password_hash, digest)
+        return ok
+
+    # -- connection ------------------------------------------------------------------------
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        record = self._admitted.pop(ws)
+        version = OcppVersion(str(ws.subprotocol))
+        station_id = record.station_id
+        bound = log.bind(station_id=station_id, ocpp_version=version.value)
+        ctx = StationContext(station_id, self._service, record.registration_status)
+        handlers = v16.handlers(ctx) if version is OcppVersion.V16 else v201.handlers(ctx)
+        endpoint = RpcEndpoint(ws, version, self._schemas[version], handlers, log=bound,
+                               observer=self._observer)
+        connection = StationConnection(station_id, endpoint, ws.close, self._clock(),
+                                       self._settings.command_queue_size)
+        await self._registry.register(connection)
+        bound.info("ocpp.connection.opened", remote=str(ws.remote_address))
+        try:
+            await self._store.record_connected(station_id, version.value, self._clock())
+            async with asyncio.TaskGroup() as group:
+                group.create_task(endpoint.serve())
+                group.create_task(connection.drain())
+        except* ConnectionClosed as closed:
+            exc = closed.exceptions[0]
+            assert isinstance(exc, ConnectionClosed)
+            rcvd = exc.rcvd
+            bound.info("ocpp.connection.closed", code=rcvd.code if rcvd else None,
+                       reason=rcvd.reason if rcvd else None)
+        except* Exception as failed:  # noqa: BLE001 - a connection's outermost loop: log, close
+            bound.error("ocpp.connection.failed", errors=[repr(e) for e in failed.exceptions])
+        finally:
+            self._registry.unregister(connection)
+            connection.finished.set()
+
+
+def _select_subprotocol(
+    connection: ServerConnection, offered: Sequence[Subprotocol]
+) -> Subprotocol:
+    for version in SUBPROTOCOLS:
+        if version in offered:
+            return version
+    log.warning("ocpp.handshake.refused", reason="no supported subprotocol",
+                offered=list(offered), supported=list(SUBPROTOCOLS),
+                path=connection.request.path if connection.request else None)
+    raise NegotiationError("no supported OCPP subprotocol; offer ocpp2.0.1 or ocpp1.6")
+
+
+def _refuser(
+    connection: ServerConnection, request: Request
+) -> Callable[[HTTPStatus, str, str | None], Response]:
+    def refuse(status: HTTPStatus, reason: str, station_id: str | None) -> Response:
+        log.warning("ocpp.handshake.refused", reason=reason, station_id=station_id,
+                    path=request.path, status=int(status))
+        return connection.respond(status, reason + "\n")
+
+    return refuse
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str] | None:
+    if header is None or not header.startswith("Basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, password = decoded.partition(":")
+    return (user, password) if sep else None
+

@@ -1,0 +1,22 @@
+"""OCPP timestamps: RFC 3339 on the wire, aware UTC inside. Pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def parse_time(value: str) -> datetime:
+    """An OCPP dateTime as aware UTC; a timestamp without offset is taken as UTC.
+
+    Raises:
+        ValueError: not an ISO 8601 timestamp.
+    """
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with millisecond precision and a ``Z``."""
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

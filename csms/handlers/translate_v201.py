@@ -1,0 +1,137 @@
+"""OCPP 2.0.1 payloads to domain types and back. Pure: no I/O, no clock.
+
+Payloads are the validated camelCase dicts of the wire.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from csms.domain.model import (
+    Authorization,
+    BootVerdict,
+    ConnectorStatus,
+    ConnectorStatusChanged,
+    IdToken,
+    MeterSample,
+    MeterValuesReported,
+    SampledValue,
+    SessionEvent,
+    SessionEventKind,
+    StationBooted,
+    StationEventReported,
+)
+from csms.handlers.timefmt import format_time, parse_time
+
+Payload = dict[str, Any]
+
+
+def boot(station_id: str, p: Payload, now: datetime) -> StationBooted:
+    station = p["chargingStation"]
+    return StationBooted(
+        station_id=station_id, vendor=station["vendorName"], model=station["model"],
+        serial_number=station.get("serialNumber"),
+        firmware_version=station.get("firmwareVersion"), reason=p["reason"], at=now,
+    )
+
+
+def boot_answer(verdict: BootVerdict) -> Payload:
+    return {
+        "status": verdict.status.value,
+        "currentTime": format_time(verdict.current_time),
+        "interval": verdict.interval_s,
+    }
+
+
+def status(station_id: str, p: Payload) -> ConnectorStatusChanged:
+    connector_status = ConnectorStatus(p["connectorStatus"])
+    return ConnectorStatusChanged(
+        station_id=station_id, evse_id=p["evseId"], connector_id=p["connectorId"],
+        status=connector_status, at=parse_time(p["timestamp"]),
+        # 2.0.1 reports the fault itself through NotifyEvent; Faulted is the status.
+        error_code="Faulted" if connector_status is ConnectorStatus.FAULTED else None,
+    )
+
+
+def id_token(p: Payload) -> IdToken:
+    return IdToken(p["idToken"], p["type"])
+
+
+def id_token_info(auth: Authorization) -> Payload:
+    info: Payload = {"status": auth.status.value}
+    if auth.expires_at is not None:
+        info["cacheExpiryDateTime"] = format_time(auth.expires_at)
+    if auth.group_id is not None:
+        info["groupIdToken"] = {"idToken": auth.group_id, "type": "Central"}
+    return info
+
+
+def transaction_event(station_id: str, p: Payload) -> SessionEvent:
+    info = p["transactionInfo"]
+    evse = p.get("evse") or {}
+    token = p.get("idToken")
+    return SessionEvent(
+        station_id=station_id, kind=SessionEventKind(p["eventType"]),
+        at=parse_time(p["timestamp"]), evse_id=evse.get("id"),
+        connector_id=evse.get("connectorId", 1 if evse else None),
+        transaction_ref=info["transactionId"], id_token=id_token(token) if token else None,
+        samples=samples(p.get("meterValue", [])), seq_no=p["seqNo"],
+        offline=p.get("offline", False), trigger_reason=p["triggerReason"],
+        stop_reason=info.get("stoppedReason"), charging_state=info.get("chargingState"),
+        reservation_id=p.get("reservationId"),
+    )
+
+
+def meter_values(station_id: str, p: Payload) -> MeterValuesReported:
+    return MeterValuesReported(
+        station_id=station_id, evse_id=p["evseId"], connector_id=None, transaction_ref=None,
+        samples=samples(p["meterValue"]),
+    )
+
+
+def samples(meter_value: list[Payload]) -> tuple[MeterSample, ...]:
+    """2.0.1 meterValue entries; values are scaled by the unit's multiplier."""
+    out = []
+    for entry in meter_value:
+        values = []
+        for sv in entry["sampledValue"]:
+            measurand = sv.get("measurand", "Energy.Active.Import.Register")
+            unit_of_measure = sv.get("unitOfMeasure", {})
+            scale = 10 ** unit_of_measure.get("multiplier", 0)
+            values.append(SampledValue(
+                value=float(sv["value"]) * scale, measurand=measurand,
+                unit=unit_of_measure.get("unit", "Wh" if measurand.startswith("Energy") else None),
+                phase=sv.get("phase"), context=sv.get("context"), location=sv.get("location"),
+            ))
+        out.append(MeterSample(parse_time(entry["timestamp"]), tuple(values)))
+    return tuple(out)
+
+
+def notify_events(station_id: str, p: Payload) -> list[StationEventReported]:
+    """One station event per entry of a NotifyEvent."""
+    events = []
+    for data in p["eventData"]:
+        component = data["component"]
+        evse = component.get("evse") or {}
+        events.append(StationEventReported(
+            station_id, "notify_event", parse_time(data["timestamp"]),
+            code=f"{component['name']}.{data['variable']['name']}",
+            evse_id=evse.get("id"), connector_id=evse.get("connectorId"), details=dict(data),
+        ))
+    return events
+
+
+def security_event(station_id: str, p: Payload) -> StationEventReported:
+    return StationEventReported(
+        station_id, "security_event", parse_time(p["timestamp"]), code=p["type"],
+        details=dict(p),
+    )
+
+
+def report(station_id: str, kind: str, p: Payload, now: datetime) -> StationEventReported:
+    """NotifyReport, FirmwareStatusNotification, LogStatusNotification, DataTransfer."""
+    code = p.get("status") or p.get("messageId") or (
+        str(p["requestId"]) if "requestId" in p else None
+    )
+    return StationEventReported(station_id, kind, now, code=code, details=dict(p))

@@ -1,0 +1,73 @@
+"""What the CSMS does with what chargers report. Knows no OCPP and no SQL.
+
+Each method stores the event (durably: it returns only after commit) and returns the
+domain answer the handler translates for the charger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from csms.config import Settings, UnknownTokenPolicy
+from csms.domain import authorization
+from csms.domain.model import (
+    Authorization,
+    BootVerdict,
+    ConnectorStatusChanged,
+    IdToken,
+    MeterValuesReported,
+    SessionEvent,
+    SessionVerdict,
+    StationBooted,
+    StationEventReported,
+)
+from csms.store.repository import Store
+
+Clock = Callable[[], datetime]
+
+
+class StationService:
+    """Charger-initiated messages, version-neutral."""
+
+    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._interval_s = settings.server.heartbeat_interval_s
+        self._accept_unknown = (
+            settings.authorization.unknown_id_tokens is UnknownTokenPolicy.ACCEPT
+        )
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    async def boot(self, event: StationBooted) -> BootVerdict:
+        status = await self._store.record_boot(event)
+        return BootVerdict(status, self._interval_s, self._clock())
+
+    async def heartbeat(self, station_id: str) -> datetime:
+        now = self._clock()
+        await self._store.record_seen(station_id, now)
+        return now
+
+    async def status_changed(self, event: ConnectorStatusChanged) -> None:
+        await self._store.record_status(event)
+
+    async def authorize(self, token: IdToken) -> Authorization:
+        record = await self._store.get_token(token.value)
+        return self._decide(record)
+
+    async def session_event(self, event: SessionEvent) -> SessionVerdict:
+        return await self._store.sessions.record(event, self._decide)
+
+    async def meter_values(self, event: MeterValuesReported) -> None:
+        await self._store.record_meter_values(event)
+
+    async def reported(self, events: Sequence[StationEventReported]) -> None:
+        await self._store.record_events(events)
+
+    def _decide(self, record: authorization.TokenRecord | None) -> Authorization:
+        return authorization.decide(
+            record, accept_unknown=self._accept_unknown, now=self._clock()
+        )
+

@@ -1,0 +1,32 @@
+"""Engine construction: SQLite (WAL, foreign keys on) or PostgreSQL (asyncpg) by URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from csms.config import DatabaseSettings
+
+
+def create_engine(settings: DatabaseSettings) -> AsyncEngine:
+    """An async engine for ``settings.url``; SQLite connections get the pragmas we rely on."""
+    if settings.url.startswith("sqlite"):
+        engine = create_async_engine(settings.url, pool_size=settings.pool_size)
+        synchronous = settings.sqlite_synchronous
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA synchronous={synchronous}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.close()
+
+        return engine
+    return create_async_engine(
+        settings.url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
+        pool_pre_ping=True,
+    )

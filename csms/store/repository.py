@@ -1,0 +1,233 @@
+"""Repositories: the only code that reads and writes the tables. Returns domain types.
+
+Writes go through the group-commit :class:`~csms.store.writer.Writer`; reads use their own
+connection and see only committed data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from csms.domain.authorization import TokenRecord
+from csms.domain.model import (
+    Authorization,
+    AuthorizationStatus,
+    ConnectorStatusChanged,
+    MeterValuesReported,
+    RegistrationStatus,
+    StationBooted,
+    StationEventReported,
+)
+from csms.store import tables as t
+from csms.store.rows import event_row, meter_rows, now_utc, read_token
+from csms.store.sessions import SessionRecorder
+from csms.store.writer import Writer, WriteTx
+
+Authorizer = Callable[[TokenRecord | None], Authorization]
+
+
+@dataclass(frozen=True, slots=True)
+class StationRecord:
+    station_id: str
+    registration_status: RegistrationStatus
+    password_hash: str | None
+    site_id: int | None
+
+
+class Store:
+    """Everything the services persist or look up."""
+
+    def __init__(self, engine: AsyncEngine, writer: Writer) -> None:
+        self.engine = engine
+        self.writer = writer
+        self.sessions = SessionRecorder(writer)
+        self._dialect = engine.dialect.name
+
+    # -- charge points ---------------------------------------------------------------------
+
+    async def get_station(self, station_id: str) -> StationRecord | None:
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(t.charge_points).where(t.charge_points.c.id == station_id)
+                )
+            ).one_or_none()
+        if row is None:
+            return None
+        return StationRecord(
+            row.id, RegistrationStatus(row.registration_status), row.password_hash, row.site_id
+        )
+
+    async def add_station(
+        self,
+        station_id: str,
+        status: RegistrationStatus,
+        password_hash: str | None = None,
+        site_id: int | None = None,
+    ) -> None:
+        """Create a charge point, or leave an existing one as it is."""
+
+        async def unit(tx: WriteTx) -> None:
+            stmt = self._insert(t.charge_points).values(
+                id=station_id, registration_status=status.value, password_hash=password_hash,
+                site_id=site_id, created_at=now_utc(),
+            )
+            await tx.conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+
+        await self.writer.submit(unit)
+
+    async def set_station(self, station_id: str, **values: Any) -> bool:
+        """Update columns of a charge point (registration_status, password_hash, site_id)."""
+
+        async def unit(tx: WriteTx) -> bool:
+            result = await tx.conn.execute(
+                update(t.charge_points).where(t.charge_points.c.id == station_id).values(**values)
+            )
+            return bool(result.rowcount)
+
+        return await self.writer.submit(unit)
+
+    async def record_connected(self, station_id: str, version: str, at: datetime) -> None:
+        await self._update_station(station_id, ocpp_version=version, last_seen_at=at)
+
+    async def record_seen(self, station_id: str, at: datetime) -> None:
+        await self._update_station(station_id, last_seen_at=at)
+
+    async def record_boot(self, event: StationBooted) -> RegistrationStatus:
+        """Store what the station says of itself; return its registration status."""
+
+        async def unit(tx: WriteTx) -> RegistrationStatus:
+            cp = t.charge_points
+            await tx.conn.execute(
+                update(cp).where(cp.c.id == event.station_id).values(
+                    vendor=event.vendor, model=event.model, serial_number=event.serial_number,
+                    firmware_version=event.firmware_version, last_boot_at=event.at,
+                    last_seen_at=now_utc(),
+                )
+            )
+            status = (
+                await tx.conn.execute(
+                    select(cp.c.registration_status).where(cp.c.id == event.station_id)
+                )
+            ).scalar_one()
+            return RegistrationStatus(status)
+
+        return await self.writer.submit(unit)
+
+    async def _update_station(self, station_id: str, **values: Any) -> None:
+        async def unit(tx: WriteTx) -> None:
+            await tx.conn.execute(
+                update(t.charge_points).where(t.charge_points.c.id == station_id).values(**values)
+            )
+
+        await self.writer.submit(unit)
+
+    # -- status, meter values, events ------------------------------------------------------
+
+    async def record_status(self, event: ConnectorStatusChanged) -> None:
+        """Current connector status plus a history row."""
+
+        async def unit(tx: WriteTx) -> None:
+            received = now_utc()
+            await self._ensure_evse(tx.conn, event.station_id, event.evse_id)
+            current = {
+                "status": event.status.value, "error_code": event.error_code,
+                "vendor_error_code": event.vendor_error_code, "status_at": event.at,
+            }
+            stmt = self._insert(t.connectors).values(
+                station_id=event.station_id, evse_id=event.evse_id,
+                connector_id=event.connector_id, **current,
+            )
+            await tx.conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["station_id", "evse_id", "connector_id"], set_=current
+                )
+            )
+            tx.insert_later(t.connector_status_history, [{
+                "station_id": event.station_id, "evse_id": event.evse_id,
+                "connector_id": event.connector_id, "info": event.info, "at": event.at,
+                "received_at": received, **{k: v for k, v in current.items() if k != "status_at"},
+                "status": event.status.value,
+            }])
+            if event.error_code is not None:
+                tx.insert_later(t.station_events, [event_row(StationEventReported(
+                    event.station_id, "connector_fault", event.at, code=event.error_code,
+                    evse_id=event.evse_id, connector_id=event.connector_id,
+                    details={"status": event.status.value,
+                             "vendor_error_code": event.vendor_error_code, "info": event.info},
+                ))])
+
+        await self.writer.submit(unit)
+
+    async def record_meter_values(self, event: MeterValuesReported) -> None:
+        """Meter values, linked to their session when the transaction is known."""
+
+        async def unit(tx: WriteTx) -> None:
+            session_id = None
+            if event.transaction_ref is not None:
+                session_id = await self.sessions.find_id(
+                    tx.conn, event.station_id, event.transaction_ref
+                )
+            tx.insert_later(t.meter_values, meter_rows(
+                event.station_id, event.evse_id, event.connector_id, session_id, event.samples
+            ))
+
+        await self.writer.submit(unit)
+
+    async def record_events(self, events: Sequence[StationEventReported]) -> None:
+        async def unit(tx: WriteTx) -> None:
+            tx.insert_later(t.station_events, [event_row(event) for event in events])
+
+        await self.writer.submit(unit)
+
+    async def log_command(self, **row: Any) -> None:
+        """One command-log row: station_id, action, request, outcome, response, ..."""
+
+        async def unit(tx: WriteTx) -> None:
+            tx.insert_later(t.command_log, [row])
+
+        await self.writer.submit(unit)
+
+    # -- id tokens ---------------------------------------------------------------------------
+
+    async def get_token(self, id_token: str) -> TokenRecord | None:
+        async with self.engine.connect() as conn:
+            return await read_token(conn, id_token)
+
+    async def put_token(
+        self,
+        id_token: str,
+        status: AuthorizationStatus,
+        expires_at: datetime | None = None,
+        owner: str | None = None,
+        group_id: str | None = None,
+    ) -> None:
+        """Create or replace an id token."""
+
+        async def unit(tx: WriteTx) -> None:
+            values = {"status": status.value, "expires_at": expires_at, "owner": owner,
+                      "group_id": group_id}
+            stmt = self._insert(t.id_tokens).values(
+                id_token=id_token, created_at=now_utc(), **values
+            )
+            await tx.conn.execute(
+                stmt.on_conflict_do_update(index_elements=["id_token"], set_=values)
+            )
+
+        await self.writer.submit(unit)
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _insert(self, table: Table) -> Any:
+        return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
+
+    async def _ensure_evse(self, conn: AsyncConnection, station_id: str, evse_id: int) -> None:
+        stmt = self._insert(t.evses).values(station_id=station_id, evse_id=evse_id)
+        await conn.execute(stmt.on_conflict_do_nothing(index_elements=["station_id", "evse_id"]))

@@ -1,0 +1,122 @@
+"""Group commit: many units of work, one transaction, answers only after commit.
+
+Rules:
+1. A unit's result is delivered only after the transaction that holds its writes has
+   committed; a charger is answered only then (acknowledged means durable).
+2. Units run one at a time on one connection, so a read-then-write inside a unit (dedupe
+   of a retransmitted StartTransaction) cannot race another unit of this node; unique
+   constraints guard against other nodes.
+3. If anything in a batch fails, the batch is rolled back and each unit is run again in a
+   transaction of its own: one bad unit fails alone, the rest still commit. Units must
+   therefore do nothing but database work (no side effects outside the transaction).
+4. Bulk rows (meter values) are queued with :meth:`WriteTx.insert_later` and written with one
+   ``executemany`` per table just before commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+import structlog
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+
+class WriteTx:
+    """What a unit of work gets: the connection, and a buffer for bulk inserts."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+        self._bulk: dict[Table, list[dict[str, Any]]] = {}
+
+    def insert_later(self, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` into ``table`` at the end of the batch, before commit."""
+        if rows:
+            self._bulk.setdefault(table, []).extend(rows)
+
+    async def flush(self) -> None:
+        for table, rows in self._bulk.items():
+            await self.conn.execute(table.insert(), rows)
+        self._bulk.clear()
+
+
+Unit = Callable[[WriteTx], Awaitable[T]]
+
+
+class _Job(Generic[T]):
+    __slots__ = ("future", "unit")
+
+    def __init__(self, unit: Unit[T], future: asyncio.Future[T]) -> None:
+        self.unit = unit
+        self.future = future
+
+
+class Writer:
+    """Runs submitted units in group-committed transactions; run :meth:`run` as a task."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        batch_max: int = 512,
+        on_commit: Callable[[float, int], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._batch_max = batch_max
+        self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
+        self._on_commit = on_commit
+
+    async def submit(self, unit: Unit[T]) -> T:
+        """Run ``unit`` in the next batch; return its result once committed.
+
+        Raises:
+            Whatever the unit raised, or the database error that made its commit fail.
+        """
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Job(unit, future))
+        return await future
+
+    async def run(self) -> None:
+        """Drain the queue forever (until cancelled)."""
+        while True:
+            jobs = [await self._queue.get()]
+            while len(jobs) < self._batch_max and not self._queue.empty():
+                jobs.append(self._queue.get_nowait())
+            jobs = [job for job in jobs if not job.future.cancelled()]
+            if jobs:
+                await self._run_batch(jobs)
+
+    async def _run_batch(self, jobs: list[_Job[Any]]) -> None:
+        started = time.perf_counter()
+        try:
+            results = await self._transaction(jobs)
+        except Exception as exc:  # noqa: BLE001 - rule 3: retry each unit alone
+            if len(jobs) == 1:
+                _fail(jobs[0], exc)
+                return
+            log.warning("store.batch.retrying_alone", units=len(jobs), error=repr(exc))
+            for job in jobs:
+                await self._run_batch([job])
+            return
+        if self._on_commit is not None:
+            self._on_commit(time.perf_counter() - started, len(jobs))
+        for job, result in zip(jobs, results, strict=True):
+            if not job.future.done():
+                job.future.set_result(result)
+
+    async def _transaction(self, jobs: list[_Job[Any]]) -> list[Any]:
+        async with self._engine.begin() as conn:
+            tx = WriteTx(conn)
+            results = [await job.unit(tx) for job in jobs]
+            await tx.flush()
+        return results
+
+
+def _fail(job: _Job[Any], exc: Exception) -> None:
+    if not job.future.done():
+        job.future.set_exception(exc)
