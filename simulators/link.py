@@ -1,0 +1,354 @@
+"""One simulated station's OCPP-J connection: connect, serve, call, record, run follow-ups.
+
+Version-neutral plumbing under :class:`simulators.station.SimStation`:
+
+1. :meth:`Link.open` connects (``Authorization: Basic`` when a password is set, the
+   version's subprotocol, which the CSMS must select), runs the RPC endpoint in a TaskGroup
+   and, on exit, cancels what it started and closes the WebSocket. An exception raised in
+   the body comes out unwrapped (not as an ExceptionGroup).
+2. Command handlers run in the receive loop, so they never call the CSMS themselves: they
+   queue follow-up work with :meth:`Link.after_answer`, which starts in its own task once
+   the answer frame is out (and is dropped if the answer was a CALLERROR).
+3. A follow-up or service that fails is logged and kept in :attr:`Link.errors`; it never
+   takes the connection down.
+4. With ``keep_history`` (the default) every CALL sent and every frame in and out is kept
+   for assertions; long fleet runs turn it off. Handled CSMS commands are always kept in
+   :attr:`Link.received`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import structlog
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from csms.handlers.ocppj import (
+    CallError,
+    CallResult,
+    OcppError,
+    OcppVersion,
+    Schemas,
+    parse_frame,
+)
+from csms.handlers.rpc import CallFailed, ConnectionLost, Handler, ResponseInvalid, RpcEndpoint
+from simulators.model import SimulatorError
+from simulators.stats import Stats
+from simulators.transport import SimTransport
+from simulators.waiting import wait_until
+
+Payload = dict[str, Any]
+Work = Callable[[], Awaitable[None]]
+Answer = CallResult | CallError
+
+
+@functools.cache
+def schemas_for(version: OcppVersion) -> Schemas:
+    """One compiled schema set per version, shared by every station of the process."""
+    return Schemas(version)
+
+
+def _answer_id(frame: str) -> str:
+    """The message id a peer will answer ``frame`` with: its own, or "-1" if unreadable."""
+    try:
+        msg = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return "-1"
+    if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str):
+        return msg[1] if 0 < len(msg[1]) <= 36 else "-1"
+    return "-1"
+
+
+class Link:
+    """The connection of one station; see the module rules."""
+
+    def __init__(
+        self,
+        station_id: str,
+        version: OcppVersion,
+        url: str,
+        *,
+        password: str | None = None,
+        call_timeout_s: float = 30.0,
+        open_timeout_s: float = 10.0,
+        stats: Stats | None = None,
+        keep_history: bool = True,
+    ) -> None:
+        self.station_id = station_id
+        self.version = version
+        self.url = url
+        self.password = password
+        self.call_timeout_s = call_timeout_s
+        self.open_timeout_s = open_timeout_s
+        self.stats = stats or Stats()
+        self.keep_history = keep_history
+        self.received: list[tuple[str, Payload]] = []
+        self.sent: list[tuple[str, Payload]] = []
+        self.frames: list[tuple[str, str]] = []  # ("in" | "out", frame)
+        self.errors: list[tuple[str, BaseException]] = []
+        self.log = structlog.get_logger(__name__).bind(
+            station_id=station_id, ocpp=version.value
+        )
+        self._endpoint: RpcEndpoint | None = None
+        self._transport: SimTransport | None = None
+        self._tg: asyncio.TaskGroup | None = None
+        self._alive = False
+        self._queued: list[tuple[str, Work]] = []
+        self._followups: set[asyncio.Task[None]] = set()
+        self._services: dict[str, asyncio.Task[None]] = {}
+        self._last_calls: dict[str, str] = {}
+        self._raw_waiters: dict[str, asyncio.Future[Answer]] = {}
+
+    @property
+    def connected(self) -> bool:
+        """The WebSocket is open and the endpoint is receiving."""
+        return self._alive
+
+    def ws_url(self) -> str:
+        """The URL the station connects to: ``url`` plus ``/`` plus the station id."""
+        return f"{self.url.rstrip('/')}/{quote(self.station_id, safe='')}"
+
+    def _headers(self) -> dict[str, str]:
+        if self.password is None:
+            return {}
+        token = base64.b64encode(f"{self.station_id}:{self.password}".encode()).decode()
+        return {"Authorization": f"Basic {token}"}
+
+    @asynccontextmanager
+    async def open(self, handlers: Mapping[str, Handler]) -> AsyncIterator[None]:
+        """Be connected for the duration of the ``async with`` body (see rule 1)."""
+        if self._tg is not None:
+            raise SimulatorError(f"{self.station_id} is already connected")
+        ws = await self._connect()
+        self.stats.connected += 1
+        transport = SimTransport(ws, on_sent=self._on_sent, on_received=self._on_received)
+        endpoint = RpcEndpoint(
+            transport, self.version, schemas_for(self.version), self._recording(handlers),
+            log=self.log,
+        )
+        body_error: Exception | None = None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._endpoint, self._tg, self._alive = endpoint, tg, True
+                self._transport = transport
+                tg.create_task(self._serve(endpoint), name=f"{self.station_id}:serve")
+                try:
+                    yield
+                except Exception as exc:  # re-raised below, outside the TaskGroup
+                    body_error = exc
+                finally:
+                    await self._shutdown(ws)
+        finally:
+            self._endpoint, self._tg, self._alive = None, None, False
+            self._transport = None
+            self._queued.clear()
+        if body_error is not None:
+            raise body_error
+
+    async def _connect(self) -> ClientConnection:
+        ws = await connect(
+            self.ws_url(),
+            subprotocols=[Subprotocol(self.version.value)],
+            additional_headers=self._headers(),
+            open_timeout=self.open_timeout_s,
+            proxy=None,
+        )
+        if ws.subprotocol != self.version.value:
+            await ws.close()
+            raise SimulatorError(
+                f"the CSMS selected subprotocol {ws.subprotocol!r}, not {self.version.value}"
+            )
+        self.log.info("sim.connected", url=self.ws_url())
+        return ws
+
+    async def _serve(self, endpoint: RpcEndpoint) -> None:
+        try:
+            await endpoint.serve()
+        except (ConnectionClosed, ConnectionLost) as exc:
+            self.log.info("sim.connection.closed", reason=str(exc))
+        finally:
+            self._alive = False
+
+    async def _shutdown(self, ws: ClientConnection) -> None:
+        for task in [*self._followups, *self._services.values()]:
+            task.cancel()
+        self._services.clear()
+        await ws.close()
+
+    def _recording(self, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
+        def wrap(action: str, handler: Handler) -> Handler:
+            async def recorded(payload: Payload) -> Payload:
+                self.received.append((action, payload))
+                self.stats.command_received(action)
+                return await handler(payload)
+
+            return recorded
+
+        return {action: wrap(action, handler) for action, handler in handlers.items()}
+
+    async def call(self, action: str, payload: Payload, *, timeout_s: float | None = None) -> Payload:
+        """Send one CALL and return the validated answer; counts it in :attr:`stats`.
+
+        ``payload`` goes out as given (the schema check may add defaults to it). Raises what
+        :meth:`RpcEndpoint.call` raises; :class:`ConnectionLost` when not connected.
+        """
+        endpoint = self._endpoint
+        if endpoint is None or not self._alive:
+            raise ConnectionLost(f"{action}: {self.station_id} is not connected")
+        if self.keep_history:
+            self.sent.append((action, payload))
+        self.stats.call_sent(action)
+        started = time.perf_counter()
+        try:
+            response = await endpoint.call(action, payload, timeout_s or self.call_timeout_s)
+        except CallFailed as exc:
+            self.stats.call_failed(action, exc.error.code)
+            raise
+        except (ResponseInvalid, TimeoutError, ConnectionLost) as exc:
+            self.stats.call_failed(action, type(exc).__name__)
+            raise
+        self.stats.call_answered(action, time.perf_counter() - started, response)
+        return response
+
+    async def send_frame(self, frame: str) -> None:
+        """Send ``frame`` exactly as given, unvalidated, without waiting for anything."""
+        if self._transport is None:
+            raise ConnectionLost(f"{self.station_id} is not connected")
+        await self._transport.send(frame)
+
+    async def send_raw(
+        self, frame: str, *, answer_id: str | None = None, timeout_s: float = 5.0
+    ) -> Answer:
+        """Send ``frame`` as-is and return the CALLRESULT or CALLERROR that answers it.
+
+        The answer is matched on ``answer_id``: by default the frame's own message id, or
+        "-1" (what a CSMS answers an unreadable frame with).
+        """
+        wanted = answer_id if answer_id is not None else _answer_id(frame)
+        future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
+        self._raw_waiters[wanted] = future
+        try:
+            await self.send_frame(frame)
+            async with asyncio.timeout(timeout_s):
+                return await future
+        finally:
+            self._raw_waiters.pop(wanted, None)
+
+    def last_payload(self, action: str) -> Payload:
+        """A copy of the last ``action`` payload as it went on the wire."""
+        frame = self._last_calls.get(action)
+        if frame is None:
+            raise SimulatorError(f"no {action} was sent yet")
+        payload: Payload = orjson.loads(frame)[3]
+        return payload
+
+    async def resend_last(self, action: str, *, timeout_s: float | None = None) -> Payload:
+        """Send the last ``action`` payload again as a new CALL (new message id)."""
+        return await self.call(action, self.last_payload(action), timeout_s=timeout_s)
+
+    async def replay_last(self, action: str, *, timeout_s: float = 5.0) -> Answer:
+        """Send the last ``action`` frame again byte for byte, message id included."""
+        frame = self._last_calls.get(action)
+        if frame is None:
+            raise SimulatorError(f"no {action} was sent yet")
+        return await self.send_raw(frame, timeout_s=timeout_s)
+
+    def after_answer(self, name: str, work: Work) -> None:
+        """From a handler: run ``work`` in its own task once the handler's answer is sent."""
+        self._queued.append((name, work))
+
+    def spawn(self, name: str, work: Work) -> asyncio.Task[None]:
+        """Run ``work`` now in its own task; :meth:`settle` waits for it."""
+        task = self._task_group().create_task(
+            self._guarded(name, work), name=f"{self.station_id}:{name}"
+        )
+        self._followups.add(task)
+        task.add_done_callback(self._followups.discard)
+        return task
+
+    def start_service(self, name: str, work: Work) -> None:
+        """Run a long-lived ``work`` (e.g. the heartbeat), replacing one of the same name."""
+        self.stop_service(name)
+        self._services[name] = self._task_group().create_task(
+            self._guarded(name, work), name=f"{self.station_id}:{name}"
+        )
+
+    def stop_service(self, name: str) -> None:
+        """Cancel the service ``name`` if it runs."""
+        task = self._services.pop(name, None)
+        if task is not None:
+            task.cancel()
+
+    async def settle(self, timeout_s: float = 5.0) -> None:
+        """Wait until no follow-up task runs (services excluded), including ones they start."""
+        async with asyncio.timeout(timeout_s):
+            while self._followups:
+                await asyncio.wait(set(self._followups))
+
+    async def wait_received(
+        self, action: str, *, count: int = 1, timeout_s: float = 5.0
+    ) -> list[Payload]:
+        """Wait until ``count`` ``action`` commands were handled; return all of them."""
+        await wait_until(
+            lambda: sum(1 for a, _ in self.received if a == action) >= count,
+            timeout_s=timeout_s, what=f"{count} x {action} received",
+        )
+        return [p for a, p in self.received if a == action]
+
+    async def wait_sent(
+        self, action: str, *, count: int = 1, timeout_s: float = 5.0
+    ) -> list[Payload]:
+        """Wait until ``count`` ``action`` CALLs were sent (needs ``keep_history``)."""
+        await wait_until(
+            lambda: sum(1 for a, _ in self.sent if a == action) >= count,
+            timeout_s=timeout_s, what=f"{count} x {action} sent",
+        )
+        return [p for a, p in self.sent if a == action]
+
+    def _task_group(self) -> asyncio.TaskGroup:
+        if self._tg is None:
+            raise SimulatorError(f"{self.station_id} is not connected")
+        return self._tg
+
+    async def _guarded(self, name: str, work: Work) -> None:
+        try:
+            await work()
+        except Exception as exc:  # rule 3: a failed follow-up never ends the connection
+            self.errors.append((name, exc))
+            self.log.warning("sim.task.failed", task=name, error=repr(exc))
+
+    def _on_sent(self, frame: str) -> None:
+        if self.keep_history:
+            self.frames.append(("out", frame))
+        if frame.startswith("[2,"):
+            self._last_calls[str(orjson.loads(frame)[2])] = frame
+        elif frame.startswith("[3,"):
+            queued, self._queued = self._queued, []
+            for name, work in queued:
+                self.spawn(name, work)
+        elif frame.startswith("[4,"):
+            self._queued.clear()
+
+    def _on_received(self, frame: str) -> None:
+        if self.keep_history:
+            self.frames.append(("in", frame))
+        if not self._raw_waiters:
+            return
+        try:
+            message = parse_frame(frame)
+        except OcppError:
+            return
+        if isinstance(message, CallResult | CallError):
+            future = self._raw_waiters.get(message.message_id)
+            if future is not None and not future.done():
+                future.set_result(message)
