@@ -118,6 +118,7 @@ class Connector:
     pending_operative: bool | None = None  # ChangeAvailability Scheduled until the tx ends
     transaction: Transaction | None = None
     starting: bool = False  # a start was accepted or is in flight, no transaction yet
+    last_power_w: float = 0.0
     last_sample_at: float | None = field(default=None, repr=False)  # loop.time()
 
     @property

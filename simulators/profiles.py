@@ -39,9 +39,10 @@ class StoredProfile:
     transaction_id: str | None = None
     raw: dict[str, Any] | None = None
 
-    def bound_to(self, transaction_id: str) -> StoredProfile:
-        """This profile tied to ``transaction_id``."""
-        return replace(self, transaction_id=transaction_id)
+    def bound_to(self, transaction_id: str, connector_id: int | None = None) -> StoredProfile:
+        """This profile tied to ``transaction_id`` (and moved to ``connector_id`` if given)."""
+        where = self.connector_id if connector_id is None else connector_id
+        return replace(self, transaction_id=transaction_id, connector_id=where)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Generic, Literal, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+
+HEARTBEAT_INTERVAL: Final = "heartbeat_interval"
+METER_INTERVAL: Final = "meter_interval"
+AUTHORIZE_REMOTE_START: Final = "authorize_remote_start"
 
 Kind = Literal["int", "bool", "str"]
 

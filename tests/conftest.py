@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ PG_ADMIN_DSN = os.environ.get("CSMS_TEST_PG", "postgresql://postgres@127.0.0.1:5
 
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_logs() -> None:
-    configure_logging("warning", "json")
+    configure_logging("warning", "json", stream=sys.__stderr__)
 
 
 async def eventually(
