@@ -140,10 +140,7 @@ def _call(command: Command) -> tuple[str, Payload]:
         case Reset():
             return "Reset", {"type": command.kind.value}
         case ChangeAvailability():
-            return "ChangeAvailability", {
-                "connectorId": _connector(command.evse_id, command.connector_id),
-                "type": "Operative" if command.operative else "Inoperative",
-            }
+            return "ChangeAvailability", _change_availability(command)
         case UnlockConnector():
             return "UnlockConnector", {
                 "connectorId": _connector(command.evse_id, command.connector_id),
@@ -164,10 +161,7 @@ def _call(command: Command) -> tuple[str, Payload]:
         case ClearChargingProfile():
             return "ClearChargingProfile", _clear_profile(command)
         case GetCompositeSchedule():
-            return "GetCompositeSchedule", {
-                "connectorId": command.evse_id, "duration": command.duration_s,
-                **_present(chargingRateUnit=command.rate_unit),
-            }
+            return "GetCompositeSchedule", _composite_request(command)
         case _:
             assert_never(command)
 
@@ -180,6 +174,13 @@ def _remote_start(command: RemoteStart) -> Payload:
             connectorId=command.evse_id,
             chargingProfile=None if profile is None else profile_payload(profile),
         ),
+    }
+
+
+def _change_availability(command: ChangeAvailability) -> Payload:
+    return {
+        "connectorId": _connector(command.evse_id, command.connector_id),
+        "type": "Operative" if command.operative else "Inoperative",
     }
 
 
@@ -198,6 +199,13 @@ def _clear_profile(command: ClearChargingProfile) -> Payload:
         chargingProfilePurpose=None if purpose is None else _PURPOSE[purpose],
         stackLevel=command.stack_level,
     )
+
+
+def _composite_request(command: GetCompositeSchedule) -> Payload:
+    return {
+        "connectorId": command.evse_id, "duration": command.duration_s,
+        **_present(chargingRateUnit=command.rate_unit),
+    }
 
 
 def _schedule_payload(schedule: ChargingSchedule) -> Payload:

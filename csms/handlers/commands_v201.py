@@ -153,10 +153,7 @@ def _call(command: Command) -> tuple[str, Payload]:
         case GetSettings():
             return "GetVariables", _get_variables(command)
         case SetSetting():
-            return "SetVariables", {"setVariableData": [{
-                "attributeValue": _fit(command.value, 1000, "attributeValue"),
-                **_component_variable(command.key),
-            }]}
+            return "SetVariables", _set_variables(command)
         case TriggerMessage():
             return "TriggerMessage", {
                 "requestedMessage": _TRIGGER[command.message], **_evse(command.evse_id),
@@ -168,10 +165,7 @@ def _call(command: Command) -> tuple[str, Payload]:
         case ClearChargingProfile():
             return "ClearChargingProfile", _clear_profile(command)
         case GetCompositeSchedule():
-            return "GetCompositeSchedule", {
-                "duration": command.duration_s, "evseId": command.evse_id,
-                **_present(chargingRateUnit=command.rate_unit),
-            }
+            return "GetCompositeSchedule", _composite_request(command)
         case _:
             assert_never(command)
 
@@ -203,6 +197,13 @@ def _get_variables(command: GetSettings) -> Payload:
     return {"getVariableData": [_component_variable(key) for key in command.keys]}
 
 
+def _set_variables(command: SetSetting) -> Payload:
+    return {"setVariableData": [{
+        "attributeValue": _fit(command.value, 1000, "attributeValue"),
+        **_component_variable(command.key),
+    }]}
+
+
 def _component_variable(key: SettingKey) -> Payload:
     """``component`` and ``variable`` of a GetVariableData or SetVariableData item."""
     if key.component is None:
@@ -224,6 +225,13 @@ def _clear_profile(command: ClearChargingProfile) -> Payload:
         stackLevel=command.stack_level,
     )
     return _present(chargingProfileId=command.profile_id, chargingProfileCriteria=criteria or None)
+
+
+def _composite_request(command: GetCompositeSchedule) -> Payload:
+    return {
+        "duration": command.duration_s, "evseId": command.evse_id,
+        **_present(chargingRateUnit=command.rate_unit),
+    }
 
 
 def _schedule_payload(schedule_id: int, schedule: ChargingSchedule) -> Payload:

@@ -27,7 +27,7 @@ from csms.errors import (
     StationOffline,
 )
 from csms.handlers import commands_v16, commands_v201
-from csms.handlers.ocppj import OcppVersion
+from csms.handlers.ocppj import OcppError, OcppVersion
 from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid, RpcEndpoint
 
 log = structlog.get_logger(__name__)
@@ -111,6 +111,8 @@ class StationConnection:
             result: CommandResult | BaseException = translate.from_answer(job.command, answer)
         except CommandError as exc:
             result = exc
+        except OcppError as exc:  # our own request broke the schema: refuse, send nothing
+            result = CommandError(self.station_id, f"{name}: invalid request: {exc.description}")
         except CallFailed as exc:
             result = CommandRejected(
                 self.station_id, exc.action, exc.error.code, exc.error.description,
