@@ -6,7 +6,7 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,9 +93,8 @@ def ocpp_url(app: Csms) -> str:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No CSMS_* variables from the outer environment leak into a test."""
     for key in list(os.environ):
         if key.startswith("CSMS_"):
             monkeypatch.delenv(key)
-    yield

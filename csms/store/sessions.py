@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,7 +42,7 @@ from csms.store import tables as t
 from csms.store.rows import event_row, meter_rows, now_utc, read_token
 from csms.store.writer import Writer, WriteTx
 
-SessionRow = Row[Unpack[tuple[Any, ...]]]
+SessionRow = Row[*tuple[Any, ...]]
 Authorizer = Callable[[TokenRecord | None], Authorization]
 ACTIVE, ENDED = "active", "ended"
 

@@ -93,14 +93,14 @@ class TestBasicAuth:
 class TestRegistrationPolicy:
     async def test_pending_until_an_operator_accepts(self, database_url: str) -> None:
         """pending: Boot answers Pending and other messages get SecurityError until accepted."""
-        async with running(make_settings(database_url, unknown_charge_points="pending")) as app:
-            async with raw(app, "CP-N") as ws:
-                assert "Pending" == (await call(ws, "BootNotification", BOOT_16))[2]["status"]
-                refused = await call(ws, "Heartbeat", {}, "m2")
-                assert [4, "m2", "SecurityError"] == refused[:3]
-                assert await app.store.set_station("CP-N", registration_status="Accepted")
-                assert "Accepted" == (await call(ws, "BootNotification", BOOT_16, "m3"))[2]["status"]
-                assert 3 == (await call(ws, "Heartbeat", {}, "m4"))[0]
+        settings = make_settings(database_url, unknown_charge_points="pending")
+        async with running(settings) as app, raw(app, "CP-N") as ws:
+            assert "Pending" == (await call(ws, "BootNotification", BOOT_16))[2]["status"]
+            refused = await call(ws, "Heartbeat", {}, "m2")
+            assert [4, "m2", "SecurityError"] == refused[:3]
+            assert await app.store.set_station("CP-N", registration_status="Accepted")
+            assert "Accepted" == (await call(ws, "BootNotification", BOOT_16, "m3"))[2]["status"]
+            assert 3 == (await call(ws, "Heartbeat", {}, "m4"))[0]
 
 
 class TestBadInput:
@@ -146,14 +146,13 @@ class TestBadInput:
 class TestReplacement:
     async def test_a_second_connection_replaces_the_first(self, csms: Csms) -> None:
         """The newer connection wins; the older is closed with 1000 and commands reach the new."""
-        async with raw(csms, "CP-R") as first:
-            async with raw(csms, "CP-R") as second:
-                with pytest.raises(ConnectionClosed) as closed:
-                    await first.recv()
-                assert closed.value.rcvd is not None
-                assert 1000 == closed.value.rcvd.code
-                await eventually(lambda: _same(csms, "CP-R"))
-                assert 3 == (await call(second, "Heartbeat", {}))[0]
+        async with raw(csms, "CP-R") as first, raw(csms, "CP-R") as second:
+            with pytest.raises(ConnectionClosed) as closed:
+                await first.recv()
+            assert closed.value.rcvd is not None
+            assert 1000 == closed.value.rcvd.code
+            await eventually(lambda: _same(csms, "CP-R"))
+            assert 3 == (await call(second, "Heartbeat", {}))[0]
 
 
 async def _same(app: Csms, station_id: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
@@ -19,7 +19,7 @@ def ts(minutes: float) -> str:
     return (T0 + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
 
 
-async def count(app: Csms, table: t.Table, *where: Any) -> int:
+async def count(app: Csms, table: Table, *where: Any) -> int:
     async with app.engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(table).where(*where)))
                    .scalar_one())
