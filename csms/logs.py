@@ -27,10 +27,12 @@ def configure_logging(
     level: Literal["debug", "info", "warning", "error"] = "info",
     fmt: Literal["auto", "json", "console"] = "auto",
     stream: TextIO | None = None,
+    cache: bool = True,
 ) -> None:
     """Route structlog (and the standard library's warnings) to ``stream``.
 
     ``auto`` renders for people on a terminal and as one JSON object a line elsewhere.
+    ``cache=False`` lets tests capture events with ``structlog.testing.capture_logs``.
     """
     out = stream or sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not out.isatty())
@@ -52,7 +54,7 @@ def configure_logging(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache,
     )
     logging.basicConfig(level=max(LEVELS[level], logging.WARNING), stream=out,
                         format="%(levelname)s %(name)s %(message)s", force=True)

@@ -144,7 +144,7 @@ class Link:
                 tg.create_task(self._serve(endpoint), name=f"{self.station_id}:serve")
                 try:
                     yield
-                except Exception as exc:  # re-raised below, outside the TaskGroup
+                except Exception as exc:  # noqa: BLE001 - re-raised below, outside the TaskGroup
                     body_error = exc
                 finally:
                     await self._shutdown(ws)
@@ -196,7 +196,9 @@ class Link:
 
         return {action: wrap(action, handler) for action, handler in handlers.items()}
 
-    async def call(self, action: str, payload: Payload, *, timeout_s: float | None = None) -> Payload:
+    async def call(
+        self, action: str, payload: Payload, *, timeout_s: float | None = None
+    ) -> Payload:
         """Send one CALL and return the validated answer; counts it in :attr:`stats`.
 
         ``payload`` goes out as given (the schema check may add defaults to it). Raises what
@@ -323,7 +325,7 @@ class Link:
     async def _guarded(self, name: str, work: Work) -> None:
         try:
             await work()
-        except Exception as exc:  # rule 3: a failed follow-up never ends the connection
+        except Exception as exc:  # noqa: BLE001 - rule 3: never ends the connection
             self.errors.append((name, exc))
             self.log.warning("sim.task.failed", task=name, error=repr(exc))
 

@@ -15,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Final
+
+RFID_CARD: Final = "ISO14443"  # 2.0.1 IdTokenEnumType of an RFID card
 
 
 class Status(StrEnum):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulators.model import Connector, Purpose, Status
+from simulators.model import RFID_CARD, Connector, Purpose, Status
 from simulators.profiles import CompositeLimit, StoredProfile
 from simulators.settings import AUTHORIZE_REMOTE_START
 
@@ -38,7 +38,7 @@ class Reactions:
         connector_id: int | None,
         id_tag: str,
         *,
-        token_type: str = "ISO14443",
+        token_type: str = RFID_CARD,
         remote_start_id: int | None = None,
         profile: StoredProfile | None = None,
     ) -> bool:

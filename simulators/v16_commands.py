@@ -27,7 +27,9 @@ _CHANGE: Final = {
     Change.ACCEPTED: "Accepted", Change.REJECTED: "Rejected", Change.UNKNOWN: "NotSupported",
 }
 _UNLOCK: Final = {"Unlocked": "Unlocked", "UnknownConnector": "UnlockFailed"}
-TRIGGERABLE: Final = frozenset({"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"})
+TRIGGERABLE: Final = frozenset(
+    {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
+)
 
 
 def parse_profile(raw: Payload, connector_id: int) -> StoredProfile:

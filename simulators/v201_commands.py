@@ -89,7 +89,9 @@ class V201Commands:
         """Immediate: Accepted; OnIdle: Scheduled while a transaction runs; Rejected for an
         unknown EVSE."""
         immediate = p["type"] == "Immediate"
-        status = self._r.reset(hard=immediate, when_idle=not immediate, connector_id=p.get("evseId"))
+        status = self._r.reset(
+            hard=immediate, when_idle=not immediate, connector_id=p.get("evseId")
+        )
         return {"status": status}
 
     async def change_availability(self, p: Payload) -> Payload:

@@ -23,7 +23,7 @@ PG_ADMIN_DSN = os.environ.get("CSMS_TEST_PG", "postgresql://postgres@127.0.0.1:5
 
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_logs() -> None:
-    configure_logging("warning", "json", stream=sys.__stderr__)
+    configure_logging("warning", "json", stream=sys.__stderr__, cache=False)
 
 
 async def eventually(
