@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -40,7 +41,7 @@ def _now() -> str:
 class BareChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type hints
     """Answers the four actions of the benchmark's mix and does nothing else."""
 
-    @on(Action.boot_notification)  # type: ignore[misc]
+    @on(Action.boot_notification)  # type: ignore[untyped-decorator]
     async def on_boot_notification(
         self, charge_point_vendor: str, charge_point_model: str, **_: Any
     ) -> Any:
@@ -49,17 +50,17 @@ class BareChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
             status=RegistrationStatus.accepted,
         )
 
-    @on(Action.heartbeat)  # type: ignore[misc]
+    @on(Action.heartbeat)  # type: ignore[untyped-decorator]
     async def on_heartbeat(self) -> Any:
         return call_result.Heartbeat(current_time=_now())
 
-    @on(Action.status_notification)  # type: ignore[misc]
+    @on(Action.status_notification)  # type: ignore[untyped-decorator]
     async def on_status_notification(
         self, connector_id: int, error_code: str, status: str, **_: Any
     ) -> Any:
         return call_result.StatusNotification()
 
-    @on(Action.meter_values)  # type: ignore[misc]
+    @on(Action.meter_values)  # type: ignore[untyped-decorator]
     async def on_meter_values(
         self, connector_id: int, meter_value: list[dict[str, Any]], **_: Any
     ) -> Any:
@@ -69,10 +70,8 @@ class BareChargePoint(ChargePoint):  # type: ignore[misc]  # ocpp ships no type 
 async def _handle(ws: ServerConnection) -> None:
     path = ws.request.path if ws.request is not None else "/"
     charge_point = BareChargePoint(path.rstrip("/").rsplit("/", 1)[-1], ws)
-    try:
+    with contextlib.suppress(ConnectionClosed):
         await charge_point.start()
-    except ConnectionClosed:
-        pass
 
 
 async def serve_until_stopped(host: str, port: int) -> None:

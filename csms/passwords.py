@@ -36,7 +36,7 @@ def verify(password: str, stored: str) -> bool:
             return False
         derived = _derive(password, base64.b64decode(salt), int(log2_n), int(r), int(p))
         return hmac.compare_digest(derived, base64.b64decode(key))
-    except ValueError:
+    except (ValueError, TypeError, OverflowError, MemoryError):
         return False
 
 

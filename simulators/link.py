@@ -103,6 +103,7 @@ class Link:
         self._transport: SimTransport | None = None
         self._tg: asyncio.TaskGroup | None = None
         self._alive = False
+        self._closing = False
         self._queued: list[tuple[str, Work]] = []
         self._followups: set[asyncio.Task[None]] = set()
         self._services: dict[str, asyncio.Task[None]] = {}
@@ -113,6 +114,11 @@ class Link:
     def connected(self) -> bool:
         """The WebSocket is open and the endpoint is receiving."""
         return self._alive
+
+    @property
+    def services(self) -> frozenset[str]:
+        """The names of the long-lived tasks running (e.g. "heartbeat")."""
+        return frozenset(name for name, task in self._services.items() if not task.done())
 
     def ws_url(self) -> str:
         """The URL the station connects to: ``url`` plus ``/`` plus the station id."""
@@ -140,6 +146,7 @@ class Link:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._endpoint, self._tg, self._alive = endpoint, tg, True
+                self._closing = False
                 self._transport = transport
                 tg.create_task(self._serve(endpoint), name=f"{self.station_id}:serve")
                 try:
@@ -180,6 +187,8 @@ class Link:
             self._alive = False
 
     async def _shutdown(self, ws: ClientConnection) -> None:
+        self._closing = True
+        self._queued.clear()
         for task in [*self._followups, *self._services.values()]:
             task.cancel()
         self._services.clear()
@@ -318,7 +327,7 @@ class Link:
         return [p for a, p in self.sent if a == action]
 
     def _task_group(self) -> asyncio.TaskGroup:
-        if self._tg is None:
+        if self._tg is None or self._closing:
             raise SimulatorError(f"{self.station_id} is not connected")
         return self._tg
 
@@ -334,7 +343,7 @@ class Link:
             self.frames.append(("out", frame))
         if frame.startswith("[2,"):
             self._last_calls[str(orjson.loads(frame)[2])] = frame
-        elif frame.startswith("[3,"):
+        elif frame.startswith("[3,") and not self._closing:
             queued, self._queued = self._queued, []
             for name, work in queued:
                 self.spawn(name, work)

@@ -11,13 +11,14 @@ records everything, and lets a test send commands to a connected station::
             answer = await csms.call("CP-1", "Reset", {"type": "Soft"})
 
 It is not the CSMS under test: it checks nothing beyond the schemas.
+:func:`station_on_loopback` gives a test a connected (and booted) station in one line.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
@@ -30,9 +31,11 @@ from csms.handlers.ocppj import OcppVersion
 from csms.handlers.rpc import Handler, RpcEndpoint
 from simulators.link import schemas_for
 from simulators.model import iso_utc
+from simulators.station import SimStation
 from simulators.waiting import wait_until
 
 Payload = dict[str, Any]
+Answerer = Callable[[Payload], Payload]
 
 
 class LoopbackCsms:
@@ -46,17 +49,25 @@ class LoopbackCsms:
         boot_status: str = "Accepted",
         heartbeat_interval_s: int = 300,
         tag_status: Mapping[str, str] | None = None,
+        unsupported: Collection[str] = (),
     ) -> None:
         self.host, self.port = host, port
         self.boot_status = boot_status
         self.heartbeat_interval_s = heartbeat_interval_s
         self.tag_status = dict(tag_status or {})  # idTag -> status; unlisted: Accepted
+        self.unsupported = set(unsupported)  # actions answered with a NotSupported CALLERROR
         self.received: list[tuple[str, str, Payload]] = []  # (station_id, action, payload)
         self.authorization: dict[str, str | None] = {}  # station_id -> Authorization header
         self.endpoints: dict[str, RpcEndpoint] = {}
+        self._sockets: dict[str, ServerConnection] = {}
         self._server: Server | None = None
         self._tx_ids = itertools.count(1)
         self._log = structlog.get_logger(__name__)
+
+    @property
+    def serving(self) -> bool:
+        """The server is listening (between ``__aenter__`` and ``__aexit__``)."""
+        return self._server is not None
 
     @property
     def url(self) -> str:
@@ -77,6 +88,7 @@ class LoopbackCsms:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+            self._server = None
 
     async def call(
         self, station_id: str, action: str, payload: Payload, *, timeout_s: float = 5.0
@@ -85,6 +97,10 @@ class LoopbackCsms:
         await wait_until(lambda: station_id in self.endpoints, timeout_s=timeout_s,
                          what=f"{station_id} connected")
         return await self.endpoints[station_id].call(action, payload, timeout_s)
+
+    async def disconnect(self, station_id: str) -> None:
+        """Close the connection of ``station_id`` from the CSMS side."""
+        await self._sockets[station_id].close(1001, "loopback closes")
 
     def messages(self, station_id: str, action: str) -> list[Payload]:
         """The ``action`` payloads ``station_id`` sent, in order."""
@@ -106,31 +122,43 @@ class LoopbackCsms:
             await ws.close(1002, "no OCPP subprotocol")
             return
         version = OcppVersion(ws.subprotocol)
-        self.authorization[station_id] = ws.request.headers.get("Authorization") if ws.request else None
+        headers = ws.request.headers if ws.request else None
+        self.authorization[station_id] = headers.get("Authorization") if headers else None
         endpoint = RpcEndpoint(
             ws, version, schemas_for(version), self._handlers(station_id, version),
             log=self._log.bind(side="loopback", station_id=station_id),
         )
-        self.endpoints[station_id] = endpoint
+        self.endpoints[station_id], self._sockets[station_id] = endpoint, ws
         try:
             await endpoint.serve()
         except ConnectionClosed:
             pass
         finally:
             if self.endpoints.get(station_id) is endpoint:
-                del self.endpoints[station_id]
+                del self.endpoints[station_id], self._sockets[station_id]
 
     def _handlers(self, station_id: str, version: OcppVersion) -> dict[str, Handler]:
-        answers = _V16 if version is OcppVersion.V16 else _V201
-
-        def make(action: str) -> Handler:
+        def make(action: str, answer: Answerer) -> Handler:
             async def handle(payload: Payload) -> Payload:
                 self.received.append((station_id, action, payload))
-                return answers[action](self, payload)
+                return answer(payload)
 
             return handle
 
-        return {action: make(action) for action in answers}
+        answers = self._answers(version).items()
+        return {a: make(a, answer) for a, answer in answers if a not in self.unsupported}
+
+    def _answers(self, version: OcppVersion) -> dict[str, Answerer]:
+        common: dict[str, Answerer] = {
+            "BootNotification": self._boot, "Heartbeat": self._now,
+            "StatusNotification": self._empty, "MeterValues": self._empty,
+        }
+        if version is OcppVersion.V16:
+            return {
+                **common, "Authorize": self._v16_authorize, "StartTransaction": self._v16_start,
+                "StopTransaction": self._v16_stop,
+            }
+        return {**common, "Authorize": self._v201_authorize, "TransactionEvent": self._v201_event}
 
     def _boot(self, _: Payload) -> Payload:
         return {
@@ -138,47 +166,54 @@ class LoopbackCsms:
             "interval": self.heartbeat_interval_s,
         }
 
-    def _status_of(self, tag: str | None) -> str:
-        return "Accepted" if tag is None else self.tag_status.get(tag, "Accepted")
+    def _now(self, _: Payload) -> Payload:
+        return {"currentTime": iso_utc()}
+
+    def _empty(self, _: Payload) -> Payload:
+        return {}
+
+    def _status_of(self, tag: str) -> str:
+        return self.tag_status.get(tag, "Accepted")
+
+    def _v16_authorize(self, p: Payload) -> Payload:
+        return {"idTagInfo": {"status": self._status_of(p["idTag"])}}
 
     def _v16_start(self, p: Payload) -> Payload:
-        return {"transactionId": next(self._tx_ids), "idTagInfo": {"status": self._status_of(p["idTag"])}}
+        return {"transactionId": next(self._tx_ids), **self._v16_authorize(p)}
+
+    def _v16_stop(self, p: Payload) -> Payload:
+        return self._v16_authorize(p) if "idTag" in p else {}
+
+    def _v201_authorize(self, p: Payload) -> Payload:
+        return {"idTokenInfo": {"status": self._status_of(p["idToken"]["idToken"])}}
 
     def _v201_event(self, p: Payload) -> Payload:
-        token = p.get("idToken")
-        if token is None:
-            return {}
-        return {"idTokenInfo": {"status": self._status_of(token["idToken"])}}
+        return self._v201_authorize(p) if "idToken" in p else {}
 
 
-def _empty(_: LoopbackCsms, __: Payload) -> Payload:
-    return {}
+@asynccontextmanager
+async def station_on_loopback(
+    version: OcppVersion,
+    *,
+    station_id: str = "CP-1",
+    boot: bool = True,
+    csms: LoopbackCsms | None = None,
+    **station_options: Any,
+) -> AsyncIterator[tuple[LoopbackCsms, SimStation]]:
+    """A :class:`SimStation` connected to a fresh (or the given) loopback CSMS, booted unless
+    ``boot`` is false; ``station_options`` go to :class:`SimStation`."""
+    async with _server(csms) as server:
+        station = SimStation(station_id, version, server.url, **station_options)
+        async with station.running():
+            if boot:
+                await station.boot()
+            yield server, station
 
 
-def _now(_: LoopbackCsms, __: Payload) -> Payload:
-    return {"currentTime": iso_utc()}
-
-
-Answerer = Any  # Callable[[LoopbackCsms, Payload], Payload]; kept loose for the tables below
-
-_V16: dict[str, Answerer] = {
-    "BootNotification": LoopbackCsms._boot,
-    "Heartbeat": _now,
-    "StatusNotification": _empty,
-    "MeterValues": _empty,
-    "Authorize": lambda c, p: {"idTagInfo": {"status": c._status_of(p["idTag"])}},
-    "StartTransaction": LoopbackCsms._v16_start,
-    "StopTransaction": lambda c, p: {"idTagInfo": {"status": c._status_of(p.get("idTag"))}},
-    "DataTransfer": lambda c, p: {"status": "Accepted"},
-}
-_V201: dict[str, Answerer] = {
-    "BootNotification": LoopbackCsms._boot,
-    "Heartbeat": _now,
-    "StatusNotification": _empty,
-    "MeterValues": _empty,
-    "Authorize": lambda c, p: {"idTokenInfo": {"status": c._status_of(p["idToken"]["idToken"])}},
-    "TransactionEvent": LoopbackCsms._v201_event,
-    "NotifyEvent": _empty,
-}
-
-__all__ = ["LoopbackCsms", "asyncio"]
+@asynccontextmanager
+async def _server(csms: LoopbackCsms | None) -> AsyncIterator[LoopbackCsms]:
+    if csms is not None and csms.serving:
+        yield csms
+        return
+    async with csms or LoopbackCsms() as server:
+        yield server

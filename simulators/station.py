@@ -74,6 +74,8 @@ class SimStation:
         keep_history: bool = True,
         rng: random.Random | None = None,
     ) -> None:
+        if connectors < 1:
+            raise SimulatorError("a station needs at least one connector")
         self.version = OcppVersion(version)
         self.identity = Identity(vendor, model, serial, firmware)
         self.hardware = hardware or Hardware()
@@ -95,10 +97,12 @@ class SimStation:
 
     @property
     def station_id(self) -> str:
+        """The charge point identity, last element of the connection URL."""
         return self.link.station_id
 
     @property
     def stats(self) -> Stats:
+        """The counters this station adds to (shared in a fleet)."""
         return self.link.stats
 
     @property
@@ -118,11 +122,14 @@ class SimStation:
 
     @property
     def connected(self) -> bool:
+        """Whether the WebSocket is open and commands are being answered."""
         return self.link.connected
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SimStation]:
-        """Be connected and answer commands for the duration of the ``async with`` body."""
+        """Be connected and answer commands for the duration of the ``async with`` body;
+        the station must boot again on each connection."""
+        self.boot_status = None
         async with self.link.open(self.dialect.handlers(self.reactions, self.settings)):
             yield self
 
@@ -297,6 +304,11 @@ class SimStation:
     ) -> Answer:
         """Send ``frame`` unvalidated; return the CallResult/CallError answering it."""
         return await self.link.send_raw(frame, answer_id=answer_id, timeout_s=timeout_s)
+
+    async def send_frame(self, frame: str) -> None:
+        """Send ``frame`` unvalidated without waiting for any answer (e.g. a stray
+        CALLRESULT)."""
+        await self.link.send_frame(frame)
 
     def last_payload(self, action: str) -> Payload:
         """A copy of the last ``action`` payload as sent."""

@@ -27,7 +27,7 @@ def decide(record: TokenRecord | None, *, accept_unknown: bool, now: datetime) -
     if (
         record.status is AuthorizationStatus.ACCEPTED
         and record.expires_at is not None
-        and record.expires_at <= now
+        and record.expires_at < now
     ):
         return Authorization(AuthorizationStatus.EXPIRED, record.expires_at, record.group_id)
     return Authorization(record.status, record.expires_at, record.group_id)

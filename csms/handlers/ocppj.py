@@ -129,11 +129,14 @@ def parse_frame(frame: str | bytes) -> Message:
         msg = orjson.loads(frame)
     except orjson.JSONDecodeError:
         raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message is not valid JSON") from None
-    if not isinstance(msg, list) or len(msg) < 3:
+    if not isinstance(msg, list) or len(msg) < 2:
         raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message is not an OCPP-J array")
     type_id, message_id = msg[0], msg[1]
     if not isinstance(message_id, str) or not 0 < len(message_id) <= 36:
         raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message id must be a string of 1-36")
+    if len(msg) < 3:
+        raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message is missing elements",
+                        message_id=message_id)
     if type_id == CALL:
         if len(msg) != 4 or not isinstance(msg[2], str):
             raise OcppError(
@@ -199,7 +202,7 @@ class Schemas:
     def __init__(self, version: OcppVersion) -> None:
         self.version = version
         self._package = "v16" if version is OcppVersion.V16 else "v201"
-        self._cache: dict[str, Validator | None] = {}
+        self._cache: dict[tuple[str, bool], Validator | None] = {}
 
     def has_action(self, action: str) -> bool:
         """Whether the version defines ``action`` at all."""
@@ -240,17 +243,27 @@ class Schemas:
             ) from None
 
     def _validator(self, action: str, *, response: bool) -> Validator | None:
-        key = f"{action}Response" if response else action
+        key = (action, response)
         try:
             return self._cache[key]
         except KeyError:
             pass
         validator: Validator | None = None
-        if action.isidentifier() and action[:1].isupper():
-            name = key if response or self.version is OcppVersion.V16 else f"{action}Request"
-            schema_file = resources.files("ocpp") / self._package / "schemas" / f"{name}.json"
-            if schema_file.is_file():
-                schema = json.loads(schema_file.read_text(encoding="utf-8-sig"))
-                validator = fastjsonschema.compile(schema)
+        if _is_action_name(action):
+            suffix = "Response" if response else (
+                "" if self.version is OcppVersion.V16 else "Request")
+            path = resources.files("ocpp") / self._package / "schemas" / f"{action}{suffix}.json"
+            if path.is_file():
+                schema = json.loads(path.read_text(encoding="utf-8-sig"))
+                # use_default=False: validation must never add defaults to the payload.
+                validator = fastjsonschema.compile(schema, use_default=False)
         self._cache[key] = validator
         return validator
+
+
+def _is_action_name(action: str) -> bool:
+    """An OCPP action: CamelCase identifier, not a schema's Request/Response variant."""
+    return (
+        action.isidentifier() and action[:1].isupper()
+        and not action.endswith(("Response", "Request"))
+    )

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import structlog
+from websockets.exceptions import ConnectionClosed
 
 from csms.handlers.ocppj import (
     Call,
@@ -135,12 +136,17 @@ class RpcEndpoint:
         self._pending[message_id] = (action, future)
         started = time.perf_counter()
         try:
-            await self._transport.send(encode_call(message_id, action, payload))
+            try:
+                await self._transport.send(encode_call(message_id, action, payload))
+            except ConnectionClosed as exc:
+                raise ConnectionLost(action) from exc
             self._log.info("ocpp.call.sent", action=action, message_id=message_id)
             async with asyncio.timeout(timeout_s):
                 result = await future
         finally:
             self._pending.pop(message_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # retrieved: the caller gets the error raised here
         self._log.info(
             "ocpp.result.received", action=action, message_id=message_id,
             latency_ms=round((time.perf_counter() - started) * 1000, 3),

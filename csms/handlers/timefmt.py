@@ -11,7 +11,7 @@ def parse_time(value: str) -> datetime:
     Raises:
         ValueError: not an ISO 8601 timestamp.
     """
-    parsed = datetime.fromisoformat(value)
+    parsed = datetime.fromisoformat(value.upper())
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)

@@ -6,6 +6,7 @@ connector 1; connector 0 is the station (EVSE 0, connector 0).
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -125,6 +126,8 @@ def samples(meter_value: list[Payload]) -> tuple[MeterSample, ...]:
                 number = float(sv["value"])
             except ValueError:
                 continue
+            if not math.isfinite(number):
+                continue
             measurand = sv.get("measurand", "Energy.Active.Import.Register")
             values.append(SampledValue(
                 value=number, measurand=measurand,
@@ -133,6 +136,14 @@ def samples(meter_value: list[Payload]) -> tuple[MeterSample, ...]:
             ))
         out.append(MeterSample(parse_time(entry["timestamp"]), tuple(values)))
     return tuple(out)
+
+
+def security_event(station_id: str, p: Payload) -> StationEventReported:
+    """Security extension SecurityEventNotification (same shape as in 2.0.1)."""
+    return StationEventReported(
+        station_id, "security_event", parse_time(p["timestamp"]), code=p["type"],
+        details=dict(p),
+    )
 
 
 def report(station_id: str, kind: str, p: Payload, now: datetime) -> StationEventReported:

@@ -51,12 +51,15 @@ def handlers(ctx: StationContext) -> dict[str, Handler]:
         await svc.reported([tr.report(sid, "data_transfer", p, svc.now())])
         return {"status": "UnknownVendorId"}
 
-    async def firmware_status(p: Payload) -> Payload:
-        await svc.reported([tr.report(sid, "firmware_status", p, svc.now())])
-        return {}
+    def reporter(kind: str, answer: Payload | None = None) -> Handler:
+        async def report(p: Payload) -> Payload:
+            await svc.reported([tr.report(sid, kind, p, svc.now())])
+            return dict(answer or {})
 
-    async def diagnostics_status(p: Payload) -> Payload:
-        await svc.reported([tr.report(sid, "diagnostics_status", p, svc.now())])
+        return report
+
+    async def security_event(p: Payload) -> Payload:
+        await svc.reported([tr.security_event(sid, p)])
         return {}
 
     return handler_map(ctx, {
@@ -68,6 +71,11 @@ def handlers(ctx: StationContext) -> dict[str, Handler]:
         "StopTransaction": stop_transaction,
         "MeterValues": meter_values,
         "DataTransfer": data_transfer,
-        "FirmwareStatusNotification": firmware_status,
-        "DiagnosticsStatusNotification": diagnostics_status,
+        "FirmwareStatusNotification": reporter("firmware_status"),
+        "DiagnosticsStatusNotification": reporter("diagnostics_status"),
+        # The 1.6 security extension (Improved security for OCPP 1.6-J).
+        "SecurityEventNotification": security_event,
+        "LogStatusNotification": reporter("log_status"),
+        "SignedFirmwareStatusNotification": reporter("firmware_status"),
+        "SignCertificate": reporter("sign_certificate", {"status": "Rejected"}),
     })

@@ -46,10 +46,10 @@ def handlers(ctx: StationContext) -> dict[str, Handler]:
         await svc.reported([tr.security_event(sid, p)])
         return {}
 
-    def reporter(kind: str) -> Handler:
+    def reporter(kind: str, answer: Payload | None = None) -> Handler:
         async def report(p: Payload) -> Payload:
             await svc.reported([tr.report(sid, kind, p, svc.now())])
-            return {}
+            return dict(answer or {})
 
         return report
 
@@ -70,4 +70,21 @@ def handlers(ctx: StationContext) -> dict[str, Handler]:
         "FirmwareStatusNotification": reporter("firmware_status"),
         "LogStatusNotification": reporter("log_status"),
         "DataTransfer": data_transfer,
+        # Recorded and acknowledged; the features behind them come with later issues.
+        "ClearedChargingLimit": reporter("cleared_charging_limit"),
+        "NotifyChargingLimit": reporter("notify_charging_limit"),
+        "NotifyCustomerInformation": reporter("notify_customer_information"),
+        "NotifyDisplayMessages": reporter("notify_display_messages"),
+        "NotifyEVChargingNeeds": reporter("notify_ev_charging_needs", {"status": "Rejected"}),
+        "NotifyEVChargingSchedule": reporter("notify_ev_charging_schedule",
+                                             {"status": "Accepted"}),
+        "NotifyMonitoringReport": reporter("notify_monitoring_report"),
+        "PublishFirmwareStatusNotification": reporter("publish_firmware_status"),
+        "ReportChargingProfiles": reporter("report_charging_profiles"),
+        "ReservationStatusUpdate": reporter("reservation_status"),
+        # No certificate authority yet: refuse certificate requests cleanly.
+        "SignCertificate": reporter("sign_certificate", {"status": "Rejected"}),
+        "Get15118EVCertificate": reporter("get_15118_ev_certificate",
+                                          {"status": "Failed", "exiResponse": ""}),
+        "GetCertificateStatus": reporter("get_certificate_status", {"status": "Failed"}),
     })
