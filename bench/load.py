@@ -29,7 +29,6 @@ import itertools
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import signal
@@ -50,6 +49,8 @@ from typing import Any, Final
 import orjson
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
+
+from bench import profile_top
 
 REPO: Final = Path(__file__).resolve().parents[1]
 SERVER_CPU: Final = 0
@@ -446,7 +447,7 @@ class RunResult:
     persisted_ok: bool | None = None
     refused: dict[str, int] = field(default_factory=dict)
     stale_answers: int = 0
-    profile_top: list[tuple[str, float]] = field(default_factory=list)
+    profile_top: list[str] = field(default_factory=list)
     error: str | None = None
 
 
@@ -598,6 +599,7 @@ class Options:
     profile: bool
     profile_s: float
     profile_out: Path
+    profile_native: bool
     grace_s: float
     timeout_s: float
     json: Path | None
@@ -757,7 +759,8 @@ async def run_stack(stack: str, n: int, opts: Options) -> RunResult:
         during = None
         profile_raw = opts.profile_out.with_suffix(f".{stack}-{n}.raw.txt")
         if opts.profile and stack == "csms":
-            during = _profiler(server.pid, min(opts.profile_s, opts.duration_s), profile_raw)
+            during = _profiler(server.pid, min(opts.profile_s, opts.duration_s), profile_raw,
+                               opts.profile_native)
         _collect_own_garbage()
         with _own_gc_paused():
             wall, calls, mvs, use = await closed_phase(
@@ -777,7 +780,9 @@ async def run_stack(stack: str, n: int, opts: Options) -> RunResult:
                                    == SAMPLES_PER_METER_VALUES
                                    * result.closed_meter_values_answered)
         if during is not None and profile_raw.exists():
-            result.profile_top = top_own_time(profile_raw.read_text())
+            result.profile_top = [f"py-spy raw stacks: {profile_raw}", *profile_top.report(
+                profile_top.analyse(profile_raw.read_text()),
+                min(opts.profile_s, opts.duration_s))]
     except Exception as exc:  # noqa: BLE001 - one failed run is reported, the others go on
         result.error = f"{type(exc).__name__}: {exc}"
         print(f"  {stack} N={n}: FAILED: {result.error}", flush=True)
@@ -827,7 +832,9 @@ def _own_gc_paused() -> Iterator[None]:
 # -- profiling (optional) ---------------------------------------------------------------------
 
 
-def _profiler(pid: int, seconds: float, out: Path) -> Callable[[], Coroutine[Any, Any, None]]:
+def _profiler(
+    pid: int, seconds: float, out: Path, native: bool
+) -> Callable[[], Coroutine[Any, Any, None]]:
     async def record() -> None:
         py_spy = Path(sys.executable).with_name("py-spy")
         exe = str(py_spy) if py_spy.exists() else shutil.which("py-spy")
@@ -837,6 +844,7 @@ def _profiler(pid: int, seconds: float, out: Path) -> Callable[[], Coroutine[Any
         proc = await asyncio.create_subprocess_exec(
             exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
             "--format", "raw", "--output", str(out), "--threads",
+            *(["--native"] if native else []),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
         try:
@@ -850,39 +858,6 @@ def _profiler(pid: int, seconds: float, out: Path) -> Callable[[], Coroutine[Any
             print(f"  py-spy failed: {err.decode(errors='replace')[-400:]}", flush=True)
 
     return record
-
-
-_FRAME_RE: Final = re.compile(r"^(?P<func>.*?) \((?P<file>[^():]*)(?::\d+)?\)$")
-
-
-def _function_name(frame: str) -> str:
-    match = _FRAME_RE.match(frame)
-    if match is None:
-        return frame
-    path = match["file"]
-    short = path.split("site-packages/")[-1].split("/lib/python3")[-1]
-    return f"{match['func']} ({short})"
-
-
-def top_own_time(raw: str, limit: int = 10) -> list[tuple[str, float]]:
-    """The functions with the most samples as the innermost frame, in % of all samples,
-    followed by each thread's share (rows named ``[thread] ...``)."""
-    own: Counter[str] = Counter()
-    threads: Counter[str] = Counter()
-    total = 0
-    for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        frames = stack.split(";")
-        own[_function_name(frames[-1])] += int(count)
-        root = next((f for f in frames if f.startswith("thread")), "")
-        threads[root or "?"] += int(count)
-        total += int(count)
-    if not total:
-        return []
-    return [(name, 100 * count / total) for name, count in own.most_common(limit)] + [
-        (f"[thread] {name}", 100 * count / total) for name, count in threads.most_common()]
 
 
 # -- report -----------------------------------------------------------------------------------
@@ -978,9 +953,8 @@ def _notes(r: RunResult) -> list[str]:
     if r.refused:
         out.append(f"{tag} CALLERRORs: {r.refused}")
     if r.profile_top:
-        out.append(f"{tag} top functions by own time in the closed loop (py-spy, % of "
-                   "non-idle samples), then each thread's share:")
-        out.extend(f"{'':>10}{pct:5.1f} %  {name}" for name, pct in r.profile_top)
+        out.append(f"{tag} profile of the server in the closed-loop phase:")
+        out.extend(f"{'':>10}{line}" for line in r.profile_top)
     return out
 
 
@@ -1071,6 +1045,8 @@ def _parse(argv: Sequence[str] | None) -> Options:
                         help="record the csms server with py-spy during the closed loop "
                              "(slows it a little) and print the top 10 functions by own time")
     parser.add_argument("--profile-s", type=float, default=10.0)
+    parser.add_argument("--profile-native", action="store_true",
+                        help="py-spy --native: C frames too (SQLite, sockets)")
     parser.add_argument("--profile-out", type=Path, default=Path("bench/results/profile"),
                         help="prefix of the py-spy raw output files")
     args = parser.parse_args(argv)
@@ -1082,7 +1058,8 @@ def _parse(argv: Sequence[str] | None) -> Options:
         args.profile_out.parent.mkdir(parents=True, exist_ok=True)
     return Options(sizes, args.duration_s, args.rate, stacks, args.db, args.window,
                    args.register, args.workdir, args.keep, args.profile, args.profile_s,
-                   args.profile_out, args.grace_s, args.timeout_s, args.json, args.wait_quiet_s)
+                   args.profile_out, args.profile_native, args.grace_s, args.timeout_s,
+                   args.json, args.wait_quiet_s)
 
 
 async def machine_busy(seconds: float = 2.0) -> dict[int, float]:

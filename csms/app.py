@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from csms.config import Settings, UnknownStationPolicy
+from csms.config import Settings, UnknownStationPolicy, UnknownTokenPolicy
 from csms.handlers.connection import ConnectionRegistry
 from csms.handlers.server import OcppServer
 from csms.services.commands import CommandService
@@ -110,6 +110,12 @@ async def serve_forever(settings: Settings) -> None:
 
 
 def _warn_if_permissive(settings: Settings) -> None:
+    if settings.authorization.unknown_id_tokens is UnknownTokenPolicy.ACCEPT:
+        log.warning(
+            "csms.config.permissive",
+            message="ANY ID TOKEN IS ACCEPTED (unknown_id_tokens = 'accept'). Fine for"
+            " development; set authorization.unknown_id_tokens = 'reject' in production.",
+        )
     policy = settings.server.unknown_charge_points
     if policy is not UnknownStationPolicy.REJECT:
         log.warning(
