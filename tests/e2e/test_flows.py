@@ -28,8 +28,8 @@ from csms.domain.commands import (
     SetSetting,
     SettingKey,
     SettingsReport,
-    TriggerMessage,
     TriggerableMessage,
+    TriggerMessage,
     UnlockConnector,
 )
 from csms.domain.commands import ChargingProfile as Profile
