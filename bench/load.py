@@ -484,7 +484,7 @@ async def connect_all(
     gate = asyncio.Semaphore(window)
     failures: Counter[str] = Counter()
 
-    async def one(station_id: str) -> Station | None:
+    async def one(index: int, station_id: str) -> Station | None:
         async with gate:
             try:
                 station = await open_station(port, station_id, tally)
@@ -497,9 +497,11 @@ async def connect_all(
                 failures[f"boot: {type(exc).__name__}: {str(exc)[:120]}"] += 1
                 station.ws.transport.abort()
                 return None
+            # Stagger the cycle so that at any moment 60 % of the calls are MeterValues.
+            station.position = index % len(CYCLE)
             return station
 
-    tasks = [asyncio.create_task(one(station_id)) for station_id in ids]
+    tasks = [asyncio.create_task(one(i, station_id)) for i, station_id in enumerate(ids)]
     cancelled = await bounded_gather(tasks, deadline_s)
     if cancelled:
         failures["not connected and booted within the deadline"] += cancelled
@@ -599,7 +601,6 @@ class Options:
     profile: bool
     profile_s: float
     profile_out: Path
-    profile_native: bool
     grace_s: float
     timeout_s: float
     json: Path | None
@@ -759,8 +760,7 @@ async def run_stack(stack: str, n: int, opts: Options) -> RunResult:
         during = None
         profile_raw = opts.profile_out.with_suffix(f".{stack}-{n}.raw.txt")
         if opts.profile and stack == "csms":
-            during = _profiler(server.pid, min(opts.profile_s, opts.duration_s), profile_raw,
-                               opts.profile_native)
+            during = _profiler(server.pid, min(opts.profile_s, opts.duration_s), profile_raw)
         _collect_own_garbage()
         with _own_gc_paused():
             wall, calls, mvs, use = await closed_phase(
@@ -832,9 +832,7 @@ def _own_gc_paused() -> Iterator[None]:
 # -- profiling (optional) ---------------------------------------------------------------------
 
 
-def _profiler(
-    pid: int, seconds: float, out: Path, native: bool
-) -> Callable[[], Coroutine[Any, Any, None]]:
+def _profiler(pid: int, seconds: float, out: Path) -> Callable[[], Coroutine[Any, Any, None]]:
     async def record() -> None:
         py_spy = Path(sys.executable).with_name("py-spy")
         exe = str(py_spy) if py_spy.exists() else shutil.which("py-spy")
@@ -844,7 +842,6 @@ def _profiler(
         proc = await asyncio.create_subprocess_exec(
             exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
             "--format", "raw", "--output", str(out), "--threads",
-            *(["--native"] if native else []),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )
         try:
@@ -958,6 +955,19 @@ def _notes(r: RunResult) -> list[str]:
     return out
 
 
+def code_version() -> str:
+    """The commit the CSMS runs from, and whether files differ from it (read-only git)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                              capture_output=True, timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "diff", "--name-only", "HEAD", "--"], cwd=REPO,
+                                 text=True, capture_output=True, timeout=10,
+                                 check=True).stdout.split()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (no git)"
+    return head + (f" with uncommitted changes in {len(changed)} files" if changed else "")
+
+
 def machine_info(opts: Options) -> list[str]:
     cpu = "?"
     with contextlib.suppress(OSError):
@@ -969,6 +979,7 @@ def machine_info(opts: Options) -> list[str]:
                          for name in ("ocpp", "websockets", "orjson", "SQLAlchemy", "aiosqlite"))
     db_dir = opts.workdir or Path(tempfile.gettempdir())
     info = [
+        f"csms code: {code_version()}",
         f"machine: nproc={os.cpu_count()}, {cpu}, {platform.system()} {platform.release()}",
         f"python {platform.python_version()} ({sys.executable}); {versions}",
         f"server pinned to CPU {SERVER_CPU}, load generator pinned to CPU {LOAD_CPU}; "
@@ -1045,8 +1056,6 @@ def _parse(argv: Sequence[str] | None) -> Options:
                         help="record the csms server with py-spy during the closed loop "
                              "(slows it a little) and print the top 10 functions by own time")
     parser.add_argument("--profile-s", type=float, default=10.0)
-    parser.add_argument("--profile-native", action="store_true",
-                        help="py-spy --native: C frames too (SQLite, sockets)")
     parser.add_argument("--profile-out", type=Path, default=Path("bench/results/profile"),
                         help="prefix of the py-spy raw output files")
     args = parser.parse_args(argv)
@@ -1058,7 +1067,7 @@ def _parse(argv: Sequence[str] | None) -> Options:
         args.profile_out.parent.mkdir(parents=True, exist_ok=True)
     return Options(sizes, args.duration_s, args.rate, stacks, args.db, args.window,
                    args.register, args.workdir, args.keep, args.profile, args.profile_s,
-                   args.profile_out, args.profile_native, args.grace_s, args.timeout_s,
+                   args.profile_out, args.grace_s, args.timeout_s,
                    args.json, args.wait_quiet_s)
 
 

@@ -76,6 +76,7 @@ class Profile:
     own: Counter[str] = field(default_factory=Counter)
     packages: Counter[str] = field(default_factory=Counter)
     threads: Counter[str] = field(default_factory=Counter)
+    inclusive: Counter[str] = field(default_factory=Counter)
 
     @property
     def busy(self) -> int:
@@ -93,6 +94,8 @@ def analyse(raw: str) -> Profile:
         thread = frames[0] if frames[0].startswith("thread") else "?"
         profile.total += count
         func, path, number = parse_frame(frames[-1])
+        if len(frames) == 1 and thread != "?":
+            func, path, number = "(no Python frame: C code, GC or GIL hand-over)", "", None
         if is_idle(func, path, number):
             profile.idle += count
             continue
@@ -103,6 +106,17 @@ def analyse(raw: str) -> Profile:
         profile.threads[thread] += count
         profile.own[f"{func} ({short_path(path)})" if path else func] += count
         profile.packages[package_of(path) if path else "(no Python frame)"] += count
+        if len(frames) > 1 and "sqlalchemy/" in parse_frame(frames[1])[1]:
+            # SQLAlchemy's async layer runs statements in a greenlet: the sampled stack
+            # starts there and hides the csms caller (the store writer, the readers).
+            profile.inclusive["(SQLAlchemy statement execution in a greenlet: caller "
+                              "not visible, the store's writer or readers)"] += count
+        seen = set()
+        for frame in frames[1:]:
+            f_func, f_path, _ = parse_frame(frame)
+            if short_path(f_path).startswith("csms/") and f_func not in seen:
+                seen.add(f_func)
+                profile.inclusive[f"{f_func} ({short_path(f_path)})"] += count
     return profile
 
 
@@ -120,6 +134,9 @@ def report(profile: Profile, seconds: float | None = None, rate: float = 100.0,
     lines.append("own time by package:")
     lines += [f"  {100 * n / busy:5.1f} %  {name}"
               for name, n in profile.packages.most_common(12)]
+    lines.append("csms functions by inclusive time (themselves and what they call):")
+    lines += [f"  {100 * n / busy:5.1f} %  {name}"
+              for name, n in profile.inclusive.most_common(15)]
     lines.append("by thread:")
     lines += [f"  {100 * n / busy:5.1f} %  {name}" for name, n in profile.threads.most_common()]
     return lines

@@ -169,7 +169,7 @@ class OcppServer:
         station_id = record.station_id
         bound = log.bind(station_id=station_id, ocpp_version=version.value)
         ctx = StationContext(station_id, self._service, record.registration_status)
-        handlers = v16.handlers(ctx) if version is OcppVersion.V16 else v201.handlers(ctx)
+        handlers = (v16 if version is OcppVersion.V16 else v201).handlers(ctx)
         endpoint = RpcEndpoint(ws, version, self._schemas[version], handlers, log=bound,
                                observer=self._observer)
         connection = StationConnection(station_id, endpoint, ws.close, self._clock(),

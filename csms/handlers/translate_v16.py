@@ -23,9 +23,10 @@ from csms.domain.model import (
     SessionEvent,
     SessionEventKind,
     StationBooted,
-    StationEventReported,
 )
 from csms.handlers.timefmt import format_time, parse_time
+from csms.handlers.translate_common import report as report  # the same in both versions
+from csms.handlers.translate_common import security_event as security_event
 
 Payload = dict[str, Any]
 
@@ -136,17 +137,3 @@ def samples(meter_value: list[Payload]) -> tuple[MeterSample, ...]:
             ))
         out.append(MeterSample(parse_time(entry["timestamp"]), tuple(values)))
     return tuple(out)
-
-
-def security_event(station_id: str, p: Payload) -> StationEventReported:
-    """Security extension SecurityEventNotification (same shape as in 2.0.1)."""
-    return StationEventReported(
-        station_id, "security_event", parse_time(p["timestamp"]), code=p["type"],
-        details=dict(p),
-    )
-
-
-def report(station_id: str, kind: str, p: Payload, now: datetime) -> StationEventReported:
-    """FirmwareStatusNotification, DiagnosticsStatusNotification, DataTransfer."""
-    code = p.get("status") or p.get("messageId")
-    return StationEventReported(station_id, kind, now, code=code, details=dict(p))

@@ -5,6 +5,7 @@ Payloads are the validated camelCase dicts of the wire.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -23,8 +24,11 @@ from csms.domain.model import (
     StationEventReported,
 )
 from csms.handlers.timefmt import format_time, parse_time
+from csms.handlers.translate_common import report as report  # the same in both versions
+from csms.handlers.translate_common import security_event as security_event
 
 Payload = dict[str, Any]
+MAX_MULTIPLIER = 18  # 10**18: far beyond any physical meter range
 
 
 def boot(station_id: str, p: Payload, now: datetime) -> StationBooted:
@@ -91,16 +95,25 @@ def meter_values(station_id: str, p: Payload) -> MeterValuesReported:
 
 
 def samples(meter_value: list[Payload]) -> tuple[MeterSample, ...]:
-    """2.0.1 meterValue entries; values are scaled by the unit's multiplier."""
+    """2.0.1 meterValue entries; values are scaled by the unit's multiplier.
+
+    A multiplier outside ±MAX_MULTIPLIER (the schema sets no bound, and ``10 ** 2**31`` would
+    stall the server) or a value that scales out of the float range is skipped.
+    """
     out = []
     for entry in meter_value:
         values = []
         for sv in entry["sampledValue"]:
             measurand = sv.get("measurand", "Energy.Active.Import.Register")
             unit_of_measure = sv.get("unitOfMeasure", {})
-            scale = 10 ** unit_of_measure.get("multiplier", 0)
+            multiplier = unit_of_measure.get("multiplier", 0)
+            if abs(multiplier) > MAX_MULTIPLIER:
+                continue
+            value = float(sv["value"]) * 10.0 ** multiplier
+            if not math.isfinite(value):
+                continue
             values.append(SampledValue(
-                value=float(sv["value"]) * scale, measurand=measurand,
+                value=value, measurand=measurand,
                 unit=unit_of_measure.get("unit", "Wh" if measurand.startswith("Energy") else None),
                 phase=sv.get("phase"), context=sv.get("context"), location=sv.get("location"),
             ))
@@ -120,18 +133,3 @@ def notify_events(station_id: str, p: Payload) -> list[StationEventReported]:
             evse_id=evse.get("id"), connector_id=evse.get("connectorId"), details=dict(data),
         ))
     return events
-
-
-def security_event(station_id: str, p: Payload) -> StationEventReported:
-    return StationEventReported(
-        station_id, "security_event", parse_time(p["timestamp"]), code=p["type"],
-        details=dict(p),
-    )
-
-
-def report(station_id: str, kind: str, p: Payload, now: datetime) -> StationEventReported:
-    """NotifyReport, FirmwareStatusNotification, LogStatusNotification, DataTransfer."""
-    code = p.get("status") or p.get("messageId") or (
-        str(p["requestId"]) if "requestId" in p else None
-    )
-    return StationEventReported(station_id, kind, now, code=code, details=dict(p))

@@ -60,8 +60,14 @@ class StationService:
     async def session_event(self, event: SessionEvent) -> SessionVerdict:
         return await self._store.sessions.record(event, self._decide)
 
-    async def meter_values(self, event: MeterValuesReported) -> None:
-        await self._store.record_meter_values(event)
+    async def meter_values(self, event: MeterValuesReported, sessions: dict[str, int]) -> None:
+        """Store meter values; ``sessions`` (transaction id -> session id) is the caller's
+        cache of known sessions, read and filled here."""
+        ref = event.transaction_ref
+        known = sessions.get(ref) if ref is not None else None
+        session_id = await self._store.record_meter_values(event, known)
+        if ref is not None and session_id is not None:
+            sessions[ref] = session_id
 
     async def reported(self, events: Sequence[StationEventReported]) -> None:
         await self._store.record_events(events)

@@ -166,20 +166,24 @@ class Store:
 
         await self.writer.submit(unit)
 
-    async def record_meter_values(self, event: MeterValuesReported) -> None:
-        """Meter values, linked to their session when the transaction is known."""
+    async def record_meter_values(
+        self, event: MeterValuesReported, session_id: int | None = None
+    ) -> int | None:
+        """Meter values, linked to their session when the transaction is known; returns the
+        session id. ``session_id``, when the caller already knows it, saves the look-up."""
 
-        async def unit(tx: WriteTx) -> None:
-            session_id = None
-            if event.transaction_ref is not None:
-                session_id = await self.sessions.find_id(
+        async def unit(tx: WriteTx) -> int | None:
+            found = session_id
+            if found is None and event.transaction_ref is not None:
+                found = await self.sessions.find_id(
                     tx.conn, event.station_id, event.transaction_ref
                 )
             tx.insert_later(t.meter_values, meter_rows(
-                event.station_id, event.evse_id, event.connector_id, session_id, event.samples
+                event.station_id, event.evse_id, event.connector_id, found, event.samples
             ))
+            return found
 
-        await self.writer.submit(unit)
+        return await self.writer.submit(unit)
 
     async def record_events(self, events: Sequence[StationEventReported]) -> None:
         async def unit(tx: WriteTx) -> None:

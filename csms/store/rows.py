@@ -25,7 +25,7 @@ def now_utc() -> datetime:
 
 def meter_rows(
     station_id: str,
-    evse_id: int,
+    evse_id: int | None,
     connector_id: int | None,
     session_id: int | None,
     samples: Iterable[MeterSample],

@@ -115,7 +115,7 @@ class SessionRecorder:
                 details={"meter_stop_wh": event.meter_wh, "reason": event.stop_reason},
             ))])
             tx.insert_later(t.meter_values, meter_rows(
-                event.station_id, event.evse_id or 0, event.connector_id, None, event.samples
+                event.station_id, event.evse_id, event.connector_id, None, event.samples
             ))
             return SessionVerdict(None, event.transaction_ref, auth)
         if row.status == ACTIVE:

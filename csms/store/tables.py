@@ -176,7 +176,7 @@ meter_values = Table(
     Column("id", BigId, primary_key=True),
     Column("station_id", String(48), nullable=False),
     Column("session_id", ForeignKey("sessions.id")),
-    Column("evse_id", Integer, nullable=False),
+    Column("evse_id", Integer),  # unknown for a 2.0.1 transaction first seen without its EVSE
     Column("connector_id", Integer),
     Column("at", Stamp, nullable=False),
     Column("measurand", String(50), nullable=False),

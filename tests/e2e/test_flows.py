@@ -119,6 +119,7 @@ async def test_every_command_gets_the_chargers_answer(csms: Csms, version: str) 
         assert "Accepted" == _status(await send(
             "CP-CMD", RemoteStart(IdToken("RES-9"), evse_id=1)))
         tx = await eventually(lambda: _active_tx(csms, "CP-CMD"), timeout_s=10)
+        assert tx is not None
         assert "Accepted" == _status(await send("CP-CMD", RemoteStop(tx)))
         await eventually(lambda: _active_tx(csms, "CP-CMD"), lambda ref: ref is None)
         assert "Accepted" == _status(await send("CP-CMD", Reset()))

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 00:53:28.511129
+Create Date: 2026-11-28 01:33:57.341906
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('station_id', sa.String(length=48), nullable=False),
     sa.Column('session_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('evse_id', sa.Integer(), nullable=False),
+    sa.Column('evse_id', sa.Integer(), nullable=True),
     sa.Column('connector_id', sa.Integer(), nullable=True),
     sa.Column('at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('measurand', sa.String(length=50), nullable=False),
