@@ -1,8 +1,9 @@
 """One connected charge point, and the registry of all of them on this node.
 
 Rules:
-1. Commands to a charge point go through its queue, drained by the connection's own task:
-   never from a message handler (ARCHITECTURE property 3).
+1. Commands to a charge point go through its queue, drained by a task of the connection's
+   task group (started when a command arrives, gone when the queue is empty, so an idle
+   connection costs no task): never from a message handler (ARCHITECTURE property 3).
 2. One connection per charge point id: a newer connection replaces the older one, which is
    closed (code 1000, "replaced") and finished before the newer one is registered.
 3. When a connection ends, every queued or waiting command fails with StationOffline.
@@ -66,7 +67,13 @@ class StationConnection:
         self.state = LiveState(connected_at)
         self._close = close
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(queue_size)
+        self._group: asyncio.TaskGroup | None = None
+        self._drainer: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
+
+    def attach(self, group: asyncio.TaskGroup) -> None:
+        """Run command drainers in ``group`` (the connection's task group) from now on."""
+        self._group = group
 
     async def submit(self, command: Command, timeout_s: float) -> CommandResult:
         """Queue ``command``; the charger's answer as a domain result.
@@ -77,10 +84,17 @@ class StationConnection:
         """
         loop = asyncio.get_running_loop()
         job = _Job(command, loop.time() + timeout_s, loop.create_future())
+        if self._group is None or self.finished.is_set():
+            raise StationOffline(self.station_id)
         try:
             self._queue.put_nowait(job)
         except asyncio.QueueFull:
             raise CommandError(self.station_id, "command queue is full") from None
+        if self._drainer is None or self._drainer.done():
+            try:
+                self._drainer = self._group.create_task(self._drain())
+            except RuntimeError:  # the task group is shutting down: the connection is gone
+                self._fail_queued()
         try:
             async with asyncio.timeout(timeout_s):
                 return await job.future
@@ -88,15 +102,17 @@ class StationConnection:
             job.future.cancel()
             raise CommandTimeout(self.station_id, type(command).__name__, timeout_s) from None
 
-    async def drain(self) -> None:
-        """Run queued commands one at a time, until cancelled."""
-        try:
-            while True:
-                job = await self._queue.get()
-                if not job.future.done():
-                    await self._run(job)
-        finally:
-            self._fail_queued()
+    async def _drain(self) -> None:
+        """Run queued commands one at a time until the queue is empty."""
+        while not self._queue.empty():
+            job = self._queue.get_nowait()
+            if not job.future.done():
+                await self._run(job)
+
+    def closed(self) -> None:
+        """The connection ended: fail what is still queued; no new commands."""
+        self.finished.set()
+        self._fail_queued()
 
     async def close(self, reason: str) -> None:
         await self._close(1000, reason)

@@ -174,13 +174,13 @@ class OcppServer:
                                observer=self._observer)
         connection = StationConnection(station_id, endpoint, ws.close, self._clock(),
                                        self._settings.command_queue_size)
-        await self._registry.register(connection)
-        bound.info("ocpp.connection.opened", remote=str(ws.remote_address))
         try:
-            await self._store.record_connected(station_id, version.value, self._clock())
-            async with asyncio.TaskGroup() as group:
-                group.create_task(endpoint.serve())
-                group.create_task(connection.drain())
+            async with asyncio.TaskGroup() as group:  # holds the command drainer when busy
+                connection.attach(group)
+                await self._registry.register(connection)
+                bound.info("ocpp.connection.opened", remote=str(ws.remote_address))
+                await self._store.record_connected(station_id, version.value, self._clock())
+                await endpoint.serve()
         except* ConnectionClosed as closed:
             exc = closed.exceptions[0]
             assert isinstance(exc, ConnectionClosed)
@@ -191,7 +191,7 @@ class OcppServer:
             bound.error("ocpp.connection.failed", errors=[repr(e) for e in failed.exceptions])
         finally:
             self._registry.unregister(connection)
-            connection.finished.set()
+            connection.closed()
 
 
 def _select_subprotocol(

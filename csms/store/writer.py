@@ -70,6 +70,7 @@ class Writer:
         self._batch_max = batch_max
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._on_commit = on_commit
+        self._conn: AsyncConnection | None = None
 
     async def submit(self, unit: Unit[T]) -> T:
         """Run ``unit`` in the next batch; return its result once committed.
@@ -82,14 +83,17 @@ class Writer:
         return await future
 
     async def run(self) -> None:
-        """Drain the queue forever (until cancelled)."""
-        while True:
-            jobs = [await self._queue.get()]
-            while len(jobs) < self._batch_max and not self._queue.empty():
-                jobs.append(self._queue.get_nowait())
-            jobs = [job for job in jobs if not job.future.cancelled()]
-            if jobs:
-                await self._run_batch(jobs)
+        """Drain the queue forever (until cancelled), on one connection of its own."""
+        try:
+            while True:
+                jobs = [await self._queue.get()]
+                while len(jobs) < self._batch_max and not self._queue.empty():
+                    jobs.append(self._queue.get_nowait())
+                jobs = [job for job in jobs if not job.future.cancelled()]
+                if jobs:
+                    await self._run_batch(jobs)
+        finally:
+            await self._disconnect()
 
     async def _run_batch(self, jobs: list[_Job[Any]]) -> None:
         started = time.perf_counter()
@@ -110,11 +114,23 @@ class Writer:
                 job.future.set_result(result)
 
     async def _transaction(self, jobs: list[_Job[Any]]) -> list[Any]:
-        async with self._engine.begin() as conn:
-            tx = WriteTx(conn)
-            results = [await job.unit(tx) for job in jobs]
-            await tx.flush()
+        if self._conn is None:
+            self._conn = await self._engine.connect()
+        try:
+            async with self._conn.begin():
+                tx = WriteTx(self._conn)
+                results = [await job.unit(tx) for job in jobs]
+                await tx.flush()
+        except Exception:
+            if self._conn.invalidated:  # the connection itself broke: open a new one next time
+                await self._disconnect()
+            raise
         return results
+
+    async def _disconnect(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await conn.close()
 
 
 def _fail(job: _Job[Any], exc: Exception) -> None:
