@@ -8,22 +8,27 @@ writes still commit), then the writer stops, then the engine closes.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import gc
 import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import Settings, UnknownStationPolicy, UnknownTokenPolicy
 from csms.handlers.connection import ConnectionRegistry
+from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
+from csms.metrics import Metrics
 from csms.services.commands import CommandService
 from csms.services.stations import StationService
 from csms.store import migrate
+from csms.store.access import AccessStore
 from csms.store.engine import create_engine
 from csms.store.repository import Store
 from csms.store.writer import Writer
@@ -46,6 +51,57 @@ class Csms:
     commands: CommandService
     connections: ConnectionRegistry
     ocpp: OcppServer
+    access: AccessStore
+    metrics: Metrics
+    api: ApiServer | None = None
+
+    @property
+    def api_port(self) -> int:
+        assert self.api is not None, "the HTTP API is disabled"
+        return self.api.port
+
+
+class ApiServer:
+    """uvicorn serving the HTTP API in this event loop; signals stay with the CSMS."""
+
+    def __init__(self, server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+        self._server = server
+        self._task = task
+
+    @classmethod
+    async def start(cls, csms: Csms) -> ApiServer:
+        from csms.api.app import create_app
+
+        s = csms.settings.api
+        config = uvicorn.Config(create_app(csms), host=s.host, port=s.port, lifespan="off",
+                                log_config=None, access_log=False, server_header=False)
+        server = _QuietServer(config)
+        task = asyncio.create_task(server.serve(), name="http-api")
+        while not server.started:
+            if task.done():
+                await task  # raises the start-up error (port in use, ...)
+                raise RuntimeError("the HTTP API stopped during start-up")
+            await asyncio.sleep(0.01)  # uvicorn offers no start-up event to await
+        log.info("api.listening", host=s.host, port=cls._bound_port(server))
+        return cls(server, task)
+
+    @property
+    def port(self) -> int:
+        return self._bound_port(self._server)
+
+    @staticmethod
+    def _bound_port(server: uvicorn.Server) -> int:
+        return int(server.servers[0].sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        await self._task
+
+
+class _QuietServer(uvicorn.Server):
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # SIGINT/SIGTERM are the CSMS's to handle (serve_forever)
 
 
 @asynccontextmanager
@@ -75,18 +131,26 @@ async def running(
     try:
         if settings.database.migrate_on_start:
             await migrate.upgrade(engine)
-        writer = Writer(engine, settings.database.commit_batch_max)
+        metrics = Metrics()
+        writer = Writer(engine, settings.database.commit_batch_max, metrics.committed)
         writer_task = asyncio.create_task(writer.run(), name="store-writer")
         store = Store(engine, writer)
         stations = StationService(store, settings, clock)
         registry = ConnectionRegistry()
+        metrics.watch_connections(registry.count, [v.value for v in OcppVersion])
         commands = CommandService(registry, store, clock, settings.server.call_timeout_s)
-        ocpp = OcppServer(settings.server, store, stations, registry, clock)
+        ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
+        csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
+                    AccessStore(writer, engine), metrics)
         _warn_if_permissive(settings)
         try:
-            yield Csms(settings, engine, store, stations, commands, registry, ocpp)
+            if settings.api.enabled:
+                csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
+            yield csms
         finally:
+            if csms.api is not None:
+                await csms.api.stop()
             server.close()
             await server.wait_closed()
             writer_task.cancel()

@@ -8,13 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
 from csms import passwords
+from csms.api.access import Role, scope_valid
+from csms.api.tokens import new_token
 from csms.app import serve_forever, store_only
 from csms.config import Settings, load_settings
 from csms.domain.model import AuthorizationStatus, RegistrationStatus
@@ -22,7 +27,9 @@ from csms.errors import ConfigError
 from csms.handlers.timefmt import parse_time
 from csms.logs import configure_logging
 from csms.store import migrate
+from csms.store.access import AccessStore
 from csms.store.engine import create_engine
+from csms.store.repository import Store
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +76,22 @@ def _parser() -> argparse.ArgumentParser:
     pw.add_argument("station_id")
     pw.add_argument("--password")
     pw.set_defaults(func=_chargepoint_password, generate_password=True)
+
+    api = sub.add_parser("token", help="API tokens").add_subparsers(
+        required=True, metavar="ACTION")
+    create = api.add_parser("create", help="create an API token (shown once)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    where = create.add_mutually_exclusive_group()
+    where.add_argument("--district", help="district id, code or name (role district)")
+    where.add_argument("--community", type=int, help="community id (role property)")
+    create.add_argument("--expires-days", type=float, default=365.0,
+                        help="lifetime in days (default 365; 0 = never)")
+    create.add_argument("--description")
+    create.set_defaults(func=_token_create)
+    revoke = api.add_parser("revoke", help="revoke an API token")
+    revoke.add_argument("token_id")
+    revoke.set_defaults(func=_token_revoke)
+    api.add_parser("list", help="list API tokens").set_defaults(func=_token_list)
 
     tok = sub.add_parser("idtoken", help="id tokens (residents' cards)").add_subparsers(
         required=True, metavar="ACTION")
@@ -141,6 +164,57 @@ async def _idtoken_add(settings: Settings, args: argparse.Namespace) -> int:
                               owner=args.owner)
     print(f"id token {args.id_token} is {args.status}")
     return 0
+
+
+async def _token_create(settings: Settings, args: argparse.Namespace) -> int:
+    role = Role(args.role)
+    now = datetime.now(UTC)
+    async with store_only(settings) as store:
+        access = AccessStore(store.writer, store.engine)
+        district = await _district_id(store, args.district) if args.district else None
+        if args.district and district is None:
+            print(f"csms: no district {args.district!r}", file=sys.stderr)
+            return 1
+        problem = scope_valid(role, district, args.community)
+        if problem:
+            print(f"csms: {problem}", file=sys.stderr)
+            return 2
+        expires = now + timedelta(days=args.expires_days) if args.expires_days else None
+        token, record = new_token(role, created_by=f"cli:{getpass.getuser()}", now=now,
+                                  district_id=district, community_id=args.community,
+                                  expires_at=expires, description=args.description)
+        try:
+            await access.add_token(record)
+        except IntegrityError:
+            print(f"csms: no community {args.community}", file=sys.stderr)
+            return 1
+    print(f"token {record.token_id} ({role.value}) created; it is shown only once:")
+    print(token)
+    return 0
+
+
+async def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async with store_only(settings) as store:
+        access = AccessStore(store.writer, store.engine)
+        if not await access.revoke_token(args.token_id, f"cli:{getpass.getuser()}"):
+            print(f"csms: no active token {args.token_id}", file=sys.stderr)
+            return 1
+    print(f"token {args.token_id} revoked")
+    return 0
+
+
+async def _token_list(settings: Settings, _: argparse.Namespace) -> int:
+    async with store_only(settings) as store:
+        for r in await AccessStore(store.writer, store.engine).list_tokens():
+            state = "revoked" if r.revoked_at else f"expires {r.expires_at or 'never'}"
+            scope = (f"district {r.district_id}" if r.district_id else
+                     f"community {r.community_id}" if r.community_id else "all")
+            print(f"{r.token_id}  {r.role:16} {scope:16} {state}  {r.description or ''}")
+    return 0
+
+
+async def _district_id(store: Store, key: str) -> int | None:
+    return await store.find_district(key)
 
 
 def _password(args: argparse.Namespace) -> str | None:

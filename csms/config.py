@@ -89,6 +89,13 @@ class AuthorizationSettings(_Section):
     unknown_id_tokens: UnknownTokenPolicy = UnknownTokenPolicy.REJECT
 
 
+class ApiSettings(_Section):
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+    page_size_max: int = Field(default=500, ge=1)
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -107,6 +114,7 @@ class Settings(BaseSettings):
     server: ServerSettings = ServerSettings()
     database: DatabaseSettings = DatabaseSettings()
     authorization: AuthorizationSettings = AuthorizationSettings()
+    api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

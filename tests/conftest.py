@@ -71,6 +71,7 @@ def make_settings(database_url: str, **server: Any) -> Settings:
     return load_settings(
         None,
         server=server,
+        api={"host": "127.0.0.1", "port": 0},
         database={"url": database_url, "sqlite_synchronous": "NORMAL"},
         authorization={"unknown_id_tokens": "reject"},
     )

@@ -167,6 +167,10 @@ class ConnectionRegistry:
     def __len__(self) -> int:
         return len(self._connections)
 
+    def count(self, version: str) -> int:
+        """Connected charge points speaking ``version`` (a subprotocol name)."""
+        return sum(1 for c in self._connections.values() if c.version.value == version)
+
     def connected(self) -> list[StationConnection]:
         return list(self._connections.values())
 

@@ -199,6 +199,15 @@ class Store:
 
         await self.writer.submit(unit)
 
+    async def find_district(self, key: str) -> int | None:
+        """A district's id from its id, code or name."""
+        d = t.districts
+        condition = (d.c.code == key) | (d.c.name == key)
+        if key.isdigit():
+            condition = condition | (d.c.id == int(key))
+        async with self.engine.connect() as conn:
+            return (await conn.execute(select(d.c.id).where(condition))).scalar()
+
     # -- id tokens ---------------------------------------------------------------------------
 
     async def get_token(self, id_token: str) -> TokenRecord | None:

@@ -122,6 +122,16 @@ connector_status_history = Table(
     Index("ix_status_history_station_at", "station_id", "at"),
 )
 
+residents = Table(
+    "residents", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("community_id", ForeignKey("communities.id"), nullable=False, index=True),
+    Column("name", String(100), nullable=False),
+    Column("unit", String(50)),  # building and room, e.g. "3-201"
+    Column("phone", String(30)),
+    Column("created_at", Stamp, nullable=False),
+)
+
 id_tokens = Table(
     "id_tokens", metadata,
     Column("id_token", String(36), primary_key=True),
@@ -130,6 +140,7 @@ id_tokens = Table(
     Column("expires_at", Stamp),
     Column("group_id", String(36)),
     Column("owner", String(200)),
+    Column("resident_id", ForeignKey("residents.id"), index=True),
     Column("created_at", Stamp, nullable=False),
 )
 
@@ -217,7 +228,35 @@ command_log = Table(
     Column("answered_at", Stamp),
 )
 
+api_tokens = Table(
+    "api_tokens", metadata,
+    Column("id", String(24), primary_key=True),  # public part of the bearer token
+    Column("secret_hash", String(64), nullable=False),  # sha256 of the random secret
+    Column("role", String(20), nullable=False),
+    Column("district_id", ForeignKey("districts.id")),
+    Column("community_id", ForeignKey("communities.id")),
+    Column("description", String(200)),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("expires_at", Stamp),
+    Column("revoked_at", Stamp),
+)
+
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("at", Stamp, nullable=False),
+    Column("actor", String(100), nullable=False),  # "token:<id>" or "cli:<user>"
+    Column("action", String(40), nullable=False),  # create / update / delete / command
+    Column("resource", String(40), nullable=False),
+    Column("resource_id", String(100)),
+    Column("details", JSON, nullable=False),
+    Index("ix_audit_log_at", "at"),
+)
+
 __all__ = [
+    "api_tokens",
+    "audit_log",
     "charge_points",
     "command_log",
     "communities",
@@ -228,6 +267,7 @@ __all__ = [
     "id_tokens",
     "metadata",
     "meter_values",
+    "residents",
     "sessions",
     "sites",
     "station_events",

@@ -79,6 +79,7 @@ async def test_acknowledged_messages_survive_sigkill(tmp_path: Path, database_ur
     """Kill -9 mid-load; each acknowledged StartTransaction and MeterValues is stored."""
     port = free_port()
     env = {**os.environ, "CSMS_SERVER__PORT": str(port), "CSMS_SERVER__HOST": "127.0.0.1",
+           "CSMS_API__HOST": "127.0.0.1", "CSMS_API__PORT": "0",
            "CSMS_SERVER__UNKNOWN_CHARGE_POINTS": "accept", "CSMS_DATABASE__URL": database_url,
            "CSMS_AUTHORIZATION__UNKNOWN_ID_TOKENS": "accept", "CSMS_LOGGING__LEVEL": "warning"}
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, awaited by polling below

@@ -1,0 +1,25 @@
+"""The operator HTTP API: FastAPI over the running CSMS, in the same event loop."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from csms.api.routes import ROUTERS, ops
+from csms.app import Csms
+
+
+def create_app(csms: Csms) -> FastAPI:
+    """The API for ``csms``: operations endpoints plus one router per endpoint family."""
+    app = FastAPI(
+        title="Community charging CSMS",
+        version="0.1.0",
+        description=(
+            "Operator API of the community-charging CSMS. Authenticate with "
+            "`Authorization: Bearer csms_<id>_<secret>` (create one with `csms token create`)."
+        ),
+    )
+    app.state.csms = csms
+    app.include_router(ops.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

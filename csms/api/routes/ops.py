@@ -1,0 +1,47 @@
+"""Operations: liveness, readiness and Prometheus metrics (no authentication)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, select, text
+
+from csms.api.deps import CsmsDep
+from csms.store import tables as t
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "not ready"}})
+async def readyz(csms: CsmsDep, response: Response) -> dict[str, object]:
+    """The database answers and the OCPP server listens."""
+    checks: dict[str, object] = {}
+    try:
+        async with csms.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
+        checks["database"] = f"error: {type(exc).__name__}"
+    listening = csms.ocpp.server is not None and csms.ocpp.server.is_serving()
+    checks["ocpp"] = "ok" if listening else "not listening"
+    ready = all(value == "ok" for value in checks.values())
+    if not ready:
+        response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    return {"status": "ready" if ready else "not ready", "checks": checks}
+
+
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
+async def metrics(csms: CsmsDep) -> Response:
+    """Prometheus exposition format."""
+    async with csms.engine.connect() as conn:
+        active = (await conn.execute(select(func.count()).select_from(t.sessions).where(
+            t.sessions.c.status == "active"))).scalar_one()
+    csms.metrics.active_sessions.set(active)
+    return Response(generate_latest(csms.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,50 @@
+"""Prometheus metrics of one CSMS process, in a registry of its own (no globals)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class Metrics:
+    """Counters the OCPP endpoints and the writer report to; also an ``RpcObserver``."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages = Counter("csms_ocpp_messages", "OCPP messages by direction and action",
+                                ["direction", "action"], registry=r)
+        self.callerrors = Counter("csms_ocpp_callerrors", "CALLERRORs sent to chargers by code",
+                                  ["code"], registry=r)
+        self.handler_seconds = Histogram(
+            "csms_ocpp_handler_seconds", "time from a charger's CALL to our answer",
+            ["action"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.commit_seconds = Histogram(
+            "csms_db_commit_seconds", "time to run and commit one group-commit batch",
+            buckets=_LATENCY_BUCKETS, registry=r)
+        self.commit_units = Counter("csms_db_committed_units",
+                                    "units of work committed (messages persisted)", registry=r)
+        self.connected = Gauge("csms_connected_charge_points", "connected charge points",
+                               ["version"], registry=r)
+        self.active_sessions = Gauge("csms_active_sessions", "sessions not yet ended",
+                                     registry=r)
+
+    def message_handled(self, action: str, seconds: float, error_code: str | None) -> None:
+        self.messages.labels("in", action).inc()
+        self.messages.labels("out", action).inc()
+        self.handler_seconds.labels(action).observe(seconds)
+        if error_code is not None:
+            self.callerrors.labels(error_code).inc()
+
+    def committed(self, seconds: float, units: int) -> None:
+        self.commit_seconds.observe(seconds)
+        self.commit_units.inc(units)
+
+    def watch_connections(self, count_by_version: Callable[[str], int],
+                          versions: list[str]) -> None:
+        for version in versions:
+            self.connected.labels(version).set_function(
+                lambda v=version: count_by_version(v))  # type: ignore[misc]
