@@ -45,6 +45,7 @@ from csms.store.repository import StationRecord, Store
 log = structlog.get_logger(__name__)
 SUBPROTOCOLS = [Subprotocol(v.value) for v in OcppVersion]
 MAX_ID_LENGTH = 48
+LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
 
 
 class OcppServer:
@@ -81,6 +82,9 @@ class OcppServer:
             ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s,
             max_size=s.max_message_bytes, ssl=self._ssl_context(), compression=None,
             server_header="csms",
+            # A reconnect storm of thousands of chargers overflows asyncio's default of 100
+            # pending handshakes (each overflow costs that charger a ~1 s SYN retry).
+            backlog=LISTEN_BACKLOG,
         )
         log.info("ocpp.server.listening", host=s.host, port=self.port, prefix=s.path_prefix,
                  tls=s.security_profile == 2, unknown_charge_points=s.unknown_charge_points)

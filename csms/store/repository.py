@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.domain.authorization import TokenRecord
 from csms.domain.model import (
@@ -41,6 +41,12 @@ class StationRecord:
     site_id: int | None
 
 
+_TOUCH = update(t.charge_points).where(t.charge_points.c.id == bindparam("b_id")).values(
+    last_seen_at=bindparam("b_at"))
+_CONNECTOR_STATE = ("status", "error_code", "vendor_error_code", "status_at")
+_CONNECTOR_COLUMNS = ("station_id", "evse_id", "connector_id", *_CONNECTOR_STATE)
+
+
 class Store:
     """Everything the services persist or look up."""
 
@@ -49,6 +55,16 @@ class Store:
         self.writer = writer
         self.sessions = SessionRecorder(writer)
         self._dialect = engine.dialect.name
+        # Prebuilt statements for the hottest writes (no statement building per message).
+        self._add_evse = self._insert(t.evses).values(
+            station_id=bindparam("station_id"), evse_id=bindparam("evse_id"),
+        ).on_conflict_do_nothing(index_elements=["station_id", "evse_id"])
+        connector = self._insert(t.connectors).values(
+            {c: bindparam(c) for c in _CONNECTOR_COLUMNS})
+        self._set_connector = connector.on_conflict_do_update(
+            index_elements=["station_id", "evse_id", "connector_id"],
+            set_={c: connector.excluded[c] for c in _CONNECTOR_STATE},
+        )
 
     # -- charge points ---------------------------------------------------------------------
 
@@ -98,7 +114,12 @@ class Store:
         await self._update_station(station_id, ocpp_version=version, last_seen_at=at)
 
     async def record_seen(self, station_id: str, at: datetime) -> None:
-        await self._update_station(station_id, last_seen_at=at)
+        """The station was heard from at ``at`` (heartbeats: one executemany per batch)."""
+
+        async def unit(tx: WriteTx) -> None:
+            tx.execute_later(_TOUCH, {"b_id": station_id, "b_at": at})
+
+        await self.writer.submit(unit)
 
     async def record_boot(self, event: StationBooted) -> RegistrationStatus:
         """Store what the station says of itself; return its registration status."""
@@ -136,20 +157,14 @@ class Store:
 
         async def unit(tx: WriteTx) -> None:
             received = now_utc()
-            await self._ensure_evse(tx.conn, event.station_id, event.evse_id)
+            where = {"station_id": event.station_id, "evse_id": event.evse_id}
+            tx.execute_later(self._add_evse, where)
             current = {
                 "status": event.status.value, "error_code": event.error_code,
                 "vendor_error_code": event.vendor_error_code, "status_at": event.at,
             }
-            stmt = self._insert(t.connectors).values(
-                station_id=event.station_id, evse_id=event.evse_id,
-                connector_id=event.connector_id, **current,
-            )
-            await tx.conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["station_id", "evse_id", "connector_id"], set_=current
-                )
-            )
+            tx.execute_later(self._set_connector,
+                             {**where, "connector_id": event.connector_id, **current})
             tx.insert_later(t.connector_status_history, [{
                 "station_id": event.station_id, "evse_id": event.evse_id,
                 "connector_id": event.connector_id, "info": event.info, "at": event.at,
@@ -240,7 +255,3 @@ class Store:
 
     def _insert(self, table: Table) -> Any:
         return (postgresql.insert if self._dialect == "postgresql" else sqlite.insert)(table)
-
-    async def _ensure_evse(self, conn: AsyncConnection, station_id: str, evse_id: int) -> None:
-        stmt = self._insert(t.evses).values(station_id=station_id, evse_id=evse_id)
-        await conn.execute(stmt.on_conflict_do_nothing(index_elements=["station_id", "evse_id"]))

@@ -9,8 +9,10 @@ Rules:
 3. If anything in a batch fails, the batch is rolled back and each unit is run again in a
    transaction of its own: one bad unit fails alone, the rest still commit. Units must
    therefore do nothing but database work (no side effects outside the transaction).
-4. Bulk rows (meter values) are queued with :meth:`WriteTx.insert_later` and written with one
-   ``executemany`` per table just before commit.
+4. Bulk rows (meter values) are queued with :meth:`WriteTx.insert_later`, and repeated
+   statements (heartbeat times, connector statuses) with :meth:`WriteTx.execute_later`; each
+   kind is written with one ``executemany`` just before commit, deferred statements first,
+   in the order first queued. A unit must not read back what it deferred.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
 import structlog
-from sqlalchemy import Table
+from sqlalchemy import Dialect, Executable, Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 T = TypeVar("T")
@@ -31,19 +33,61 @@ log = structlog.get_logger(__name__)
 class WriteTx:
     """What a unit of work gets: the connection, and a buffer for bulk inserts."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, compiled: _Compiled) -> None:
         self.conn = conn
-        self._bulk: dict[Table, list[dict[str, Any]]] = {}
+        self._compiled = compiled
+        self._bulk: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+        self._deferred: dict[Executable, list[dict[str, Any]]] = {}
+
+    def execute_later(self, statement: Executable, params: dict[str, Any]) -> None:
+        """Run ``statement`` (a prebuilt one with bind parameters) with ``params`` at the end
+        of the batch, in one ``executemany`` with every other unit's use of it."""
+        self._deferred.setdefault(statement, []).append(params)
 
     def insert_later(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` into ``table`` at the end of the batch, before commit."""
-        if rows:
-            self._bulk.setdefault(table, []).extend(rows)
+        for row in rows:
+            self._bulk.setdefault((table, tuple(row)), []).append(row)
 
     async def flush(self) -> None:
-        for table, rows in self._bulk.items():
-            await self.conn.execute(table.insert(), rows)
+        for statement, params in self._deferred.items():
+            await self.conn.execute(statement, params)
+        self._deferred.clear()
+        for (table, columns), rows in self._bulk.items():
+            insert = self._compiled.get((table, columns))
+            if insert is None:
+                insert = self._compiled[table, columns] = _BulkInsert(
+                    table, columns, self.conn.dialect)
+            await self.conn.exec_driver_sql(insert.sql, insert.parameters(rows))
         self._bulk.clear()
+
+
+class _BulkInsert:
+    """An INSERT compiled once per table, column set and dialect, fed with tuples.
+
+    This is what ``conn.execute(table.insert(), rows)`` does, minus its per-row parameter
+    processing in Python (measured: about a third of the cost of inserting meter values).
+    The columns' own bind processors still run, so stored values are the same.
+    """
+
+    def __init__(self, table: Table, columns: tuple[str, ...], dialect: Dialect) -> None:
+        compiled = table.insert().values({c: bindparam(c) for c in columns}).compile(
+            dialect=dialect)
+        self.sql = str(compiled)
+        assert compiled.positiontup is not None  # every async driver we use is positional
+        self.keys = tuple(compiled.positiontup)
+        self.processors = tuple(table.c[key].type.bind_processor(dialect) for key in self.keys)
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        pairs = tuple(zip(self.keys, self.processors, strict=True))
+        return [
+            tuple(row[key] if process is None or row[key] is None else process(row[key])
+                  for key, process in pairs)
+            for row in rows
+        ]
+
+
+_Compiled = dict[tuple[Table, tuple[str, ...]], _BulkInsert]
 
 
 Unit = Callable[[WriteTx], Awaitable[T]]
@@ -71,6 +115,7 @@ class Writer:
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._on_commit = on_commit
         self._conn: AsyncConnection | None = None
+        self._compiled: _Compiled = {}  # bulk INSERTs, per table and column set
 
     async def submit(self, unit: Unit[T]) -> T:
         """Run ``unit`` in the next batch; return its result once committed.
@@ -118,7 +163,7 @@ class Writer:
             self._conn = await self._engine.connect()
         try:
             async with self._conn.begin():
-                tx = WriteTx(self._conn)
+                tx = WriteTx(self._conn, self._compiled)
                 results = [await job.unit(tx) for job in jobs]
                 await tx.flush()
         except Exception:
