@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -70,6 +70,13 @@ class StationConnection:
         self._group: asyncio.TaskGroup | None = None
         self._drainer: asyncio.Task[None] | None = None
         self.finished = asyncio.Event()
+
+    def live(self) -> LiveState:
+        """The live state, ``last_message_at`` being when the last frame arrived."""
+        received = self.endpoint.received_at
+        if received is not None:
+            self.state.last_message_at = datetime.fromtimestamp(received, UTC)
+        return self.state
 
     def attach(self, group: asyncio.TaskGroup) -> None:
         """Run command drainers in ``group`` (the connection's task group) from now on."""

@@ -107,12 +107,14 @@ class RpcEndpoint:
         self._log = log
         self._observer = observer
         self._pending: dict[str, tuple[str, asyncio.Future[Payload]]] = {}
+        self.received_at: float | None = None  # time.time() of the last frame from the peer
 
     async def serve(self) -> None:
         """Receive frames until the transport closes (its exception propagates)."""
         try:
             while True:
                 frame = await self._transport.recv()
+                self.received_at = time.time()
                 await self._on_frame(frame)
         finally:
             for action, future in self._pending.values():

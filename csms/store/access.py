@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.store import tables as t
 from csms.store.rows import now_utc, utc
@@ -106,34 +105,35 @@ async def communities_in_district(engine: Any, district_id: int) -> set[int]:
         return set(rows.scalars().all())
 
 
-async def location_of_community(engine: Any, community_id: int | None) -> Location:
+async def location_of_community(engine: Any, community_id: int | None) -> Location | None:
+    """Where a community lies; None if it does not exist (NOWHERE for no community)."""
     if community_id is None:
         return NOWHERE
     async with engine.connect() as conn:
-        district = await _district_of(conn, community_id)
-    return Location(district, community_id)
+        row = (await conn.execute(select(t.communities.c.district_id).where(
+            t.communities.c.id == community_id))).one_or_none()
+    return None if row is None else Location(row.district_id, community_id)
 
 
-async def location_of_site(engine: Any, site_id: int | None) -> Location:
+async def location_of_site(engine: Any, site_id: int | None) -> Location | None:
+    """Where a site lies; None if it does not exist (NOWHERE for no site)."""
     if site_id is None:
         return NOWHERE
     async with engine.connect() as conn:
-        community = (await conn.execute(select(t.sites.c.community_id).where(
-            t.sites.c.id == site_id))).scalar_one_or_none()
-        district = await _district_of(conn, community) if community is not None else None
-    return Location(district, community)
+        row = (await conn.execute(
+            select(t.sites.c.community_id, t.communities.c.district_id)
+            .join(t.communities, t.communities.c.id == t.sites.c.community_id)
+            .where(t.sites.c.id == site_id))).one_or_none()
+    return None if row is None else Location(row.district_id, row.community_id)
 
 
-async def location_of_station(engine: Any, station_id: str) -> Location:
+async def location_of_station(engine: Any, station_id: str) -> Location | None:
+    """Where a charge point lies; None if it does not exist, NOWHERE if it has no site."""
     async with engine.connect() as conn:
-        site = (await conn.execute(select(t.charge_points.c.site_id).where(
-            t.charge_points.c.id == station_id))).scalar_one_or_none()
-    return await location_of_site(engine, site)
+        row = (await conn.execute(select(t.charge_points.c.site_id).where(
+            t.charge_points.c.id == station_id))).one_or_none()
+    return None if row is None else await location_of_site(engine, row.site_id)
 
-
-async def _district_of(conn: AsyncConnection, community_id: int) -> int | None:
-    return (await conn.execute(select(t.communities.c.district_id).where(
-        t.communities.c.id == community_id))).scalar_one_or_none()
 
 
 def _aware(value: datetime | None) -> datetime | None:

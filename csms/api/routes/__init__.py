@@ -7,3 +7,7 @@ from fastapi import APIRouter
 from csms.api.routes import tokens
 
 ROUTERS: list[APIRouter] = [tokens.router]
+
+from csms.api.routes import live, safety, sessions  # noqa: E402 - appended per family
+
+ROUTERS += [sessions.router, safety.router, live.router]

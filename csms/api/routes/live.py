@@ -1,0 +1,255 @@
+"""A charge point's live state (family ``network``, read) and commands to it (family
+``commands``, write).
+
+A command's answer is the charger's, as JSON (200). Otherwise: 409 if the charge point is
+not connected, 504 (with ``waited_s``) if it did not answer in time, 502 for a CALLERROR
+(with its code and description) or an answer that breaks the schema, 422 if the station's
+OCPP version cannot express the command. Every command is recorded in the audit log before
+it is sent, and in the command log with its outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, TypeVar
+
+from fastapi import APIRouter, Depends
+from fastapi import status as http_status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from csms.api import commands as m
+from csms.api.access import Family, Principal
+from csms.api.deps import CsmsDep, require
+from csms.api.routes.safety import ConnectorStatusOut, visible_charge_point
+from csms.api.routes.sessions import ONE, Responses, SessionOut
+from csms.app import Csms
+from csms.errors import (
+    CommandError,
+    CommandNotSupported,
+    CommandRejected,
+    CommandTimeout,
+    InvalidResponse,
+    StationOffline,
+)
+from csms.store.access import audit
+from csms.store.queries import Queries
+from csms.store.station_queries import StationQueries
+from csms.store.writer import WriteTx
+
+router = APIRouter(tags=["live state and commands"])
+Reader = Annotated[Principal, Depends(require(Family.NETWORK, "read"))]
+Commander = Annotated[Principal, Depends(require(Family.COMMANDS, "write"))]
+Answer = TypeVar("Answer", bound=BaseModel)
+COMMANDS = "/charge-points/{station_id}/commands"
+ERRORS: Responses = {
+    **ONE,
+    409: {"model": m.ErrorOut, "description": "the charge point is not connected"},
+    422: {"description": "invalid body, or the station's OCPP version cannot express it"},
+    502: {"model": m.CallErrorOut,
+          "description": "the charger answered with a CALLERROR or an invalid answer"},
+    503: {"model": m.ErrorOut,
+          "description": "not sent: the command queue is full, or the request breaks the"
+                         " OCPP schema"},
+    504: {"model": m.TimeoutOut, "description": "the charger did not answer in time"},
+}
+
+
+class ActiveSessionOut(SessionOut):
+    power_w: float | None
+    power_at: datetime | None
+
+
+class LiveOut(BaseModel):
+    station_id: str
+    connected: bool
+    ocpp_version: str | None
+    connected_at: datetime | None
+    last_message_at: datetime | None
+    last_seen_at: datetime | None
+    registration_status: str
+    site_id: int | None
+    vendor: str | None
+    model: str | None
+    serial_number: str | None
+    firmware_version: str | None
+    last_boot_at: datetime | None
+    connectors: list[ConnectorStatusOut]
+    active_sessions: list[ActiveSessionOut]
+
+
+@router.get("/charge-points/{station_id}/live", response_model=LiveOut,
+            responses=ONE)
+async def live_state(station_id: str, csms: CsmsDep, principal: Reader) -> LiveOut:
+    """Whether the charge point is connected (to this node), since when and when it last sent
+    anything; what it said of itself at boot; its connectors' statuses; its active sessions
+    with the energy so far and the latest power reading."""
+    stored = await visible_charge_point(csms, principal, station_id)
+    connection = csms.connections.get(station_id)
+    state = None if connection is None else connection.live()
+    connectors = await StationQueries(csms.engine).connectors(station_id)
+    return LiveOut(
+        station_id=station_id, connected=connection is not None,
+        ocpp_version=stored.ocpp_version if connection is None else connection.version.value,
+        connected_at=None if state is None else state.connected_at,
+        last_message_at=None if state is None else state.last_message_at,
+        last_seen_at=stored.last_seen_at, registration_status=stored.registration_status,
+        site_id=stored.site_id, vendor=stored.vendor, model=stored.model,
+        serial_number=stored.serial_number, firmware_version=stored.firmware_version,
+        last_boot_at=stored.last_boot_at,
+        connectors=[ConnectorStatusOut.model_validate(c) for c in connectors],
+        active_sessions=await _active_sessions(csms, station_id),
+    )
+
+
+async def _active_sessions(csms: Csms, station_id: str) -> list[ActiveSessionOut]:
+    queries = Queries(csms.engine)
+    found = []
+    for session in await queries.active_sessions(station_id):
+        power = await queries.latest_power(session.id)
+        found.append(ActiveSessionOut(
+            **SessionOut.model_validate(session).model_dump(),
+            power_w=None if power is None else power.value,
+            power_at=None if power is None else power.at,
+        ))
+    return found
+
+
+@router.post(f"{COMMANDS}/remote-start", response_model=m.CommandStatusOut, responses=ERRORS)
+async def remote_start(station_id: str, body: m.RemoteStartIn, csms: CsmsDep,
+                       principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Start charging for an id token (1.6 RemoteStartTransaction, 2.0.1
+    RequestStartTransaction), optionally on one EVSE and with a charging profile."""
+    return await _send(csms, principal, station_id, "remote-start", body, m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/remote-stop", response_model=m.CommandStatusOut, responses=ERRORS)
+async def remote_stop(station_id: str, body: m.RemoteStopIn, csms: CsmsDep,
+                      principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Stop a transaction (1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction) by the
+    session's ``transaction_id``."""
+    return await _send(csms, principal, station_id, "remote-stop", body, m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/reset", response_model=m.CommandStatusOut, responses=ERRORS)
+async def reset(station_id: str, body: m.ResetIn, csms: CsmsDep,
+                principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Reboot the charge point: Soft (2.0.1 OnIdle) or Hard (2.0.1 Immediate)."""
+    return await _send(csms, principal, station_id, "reset", body, m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/change-availability", response_model=m.CommandStatusOut,
+             responses=ERRORS)
+async def change_availability(station_id: str, body: m.ChangeAvailabilityIn, csms: CsmsDep,
+                              principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Make an EVSE (0: the whole charge point) operative or inoperative."""
+    return await _send(csms, principal, station_id, "change-availability", body,
+                       m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/unlock", response_model=m.CommandStatusOut, responses=ERRORS)
+async def unlock(station_id: str, body: m.UnlockIn, csms: CsmsDep,
+                 principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Unlock a connector (UnlockConnector)."""
+    return await _send(csms, principal, station_id, "unlock", body, m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/trigger-message", response_model=m.CommandStatusOut,
+             responses=ERRORS)
+async def trigger_message(station_id: str, body: m.TriggerMessageIn, csms: CsmsDep,
+                          principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Ask the charger to send a message now (TriggerMessage)."""
+    return await _send(csms, principal, station_id, "trigger-message", body,
+                       m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/get-configuration", response_model=m.SettingsReportOut,
+             responses=ERRORS)
+async def get_configuration(station_id: str, body: m.GetConfigurationIn, csms: CsmsDep,
+                            principal: Commander) -> m.SettingsReportOut | JSONResponse:
+    """Read configuration: 1.6 keys (GetConfiguration; no keys: all of them) or 2.0.1
+    component/variable pairs (GetVariables; keys required)."""
+    return await _send(csms, principal, station_id, "get-configuration", body,
+                       m.SettingsReportOut)
+
+
+@router.post(f"{COMMANDS}/set-configuration", response_model=m.CommandStatusOut,
+             responses=ERRORS)
+async def set_configuration(station_id: str, body: m.SetConfigurationIn, csms: CsmsDep,
+                            principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Change one setting: 1.6 ChangeConfiguration, 2.0.1 SetVariables."""
+    return await _send(csms, principal, station_id, "set-configuration", body,
+                       m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/set-charging-profile", response_model=m.CommandStatusOut,
+             responses=ERRORS)
+async def set_charging_profile(station_id: str, body: m.SetChargingProfileIn, csms: CsmsDep,
+                               principal: Commander) -> m.CommandStatusOut | JSONResponse:
+    """Install a charging profile on an EVSE (0: the whole charge point)."""
+    return await _send(csms, principal, station_id, "set-charging-profile", body,
+                       m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/clear-charging-profile", response_model=m.CommandStatusOut,
+             responses=ERRORS)
+async def clear_charging_profile(
+    station_id: str, body: m.ClearChargingProfileIn, csms: CsmsDep, principal: Commander
+) -> m.CommandStatusOut | JSONResponse:
+    """Remove charging profiles by id, or by EVSE, purpose and stack level."""
+    return await _send(csms, principal, station_id, "clear-charging-profile", body,
+                       m.CommandStatusOut)
+
+
+@router.post(f"{COMMANDS}/composite-schedule", response_model=m.CompositeScheduleOut,
+             responses=ERRORS)
+async def composite_schedule(station_id: str, body: m.CompositeScheduleIn, csms: CsmsDep,
+                             principal: Commander) -> m.CompositeScheduleOut | JSONResponse:
+    """The schedule an EVSE will follow for the next ``duration_s`` seconds
+    (GetCompositeSchedule)."""
+    return await _send(csms, principal, station_id, "composite-schedule", body,
+                       m.CompositeScheduleOut)
+
+
+async def _send(
+    csms: Csms, principal: Principal, station_id: str, name: str, body: m.CommandIn,
+    answer: type[Answer],
+) -> Answer | JSONResponse:
+    """Audit, send, and the charger's answer as ``answer`` or the failure as an error."""
+    await visible_charge_point(csms, principal, station_id)
+    command = body.command()
+    await _audit(csms, principal.actor, station_id, name, body)
+    try:
+        result = await csms.commands.send(station_id, command, timeout_s=body.timeout_s,
+                                          requested_by=principal.actor)
+    except CommandError as exc:
+        return _failure(exc)
+    return answer.model_validate(result)
+
+
+async def _audit(csms: Csms, actor: str, station_id: str, name: str,
+                 body: m.CommandIn) -> None:
+    details = {"command": name, "request": body.model_dump(mode="json", exclude={"timeout_s"})}
+
+    async def unit(tx: WriteTx) -> None:
+        audit(tx, actor, "command", "charge_point", station_id, details)
+
+    await csms.store.writer.submit(unit)
+
+
+def _failure(exc: CommandError) -> JSONResponse:
+    """The HTTP answer to a command that got no usable answer."""
+    detail = str(exc)
+    if isinstance(exc, StationOffline):
+        return JSONResponse({"detail": detail}, http_status.HTTP_409_CONFLICT)
+    if isinstance(exc, CommandTimeout):
+        return JSONResponse({"detail": detail, "waited_s": round(exc.waited_s, 3)},
+                            http_status.HTTP_504_GATEWAY_TIMEOUT)
+    if isinstance(exc, CommandNotSupported):
+        return JSONResponse({"detail": detail}, http_status.HTTP_422_UNPROCESSABLE_CONTENT)
+    if isinstance(exc, CommandRejected):
+        return JSONResponse({"detail": detail, "code": exc.code,
+                             "description": exc.description}, http_status.HTTP_502_BAD_GATEWAY)
+    if isinstance(exc, InvalidResponse):
+        return JSONResponse({"detail": detail}, http_status.HTTP_502_BAD_GATEWAY)
+    return JSONResponse({"detail": detail}, http_status.HTTP_503_SERVICE_UNAVAILABLE)
