@@ -11,10 +11,13 @@ import asyncio
 import getpass
 import os
 import sys
+import tomllib
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
+from pydantic import BaseModel, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from csms import passwords
@@ -29,7 +32,10 @@ from csms.logs import configure_logging
 from csms.store import migrate
 from csms.store.access import AccessStore
 from csms.store.engine import create_engine
+from csms.store.network import Network
+from csms.store.organisation import Organisation, StoreError
 from csms.store.repository import Store
+from csms.store.residents import Residents
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="generate a password and print it once")
     add.add_argument("--status", choices=[s.value for s in RegistrationStatus],
                      default="Accepted")
+    add.add_argument("--site", type=int, metavar="SITE_ID", help="the site it stands on")
     add.set_defaults(func=_chargepoint_add)
     for name, status in (("accept", "Accepted"), ("reject", "Rejected")):
         action = cp.add_parser(name, help=f"set registration to {status}")
@@ -101,8 +108,20 @@ def _parser() -> argparse.ArgumentParser:
                       choices=["Accepted", "Blocked", "Expired", "Invalid"])
     tadd.add_argument("--expires", help="expiry, ISO 8601 (UTC if no offset)")
     tadd.add_argument("--owner")
+    tadd.add_argument("--resident", type=int, metavar="RESIDENT_ID",
+                      help="the resident whose card it is")
     tadd.set_defaults(func=_idtoken_add)
+    _add_seed_parser(sub)
     return parser
+
+
+def _add_seed_parser(sub: Any) -> None:
+    seed = sub.add_parser("seed", help="load reference data").add_subparsers(
+        required=True, metavar="WHAT")
+    districts = seed.add_parser("districts", help="add or update districts from a TOML file "
+                                "with [[district]] tables (name, code); idempotent")
+    districts.add_argument("path", type=Path)
+    districts.set_defaults(func=_seed_districts)
 
 
 async def _run(settings: Settings, _: argparse.Namespace) -> int:
@@ -126,8 +145,13 @@ async def _chargepoint_add(settings: Settings, args: argparse.Namespace) -> int:
         if await store.get_station(args.station_id) is not None:
             print(f"csms: charge point {args.station_id} exists", file=sys.stderr)
             return 1
+        if args.site is not None and await Network(store.engine, store.writer).site(
+                args.site) is None:
+            print(f"csms: no site {args.site}", file=sys.stderr)
+            return 1
         hashed = passwords.hash_password(password) if password else None
-        await store.add_station(args.station_id, RegistrationStatus(args.status), hashed)
+        await store.add_station(args.station_id, RegistrationStatus(args.status), hashed,
+                                site_id=args.site)
     print(f"charge point {args.station_id} added ({args.status})")
     if password and args.generate_password:
         print(f"password (shown once): {password}")
@@ -159,10 +183,45 @@ async def _chargepoint_password(settings: Settings, args: argparse.Namespace) ->
 
 async def _idtoken_add(settings: Settings, args: argparse.Namespace) -> int:
     expires: datetime | None = parse_time(args.expires) if args.expires else None
+    values = {"status": AuthorizationStatus(args.status).value, "expires_at": expires,
+              "owner": args.owner, "resident_id": args.resident}
     async with store_only(settings) as store:
-        await store.put_token(args.id_token, AuthorizationStatus(args.status), expires,
-                              owner=args.owner)
+        try:
+            await Residents(store.engine, store.writer).put_id_token(
+                args.id_token, values, datetime.now(UTC), f"cli:{getpass.getuser()}")
+        except StoreError as exc:
+            print(f"csms: {exc}", file=sys.stderr)
+            return 1
     print(f"id token {args.id_token} is {args.status}")
+    return 0
+
+
+class _SeedDistrict(BaseModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=100)]
+    code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=12)] | None = None
+
+
+class _SeedFile(BaseModel):
+    district: list[_SeedDistrict]
+
+
+async def _seed_districts(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        seed = _SeedFile.model_validate(tomllib.loads(args.path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError) as exc:
+        print(f"csms: {args.path}: {exc}", file=sys.stderr)
+        return 1
+    async with store_only(settings) as store:
+        try:
+            done = await Organisation(store.engine, store.writer).seed_districts(
+                [(d.name, d.code) for d in seed.district], f"cli:{getpass.getuser()}")
+        except StoreError as exc:
+            print(f"csms: {args.path}: {exc}; nothing was changed", file=sys.stderr)
+            return 1
+    print(f"districts: {done.added} added, {done.updated} updated, "
+          f"{done.unchanged} unchanged")
     return 0
 
 

@@ -3,25 +3,34 @@
 Rules:
 1. One request model per command; ``command()`` gives the version-neutral domain command.
    What a version cannot express is refused later, by translation (422 at the endpoint).
-2. Answers are the domain results as JSON, field for field.
+2. Answers are the domain results as JSON, field for field, with no limits of their own
+   (whatever the charger said, within its schema, is shown).
 3. Unknown fields are refused (422), so a misspelt option is never silently ignored.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from csms.api.models import MAX_ID, Printable, UtcTime
 from csms.domain import commands as c
 from csms.domain.model import IdToken
 
 RateUnit = Literal["A", "W"]
+IdTokenType = Literal["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local",
+                      "MacAddress", "NoAuthorization"]
 MAX_TIMEOUT_S = 120.0
+Count = Annotated[int, Field(ge=0, le=MAX_ID)]
+Positive = Annotated[int, Field(ge=1, le=MAX_ID)]
+Name = Annotated[str, Field(min_length=1, max_length=50), Printable]
+_IN = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class CommandIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _IN
 
     timeout_s: float | None = Field(
         default=None, gt=0, le=MAX_TIMEOUT_S,
@@ -31,36 +40,36 @@ class CommandIn(BaseModel):
         raise NotImplementedError
 
 
-class SettingKeyModel(BaseModel):
+class SettingKeyIn(BaseModel):
     """A 1.6 configuration key (``variable`` only) or a 2.0.1 component and variable."""
 
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
+    model_config = _IN
 
-    variable: str = Field(min_length=1, max_length=50)
-    component: str | None = Field(default=None, max_length=50)
-    instance: str | None = Field(default=None, max_length=50)
-    evse_id: int | None = Field(default=None, ge=0)
+    variable: Name
+    component: Name | None = None
+    instance: Name | None = None
+    evse_id: Count | None = None
 
     def key(self) -> c.SettingKey:
         return c.SettingKey(self.variable, self.component, self.instance, self.evse_id)
 
 
-class SchedulePeriodModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
+class SchedulePeriodIn(BaseModel):
+    model_config = _IN
 
-    start_s: int = Field(ge=0, description="seconds from the schedule's start")
-    limit: float = Field(ge=0, description="in the schedule's rate_unit")
+    start_s: Count = Field(description="seconds from the schedule's start")
+    limit: float = Field(ge=0, le=1e9, description="in the schedule's rate_unit")
     number_phases: int | None = Field(default=None, ge=1, le=3)
 
 
-class ChargingScheduleModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", from_attributes=True)
+class ChargingScheduleIn(BaseModel):
+    model_config = _IN
 
     rate_unit: RateUnit
-    periods: list[SchedulePeriodModel] = Field(min_length=1)
-    duration_s: int | None = Field(default=None, ge=0)
-    start_at: AwareDatetime | None = None
-    min_rate: float | None = Field(default=None, ge=0)
+    periods: list[SchedulePeriodIn] = Field(min_length=1, max_length=1024)
+    duration_s: Count | None = None
+    start_at: UtcTime | None = None
+    min_rate: float | None = Field(default=None, ge=0, le=1e9)
 
     def schedule(self) -> c.ChargingSchedule:
         periods = tuple(c.SchedulePeriod(p.start_s, p.limit, p.number_phases)
@@ -70,18 +79,19 @@ class ChargingScheduleModel(BaseModel):
 
 
 class ChargingProfileIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = _IN
 
-    profile_id: int
-    stack_level: int = Field(ge=0)
+    profile_id: Positive
+    stack_level: Count
     purpose: c.ProfilePurpose
     kind: c.ProfileKind = c.ProfileKind.ABSOLUTE
-    schedule: ChargingScheduleModel
+    schedule: ChargingScheduleIn
     recurrency: Literal["Daily", "Weekly"] | None = None
-    valid_from: AwareDatetime | None = None
-    valid_to: AwareDatetime | None = None
-    transaction_id: str | None = Field(default=None, max_length=36,
-                                       description="for a TxProfile: the transaction")
+    valid_from: UtcTime | None = None
+    valid_to: UtcTime | None = None
+    transaction_id: Annotated[str, Printable] | None = Field(
+        default=None, min_length=1, max_length=36,
+        description="for a TxProfile: the transaction")
 
     def profile(self) -> c.ChargingProfile:
         return c.ChargingProfile(
@@ -92,10 +102,10 @@ class ChargingProfileIn(BaseModel):
 
 
 class RemoteStartIn(CommandIn):
-    id_token: str = Field(min_length=1, max_length=36)
-    id_token_type: str = Field(default="ISO14443", description="2.0.1 IdTokenEnumType")
-    evse_id: int | None = Field(default=None, ge=1)
-    remote_start_id: int = 1
+    id_token: Annotated[str, Printable] = Field(min_length=1, max_length=36)
+    id_token_type: IdTokenType = Field(default="ISO14443", description="2.0.1 IdTokenEnumType")
+    evse_id: Positive | None = None
+    remote_start_id: Positive = 1
     charging_profile: ChargingProfileIn | None = None
 
     def command(self) -> c.RemoteStart:
@@ -105,8 +115,8 @@ class RemoteStartIn(CommandIn):
 
 
 class RemoteStopIn(CommandIn):
-    transaction_id: str = Field(min_length=1, max_length=36,
-                                description="the session's transaction_id")
+    transaction_id: Annotated[str, Printable] = Field(
+        min_length=1, max_length=36, description="the session's transaction_id")
 
     def command(self) -> c.RemoteStop:
         return c.RemoteStop(self.transaction_id)
@@ -120,17 +130,17 @@ class ResetIn(CommandIn):
 
 
 class ChangeAvailabilityIn(CommandIn):
-    evse_id: int = Field(ge=0, description="0: the whole charge point")
+    evse_id: Count = Field(description="0: the whole charge point")
     operative: bool
-    connector_id: int | None = Field(default=None, ge=1)
+    connector_id: Positive | None = None
 
     def command(self) -> c.ChangeAvailability:
         return c.ChangeAvailability(self.evse_id, self.operative, self.connector_id)
 
 
 class UnlockIn(CommandIn):
-    evse_id: int = Field(ge=1)
-    connector_id: int = Field(default=1, ge=1)
+    evse_id: Positive
+    connector_id: Positive = 1
 
     def command(self) -> c.UnlockConnector:
         return c.UnlockConnector(self.evse_id, self.connector_id)
@@ -138,30 +148,30 @@ class UnlockIn(CommandIn):
 
 class TriggerMessageIn(CommandIn):
     message: c.TriggerableMessage
-    evse_id: int | None = Field(default=None, ge=0)
+    evse_id: Count | None = None
 
     def command(self) -> c.TriggerMessage:
         return c.TriggerMessage(self.message, self.evse_id)
 
 
 class GetConfigurationIn(CommandIn):
-    keys: list[SettingKeyModel] = Field(
-        default_factory=list, description="empty: every key (1.6 only)")
+    keys: list[SettingKeyIn] = Field(
+        default_factory=list, max_length=100, description="empty: every key (1.6 only)")
 
     def command(self) -> c.GetSettings:
         return c.GetSettings(tuple(k.key() for k in self.keys))
 
 
 class SetConfigurationIn(CommandIn):
-    key: SettingKeyModel
-    value: str = Field(max_length=1000)
+    key: SettingKeyIn
+    value: Annotated[str, Printable] = Field(max_length=1000)
 
     def command(self) -> c.SetSetting:
         return c.SetSetting(self.key.key(), self.value)
 
 
 class SetChargingProfileIn(CommandIn):
-    evse_id: int = Field(ge=0, description="0: the whole charge point")
+    evse_id: Count = Field(description="0: the whole charge point")
     profile: ChargingProfileIn
 
     def command(self) -> c.SetChargingProfile:
@@ -169,10 +179,10 @@ class SetChargingProfileIn(CommandIn):
 
 
 class ClearChargingProfileIn(CommandIn):
-    profile_id: int | None = None
-    evse_id: int | None = Field(default=None, ge=0)
+    profile_id: Positive | None = None
+    evse_id: Count | None = None
     purpose: c.ProfilePurpose | None = None
-    stack_level: int | None = Field(default=None, ge=0)
+    stack_level: Count | None = None
 
     def command(self) -> c.ClearChargingProfile:
         return c.ClearChargingProfile(self.profile_id, self.evse_id, self.purpose,
@@ -180,8 +190,8 @@ class ClearChargingProfileIn(CommandIn):
 
 
 class CompositeScheduleIn(CommandIn):
-    evse_id: int = Field(ge=0)
-    duration_s: int = Field(gt=0)
+    evse_id: Count
+    duration_s: Positive
     rate_unit: RateUnit | None = None
 
     def command(self) -> c.GetCompositeSchedule:
@@ -197,10 +207,19 @@ class CommandStatusOut(BaseModel):
     reason: str | None = None
 
 
+class SettingKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    variable: str
+    component: str | None = None
+    instance: str | None = None
+    evse_id: int | None = None
+
+
 class SettingValueOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    key: SettingKeyModel
+    key: SettingKeyOut
     status: str
     value: str | None = None
     readonly: bool | None = None
@@ -213,12 +232,30 @@ class SettingsReportOut(BaseModel):
     unknown: list[str] = Field(description="keys the charger does not know (1.6)")
 
 
+class SchedulePeriodOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    start_s: int
+    limit: float
+    number_phases: int | None = None
+
+
+class ChargingScheduleOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    rate_unit: str
+    periods: list[SchedulePeriodOut]
+    duration_s: int | None = None
+    start_at: datetime | None = None
+    min_rate: float | None = None
+
+
 class CompositeScheduleOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     status: str
     evse_id: int | None = None
-    schedule: ChargingScheduleModel | None = None
+    schedule: ChargingScheduleOut | None = None
 
 
 class ErrorOut(BaseModel):

@@ -28,7 +28,6 @@ POWER = "Power.Active.Import"
 ACTIVE = "active"
 _WH = {None: 1.0, "Wh": 1.0, "kWh": 1000.0}
 _W = {None: 1.0, "W": 1.0, "kW": 1000.0}
-_SQLITE_TIME = "%Y-%m-%d %H:%M:%f"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,27 +105,14 @@ class Reading:
 
 
 def time_range(
-    column: Any, start: datetime | None, end: datetime | None, dialect: str
+    column: Any, start: datetime | None, end: datetime | None
 ) -> list[ColumnElement[bool]]:
-    """``start <= column < end`` (either bound may be missing).
-
-    On SQLite both sides are compared as ``strftime`` text in UTC: rows written through the
-    writer's bulk-insert path and rows written by ordinary statements can hold different
-    text forms of the same instant there, which plain text comparison would misorder.
-    """
-    def side(value: Any) -> Any:
-        return func.strftime(_SQLITE_TIME, value) if dialect == "sqlite" else value
-
-    def bound(value: datetime) -> Any:
-        utc_value = value.astimezone(UTC)
-        return side(utc_value.replace(tzinfo=None).isoformat(sep=" ")
-                    if dialect == "sqlite" else utc_value)
-
+    """``start <= column < end`` (either bound may be missing)."""
     conditions: list[ColumnElement[bool]] = []
     if start is not None:
-        conditions.append(side(column) >= bound(start))
+        conditions.append(column >= start.astimezone(UTC))
     if end is not None:
-        conditions.append(side(column) < bound(end))
+        conditions.append(column < end.astimezone(UTC))
     return conditions
 
 
@@ -159,7 +145,7 @@ class Queries:
         s = t.sessions
         query = _session_select().where(
             *_session_conditions(where),
-            *time_range(s.c.started_at, where.started_from, where.started_to, self._dialect))
+            *time_range(s.c.started_at, where.started_from, where.started_to))
         async with self._engine.connect() as conn:
             total, rows = await count_and_fetch(
                 conn, query, window, func.coalesce(s.c.started_at, s.c.created_at).desc(),

@@ -118,7 +118,7 @@ class StationQueries:
         """Newest first; ``start`` inclusive, ``end`` exclusive (the station's time)."""
         h = t.connector_status_history
         query = select(h).where(h.c.station_id == station_id,
-                                *time_range(h.c.at, start, end, self._dialect))
+                                *time_range(h.c.at, start, end))
         async with self._engine.connect() as conn:
             total, rows = await count_and_fetch(conn, query, window, h.c.at.desc(),
                                                 h.c.id.desc())
@@ -127,7 +127,7 @@ class StationQueries:
     async def events(self, where: EventFilter, window: Window) -> Paged[StationEventRecord]:
         """Newest first."""
         e = t.station_events
-        conditions = time_range(e.c.at, where.start, where.end, self._dialect)
+        conditions = time_range(e.c.at, where.start, where.end)
         if where.communities is not None:
             conditions.append(e.c.station_id.in_(scoped_stations(where.communities)))
         if where.station_id is not None:

@@ -76,7 +76,8 @@ class _BulkInsert:
         self.sql = str(compiled)
         assert compiled.positiontup is not None  # every async driver we use is positional
         self.keys = tuple(compiled.positiontup)
-        self.processors = tuple(table.c[key].type.bind_processor(dialect) for key in self.keys)
+        self.processors = tuple(
+            table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in self.keys)
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         pairs = tuple(zip(self.keys, self.processors, strict=True))

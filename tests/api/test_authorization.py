@@ -83,7 +83,7 @@ class TestPolicy:
     ) -> None:
         """Without a token every endpoint answers 401."""
         for route in api_routes(csms):
-            for method in route.methods:
+            for method in route.methods or ():
                 answer = await http.request(method, concrete(route.path), json={})
                 assert 401 == answer.status_code, (method, route.path)
 
@@ -97,7 +97,7 @@ class TestPolicy:
         before = await audit_rows(csms)
         for route in api_routes(csms):
             [(family, mode)] = declared(route)
-            for method in route.methods:
+            for method in route.methods or ():
                 answer = await http.request(method, concrete(route.path), json={},
                                             headers=bearer(secret))
                 where = (role.value, method, route.path, answer.text[:200])

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import create_engine, func, insert, select
 
 from csms.store import tables as t
-from tests.e2e.test_crash_durability import _listening, free_port
 from tests.conftest import eventually
+from tests.e2e.test_crash_durability import _listening, free_port
 
 SCHEMATHESIS = Path(sys.executable).parent / "st"
 MAX_EXAMPLES = "12"
@@ -70,7 +70,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
                                 .returning(t.districts.c.id)).scalar_one()
         conn.execute(insert(t.communities).values(district_id=district, name="翠湖小区"))
     engine.dispose()
-    process = subprocess.Popen(  # noqa: S603 - our own server
+    process = subprocess.Popen(
         [sys.executable, "-m", "csms", "run"], env=srv.env, cwd=tmp_path,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

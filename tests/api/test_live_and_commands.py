@@ -123,7 +123,7 @@ async def test_every_command_gets_the_chargers_answer(
 
 async def _simple_commands(http: httpx.AsyncClient, secret: str, key: dict[str, str]) -> None:
     """The commands whose answer is a plain status."""
-    expected = [
+    expected: list[tuple[str, dict[str, Any], str]] = [
         ("set-configuration", {"key": key, "value": "120"}, "Accepted"),
         ("change-availability", {"evse_id": 1, "operative": True}, "Accepted"),
         ("unlock", {"evse_id": 1}, "Unlocked"),

@@ -96,7 +96,7 @@ async def test_sessions_are_listed_filtered_and_paged(
     assert {"ended"} == {s["status"] for s in listed["items"]}
     assert [3500.0, 2000.0] == [s["energy_wh"] for s in listed["items"]
                                 if s["station_id"] == "CP-A"]
-    counts = {
+    counts: dict[str, dict[str, Any]] = {
         "station": {"station_id": "CP-A"}, "site": {"site_id": a.site_id},
         "community": {"community_id": a.community_id}, "token": {"id_token": "RES-B"},
         "ended": {"status": "ended"}, "active": {"status": "active"},
@@ -123,7 +123,13 @@ async def test_page_size_is_capped_and_times_must_be_aware(
     naive = await http.get("/sessions", params={"started_from": "2026-11-27T19:00:00"},
                            headers=admin)
     assert 422 == naive.status_code
-    assert 422 == (await http.get("/sessions", params={"limit": 0}, headers=admin)).status_code
+    out_of_range: list[tuple[str, dict[str, Any]]] = [
+        ("/sessions", {"limit": 0}), ("/sessions", {"site_id": 2**40}),
+        ("/sessions", {"started_to": "9999-12-31T23:00:00-05:00"}),
+        ("/sessions/99999999999999999999", {}),
+    ]
+    for path, params in out_of_range:
+        assert 422 == (await http.get(path, params=params, headers=admin)).status_code, params
 
 
 @pytest.mark.parametrize("version", VERSIONS)

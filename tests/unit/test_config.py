@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from csms.config import (
+    ApiSettings,
     AuthorizationSettings,
     DatabaseSettings,
     LoggingSettings,
@@ -28,6 +29,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "server": ServerSettings,
     "database": DatabaseSettings,
     "authorization": AuthorizationSettings,
+    "api": ApiSettings,
     "logging": LoggingSettings,
 }
 

@@ -11,3 +11,7 @@ ROUTERS: list[APIRouter] = [tokens.router]
 from csms.api.routes import live, safety, sessions  # noqa: E402 - appended per family
 
 ROUTERS += [sessions.router, safety.router, live.router]
+
+from csms.api.routes import network, organisation, residents  # noqa: E402 - appended per family
+
+ROUTERS += [organisation.router, network.router, residents.router]

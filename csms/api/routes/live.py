@@ -4,8 +4,9 @@
 A command's answer is the charger's, as JSON (200). Otherwise: 409 if the charge point is
 not connected, 504 (with ``waited_s``) if it did not answer in time, 502 for a CALLERROR
 (with its code and description) or an answer that breaks the schema, 422 if the station's
-OCPP version cannot express the command. Every command is recorded in the audit log before
-it is sent, and in the command log with its outcome.
+OCPP version cannot express the command, 503 if it could not be sent (queue full, or the
+request breaks the OCPP schema). Every command is recorded in the audit log before it is
+sent, and in the command log with its outcome.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from pydantic import BaseModel
 from csms.api import commands as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
+from csms.api.models import ONE, Responses
 from csms.api.routes.safety import ConnectorStatusOut, visible_charge_point
-from csms.api.routes.sessions import ONE, Responses, SessionOut
+from csms.api.routes.sessions import SessionOut, StationPath
 from csms.app import Csms
 from csms.errors import (
     CommandError,
@@ -78,9 +80,8 @@ class LiveOut(BaseModel):
     active_sessions: list[ActiveSessionOut]
 
 
-@router.get("/charge-points/{station_id}/live", response_model=LiveOut,
-            responses=ONE)
-async def live_state(station_id: str, csms: CsmsDep, principal: Reader) -> LiveOut:
+@router.get("/charge-points/{station_id}/live", response_model=LiveOut, responses=ONE)
+async def live_state(station_id: StationPath, csms: CsmsDep, principal: Reader) -> LiveOut:
     """Whether the charge point is connected (to this node), since when and when it last sent
     anything; what it said of itself at boot; its connectors' statuses; its active sessions
     with the energy so far and the latest power reading."""
@@ -116,7 +117,7 @@ async def _active_sessions(csms: Csms, station_id: str) -> list[ActiveSessionOut
 
 
 @router.post(f"{COMMANDS}/remote-start", response_model=m.CommandStatusOut, responses=ERRORS)
-async def remote_start(station_id: str, body: m.RemoteStartIn, csms: CsmsDep,
+async def remote_start(station_id: StationPath, body: m.RemoteStartIn, csms: CsmsDep,
                        principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Start charging for an id token (1.6 RemoteStartTransaction, 2.0.1
     RequestStartTransaction), optionally on one EVSE and with a charging profile."""
@@ -124,7 +125,7 @@ async def remote_start(station_id: str, body: m.RemoteStartIn, csms: CsmsDep,
 
 
 @router.post(f"{COMMANDS}/remote-stop", response_model=m.CommandStatusOut, responses=ERRORS)
-async def remote_stop(station_id: str, body: m.RemoteStopIn, csms: CsmsDep,
+async def remote_stop(station_id: StationPath, body: m.RemoteStopIn, csms: CsmsDep,
                       principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Stop a transaction (1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction) by the
     session's ``transaction_id``."""
@@ -132,7 +133,7 @@ async def remote_stop(station_id: str, body: m.RemoteStopIn, csms: CsmsDep,
 
 
 @router.post(f"{COMMANDS}/reset", response_model=m.CommandStatusOut, responses=ERRORS)
-async def reset(station_id: str, body: m.ResetIn, csms: CsmsDep,
+async def reset(station_id: StationPath, body: m.ResetIn, csms: CsmsDep,
                 principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Reboot the charge point: Soft (2.0.1 OnIdle) or Hard (2.0.1 Immediate)."""
     return await _send(csms, principal, station_id, "reset", body, m.CommandStatusOut)
@@ -140,7 +141,7 @@ async def reset(station_id: str, body: m.ResetIn, csms: CsmsDep,
 
 @router.post(f"{COMMANDS}/change-availability", response_model=m.CommandStatusOut,
              responses=ERRORS)
-async def change_availability(station_id: str, body: m.ChangeAvailabilityIn, csms: CsmsDep,
+async def change_availability(station_id: StationPath, body: m.ChangeAvailabilityIn, csms: CsmsDep,
                               principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Make an EVSE (0: the whole charge point) operative or inoperative."""
     return await _send(csms, principal, station_id, "change-availability", body,
@@ -148,7 +149,7 @@ async def change_availability(station_id: str, body: m.ChangeAvailabilityIn, csm
 
 
 @router.post(f"{COMMANDS}/unlock", response_model=m.CommandStatusOut, responses=ERRORS)
-async def unlock(station_id: str, body: m.UnlockIn, csms: CsmsDep,
+async def unlock(station_id: StationPath, body: m.UnlockIn, csms: CsmsDep,
                  principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Unlock a connector (UnlockConnector)."""
     return await _send(csms, principal, station_id, "unlock", body, m.CommandStatusOut)
@@ -156,7 +157,7 @@ async def unlock(station_id: str, body: m.UnlockIn, csms: CsmsDep,
 
 @router.post(f"{COMMANDS}/trigger-message", response_model=m.CommandStatusOut,
              responses=ERRORS)
-async def trigger_message(station_id: str, body: m.TriggerMessageIn, csms: CsmsDep,
+async def trigger_message(station_id: StationPath, body: m.TriggerMessageIn, csms: CsmsDep,
                           principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Ask the charger to send a message now (TriggerMessage)."""
     return await _send(csms, principal, station_id, "trigger-message", body,
@@ -165,7 +166,7 @@ async def trigger_message(station_id: str, body: m.TriggerMessageIn, csms: CsmsD
 
 @router.post(f"{COMMANDS}/get-configuration", response_model=m.SettingsReportOut,
              responses=ERRORS)
-async def get_configuration(station_id: str, body: m.GetConfigurationIn, csms: CsmsDep,
+async def get_configuration(station_id: StationPath, body: m.GetConfigurationIn, csms: CsmsDep,
                             principal: Commander) -> m.SettingsReportOut | JSONResponse:
     """Read configuration: 1.6 keys (GetConfiguration; no keys: all of them) or 2.0.1
     component/variable pairs (GetVariables; keys required)."""
@@ -175,7 +176,7 @@ async def get_configuration(station_id: str, body: m.GetConfigurationIn, csms: C
 
 @router.post(f"{COMMANDS}/set-configuration", response_model=m.CommandStatusOut,
              responses=ERRORS)
-async def set_configuration(station_id: str, body: m.SetConfigurationIn, csms: CsmsDep,
+async def set_configuration(station_id: StationPath, body: m.SetConfigurationIn, csms: CsmsDep,
                             principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Change one setting: 1.6 ChangeConfiguration, 2.0.1 SetVariables."""
     return await _send(csms, principal, station_id, "set-configuration", body,
@@ -184,7 +185,7 @@ async def set_configuration(station_id: str, body: m.SetConfigurationIn, csms: C
 
 @router.post(f"{COMMANDS}/set-charging-profile", response_model=m.CommandStatusOut,
              responses=ERRORS)
-async def set_charging_profile(station_id: str, body: m.SetChargingProfileIn, csms: CsmsDep,
+async def set_charging_profile(station_id: StationPath, body: m.SetChargingProfileIn, csms: CsmsDep,
                                principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Install a charging profile on an EVSE (0: the whole charge point)."""
     return await _send(csms, principal, station_id, "set-charging-profile", body,
@@ -194,7 +195,7 @@ async def set_charging_profile(station_id: str, body: m.SetChargingProfileIn, cs
 @router.post(f"{COMMANDS}/clear-charging-profile", response_model=m.CommandStatusOut,
              responses=ERRORS)
 async def clear_charging_profile(
-    station_id: str, body: m.ClearChargingProfileIn, csms: CsmsDep, principal: Commander
+    station_id: StationPath, body: m.ClearChargingProfileIn, csms: CsmsDep, principal: Commander
 ) -> m.CommandStatusOut | JSONResponse:
     """Remove charging profiles by id, or by EVSE, purpose and stack level."""
     return await _send(csms, principal, station_id, "clear-charging-profile", body,
@@ -203,7 +204,7 @@ async def clear_charging_profile(
 
 @router.post(f"{COMMANDS}/composite-schedule", response_model=m.CompositeScheduleOut,
              responses=ERRORS)
-async def composite_schedule(station_id: str, body: m.CompositeScheduleIn, csms: CsmsDep,
+async def composite_schedule(station_id: StationPath, body: m.CompositeScheduleIn, csms: CsmsDep,
                              principal: Commander) -> m.CompositeScheduleOut | JSONResponse:
     """The schedule an EVSE will follow for the next ``duration_s`` seconds
     (GetCompositeSchedule)."""

@@ -8,21 +8,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import status as http_status
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
-from csms.api.routes.sessions import FORBIDDEN, ONE, Page, WindowDep
+from csms.api.models import FORBIDDEN, ONE, Page, PagingDep, Printable, UtcTime
+from csms.api.routes.sessions import StationId, StationPath, window
 from csms.api.scope import require_station, visible_communities
 from csms.app import Csms
 from csms.store.station_queries import ChargePointRecord, EventFilter, StationQueries
 
 router = APIRouter(tags=["safety"])
 Reader = Annotated[Principal, Depends(require(Family.SAFETY, "read"))]
-From = Annotated[AwareDatetime | None,
+From = Annotated[UtcTime | None,
                  Query(alias="from", description="at or after (ISO time with offset)")]
-To = Annotated[AwareDatetime | None,
-               Query(alias="to", description="before (ISO time with offset)")]
+To = Annotated[UtcTime | None, Query(alias="to", description="before (ISO time with offset)")]
 
 
 class ConnectorStatusOut(BaseModel):
@@ -80,7 +80,7 @@ async def visible_charge_point(
 @router.get("/charge-points/{station_id}/status", response_model=list[ConnectorStatusOut],
             responses=ONE)
 async def connector_status(
-    station_id: str, csms: CsmsDep, principal: Reader
+    station_id: StationPath, csms: CsmsDep, principal: Reader
 ) -> list[ConnectorStatusOut]:
     """The current status of each connector, as last reported by the charge point."""
     await visible_charge_point(csms, principal, station_id)
@@ -91,13 +91,14 @@ async def connector_status(
 @router.get("/charge-points/{station_id}/status-history", response_model=Page[StatusChangeOut],
             responses=ONE)
 async def status_history(
-    station_id: str, csms: CsmsDep, principal: Reader, page: WindowDep,
+    station_id: StationPath, csms: CsmsDep, principal: Reader, page: PagingDep,
     start: From = None, end: To = None,
 ) -> Page[StatusChangeOut]:
     """Every status notification of the charge point, newest first, optionally between
     ``from`` (inclusive) and ``to`` (exclusive), by the charger's timestamp."""
     await visible_charge_point(csms, principal, station_id)
-    found = await StationQueries(csms.engine).status_history(station_id, page, start, end)
+    found = await StationQueries(csms.engine).status_history(station_id, window(page),
+                                                                 start, end)
     return Page[StatusChangeOut](
         items=[StatusChangeOut.model_validate(c) for c in found.items], total=found.total,
         limit=page.limit, offset=page.offset,
@@ -106,9 +107,10 @@ async def status_history(
 
 @router.get("/events", response_model=Page[StationEventOut], responses=FORBIDDEN)
 async def list_events(
-    csms: CsmsDep, principal: Reader, page: WindowDep,
-    station_id: str | None = None,
-    kind: Annotated[str | None, Query(
+    csms: CsmsDep, principal: Reader, page: PagingDep,
+    station_id: StationId = None,
+    kind: Annotated[str | None, Printable, Query(
+        min_length=1, max_length=40,
         description="e.g. connector_fault, security_event, notify_event, firmware_status")]
     = None,
     start: From = None, end: To = None,
@@ -117,7 +119,7 @@ async def list_events(
     firmware and log status and other reports. A scoped token lists only its communities'."""
     where = EventFilter(communities=await visible_communities(csms, principal),
                         station_id=station_id, kind=kind, start=start, end=end)
-    found = await StationQueries(csms.engine).events(where, page)
+    found = await StationQueries(csms.engine).events(where, window(page))
     return Page[StationEventOut](
         items=[StationEventOut.model_validate(e) for e in found.items], total=found.total,
         limit=page.limit, offset=page.offset,

@@ -1,54 +1,32 @@
-"""Charging sessions and their meter values (family ``sessions``, read).
-
-Also home of the list envelope (:class:`Page`) and the ``limit``/``offset`` dependency the
-other read-side routers of this batch share, until the API has one common models module.
-"""
+"""Charging sessions and their meter values (family ``sessions``, read)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi import status as http_status
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
+from csms.api.models import FORBIDDEN, ONE, Page, Paging, PagingDep, Printable, QueryId, UtcTime
 from csms.api.scope import require_station, visible_communities
 from csms.app import Csms
 from csms.store.queries import Queries, SessionFilter, SessionRecord, Window
 
 router = APIRouter(tags=["sessions"])
 Reader = Annotated[Principal, Depends(require(Family.SESSIONS, "read"))]
-T = TypeVar("T")
-DEFAULT_PAGE_SIZE = 50
-Responses = dict[int | str, dict[str, Any]]
-FORBIDDEN: Responses = {
-    403: {"description": "the role may not do this, or it is outside the token's scope"}}
-ONE: Responses = {**FORBIDDEN, 404: {"description": "no such resource"}}
+MAX_BIG_ID = 2**63 - 1
+SessionId = Annotated[int, Path(ge=1, le=MAX_BIG_ID)]
+StationId = Annotated[str | None, Query(min_length=1, max_length=48), Printable]
+StationPath = Annotated[str, Path(min_length=1, max_length=48), Printable]
 
 
-class Page(BaseModel, Generic[T]):
-    """One slice of a list: ``items`` from ``offset``, at most ``limit``; ``total`` matched."""
-
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
-
-
-def window(
-    csms: CsmsDep,
-    limit: Annotated[int, Query(ge=1, description="page size; capped at the server's "
-                                                  "api.page_size_max")] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0, description="items to skip")] = 0,
-) -> Window:
-    """The requested page, its size capped at ``api.page_size_max``."""
-    return Window(min(limit, csms.settings.api.page_size_max), offset)
-
-
-WindowDep = Annotated[Window, Depends(window)]
+def window(page: Paging) -> Window:
+    """The store's slice for the API's paging parameters."""
+    return Window(page.limit, page.offset)
 
 
 class SessionOut(BaseModel):
@@ -94,16 +72,16 @@ class MeterValueOut(BaseModel):
 async def list_sessions(
     csms: CsmsDep,
     principal: Reader,
-    page: WindowDep,
-    station_id: str | None = None,
-    site_id: int | None = None,
-    community_id: int | None = None,
-    id_token: str | None = None,
+    page: PagingDep,
+    station_id: StationId = None,
+    site_id: QueryId = None,
+    community_id: QueryId = None,
+    id_token: Annotated[str | None, Query(min_length=1, max_length=36), Printable] = None,
     status: Literal["active", "ended"] | None = None,
-    started_from: Annotated[AwareDatetime | None,
+    started_from: Annotated[UtcTime | None,
                             Query(description="started at or after (ISO time with offset)")]
     = None,
-    started_to: Annotated[AwareDatetime | None,
+    started_to: Annotated[UtcTime | None,
                           Query(description="started before (ISO time with offset)")] = None,
 ) -> Page[SessionOut]:
     """Sessions, newest first, filtered by charge point, site, community, id token, status
@@ -113,16 +91,15 @@ async def list_sessions(
         site_id=site_id, community_id=community_id, id_token=id_token, status=status,
         started_from=started_from, started_to=started_to,
     )
-    found = await Queries(csms.engine).sessions(where, page)
+    found = await Queries(csms.engine).sessions(where, window(page))
     return Page[SessionOut](
         items=[SessionOut.model_validate(s) for s in found.items], total=found.total,
         limit=page.limit, offset=page.offset,
     )
 
 
-@router.get("/sessions/{session_id}", response_model=SessionOut,
-            responses=ONE)
-async def get_session(session_id: int, csms: CsmsDep, principal: Reader) -> SessionOut:
+@router.get("/sessions/{session_id}", response_model=SessionOut, responses=ONE)
+async def get_session(session_id: SessionId, csms: CsmsDep, principal: Reader) -> SessionOut:
     """One session, with its energy (so far, while it is active)."""
     return SessionOut.model_validate(await _visible_session(csms, principal, session_id))
 
@@ -130,17 +107,19 @@ async def get_session(session_id: int, csms: CsmsDep, principal: Reader) -> Sess
 @router.get("/sessions/{session_id}/meter-values", response_model=Page[MeterValueOut],
             responses=ONE)
 async def list_meter_values(
-    session_id: int,
+    session_id: SessionId,
     csms: CsmsDep,
     principal: Reader,
-    page: WindowDep,
+    page: PagingDep,
     measurand: Annotated[str | None, Query(
-        description="e.g. Energy.Active.Import.Register, Power.Active.Import")] = None,
+        min_length=1, max_length=50,
+        description="e.g. Energy.Active.Import.Register, Power.Active.Import"), Printable]
+    = None,
 ) -> Page[MeterValueOut]:
     """The session's sampled values in time order (one item per value: measurand, phase,
     unit as the charger reported them)."""
     await _visible_session(csms, principal, session_id)
-    found = await Queries(csms.engine).meter_values(session_id, page, measurand)
+    found = await Queries(csms.engine).meter_values(session_id, window(page), measurand)
     return Page[MeterValueOut](
         items=[MeterValueOut.model_validate(v) for v in found.items], total=found.total,
         limit=page.limit, offset=page.offset,
