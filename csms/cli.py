@@ -141,17 +141,17 @@ async def _db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
 
 async def _chargepoint_add(settings: Settings, args: argparse.Namespace) -> int:
     password = _password(args)
+    values = {
+        "id": args.station_id, "registration_status": RegistrationStatus(args.status).value,
+        "site_id": args.site, "created_at": datetime.now(UTC),
+        "password_hash": passwords.hash_password(password) if password else None,
+    }
     async with store_only(settings) as store:
-        if await store.get_station(args.station_id) is not None:
-            print(f"csms: charge point {args.station_id} exists", file=sys.stderr)
+        try:
+            await Network(store.engine, store.writer).add_charge_point(values, _cli_actor())
+        except StoreError as exc:
+            print(f"csms: {exc}", file=sys.stderr)
             return 1
-        if args.site is not None and await Network(store.engine, store.writer).site(
-                args.site) is None:
-            print(f"csms: no site {args.site}", file=sys.stderr)
-            return 1
-        hashed = passwords.hash_password(password) if password else None
-        await store.add_station(args.station_id, RegistrationStatus(args.status), hashed,
-                                site_id=args.site)
     print(f"charge point {args.station_id} added ({args.status})")
     if password and args.generate_password:
         print(f"password (shown once): {password}")
@@ -160,10 +160,12 @@ async def _chargepoint_add(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _chargepoint_status(settings: Settings, args: argparse.Namespace) -> int:
     async with store_only(settings) as store:
-        found = await store.set_station(args.station_id, registration_status=args.status)
-    if not found:
-        print(f"csms: no charge point {args.station_id}", file=sys.stderr)
-        return 1
+        try:
+            await Network(store.engine, store.writer).update_charge_point(
+                args.station_id, {"registration_status": args.status}, _cli_actor())
+        except StoreError as exc:
+            print(f"csms: {exc}", file=sys.stderr)
+            return 1
     print(f"charge point {args.station_id} is {args.status}")
     return 0
 
@@ -171,11 +173,12 @@ async def _chargepoint_status(settings: Settings, args: argparse.Namespace) -> i
 async def _chargepoint_password(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password or passwords.generate()
     async with store_only(settings) as store:
-        found = await store.set_station(
-            args.station_id, password_hash=passwords.hash_password(password))
-    if not found:
-        print(f"csms: no charge point {args.station_id}", file=sys.stderr)
-        return 1
+        try:
+            await Network(store.engine, store.writer).set_password(
+                args.station_id, passwords.hash_password(password), _cli_actor())
+        except StoreError as exc:
+            print(f"csms: {exc}", file=sys.stderr)
+            return 1
     print(f"password of {args.station_id} set" + (
         "" if args.password else f" (shown once): {password}"))
     return 0
@@ -274,6 +277,11 @@ async def _token_list(settings: Settings, _: argparse.Namespace) -> int:
 
 async def _district_id(store: Store, key: str) -> int | None:
     return await store.find_district(key)
+
+
+def _cli_actor() -> str:
+    """Who the audit log names for a command-line write."""
+    return f"cli:{getpass.getuser()}"
 
 
 def _password(args: argparse.Namespace) -> str | None:

@@ -268,3 +268,25 @@ def test_cli_adds_a_charge_point_to_a_site(
     assert "no site 8" in capsys.readouterr().err
     with sqlite3.connect(cli_db) as conn:
         assert [("CP-S", 7)] == conn.execute("SELECT id, site_id FROM charge_points").fetchall()
+
+
+def test_cli_charge_point_writes_are_audited(
+    cli_db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """add, reject and set-password from the command line each leave an audit row naming
+    the command line as the actor; a duplicate id or an unknown one fails and says so."""
+    assert 0 == cli.main(["db", "upgrade"])
+    assert 0 == cli.main(["chargepoint", "add", "CP-C", "--generate-password"])
+    assert "password (shown once)" in capsys.readouterr().out
+    assert 1 == cli.main(["chargepoint", "add", "CP-C"])
+    assert 0 == cli.main(["chargepoint", "reject", "CP-C"])
+    assert 0 == cli.main(["chargepoint", "set-password", "CP-C"])
+    assert 1 == cli.main(["chargepoint", "accept", "CP-NONE"])
+    with sqlite3.connect(cli_db) as conn:
+        rows = conn.execute("SELECT action, resource_id, actor FROM audit_log "
+                            "WHERE resource = 'charge_point' ORDER BY id").fetchall()
+        status = conn.execute("SELECT registration_status FROM charge_points").fetchall()
+    assert ["create", "update", "set_password"] == [action for action, _, _ in rows]
+    assert {"CP-C"} == {resource for _, resource, _ in rows}
+    assert all(actor.startswith("cli:") for _, _, actor in rows)
+    assert [("Rejected",)] == status
