@@ -11,19 +11,41 @@ Rules:
    returning, so that a second command in flight sees it.
 3. Work scheduled until a transaction ends (ChangeAvailability Scheduled, Reset OnIdle) is
    done by :meth:`Reactions.transaction_ended`, which the station calls.
+4. SetChargingProfile is answered by the smart-charging engine
+   (:func:`simulators.smartcharging_rules.validate`) against the station's connectors, running
+   transactions and smart-charging settings; 2.0.1 profiles without startSchedule are taken
+   as 1.6 does (relative to the transaction start) rather than Rejected. The profile store
+   learns from here which transaction runs where and since when.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
 
+from csms.handlers.ocppj import OcppVersion
+from csms.handlers.timefmt import parse_time
 from simulators.model import RFID_CARD, Connector, Purpose, Status
-from simulators.profiles import CompositeLimit, StoredProfile
+from simulators.profiles import CompositeLimit, RunningTransaction, StoredProfile
 from simulators.settings import AUTHORIZE_REMOTE_START
+from simulators.smartcharging_rules import StationContext, validate
 
 if TYPE_CHECKING:
     from simulators.link import Work
     from simulators.station import SimStation
+
+# (allowed rate units, periods per schedule, highest stack level) settings per version
+_SMART_SETTINGS: Final[dict[OcppVersion, tuple[Any, Any, Any]]] = {
+    OcppVersion.V16: (
+        "ChargingScheduleAllowedChargingRateUnit", "ChargingScheduleMaxPeriods",
+        "ChargeProfileMaxStackLevel",
+    ),
+    OcppVersion.V201: (
+        ("SmartChargingCtrlr", "RateUnit"), ("SmartChargingCtrlr", "PeriodsPerSchedule"),
+        ("SmartChargingCtrlr", "ProfileStackLevel"),
+    ),
+}
+_UNITS: Final = {"Current": "A", "Power": "W", "A": "A", "W": "W"}
 
 
 class Reactions:
@@ -32,6 +54,7 @@ class Reactions:
     def __init__(self, station: SimStation) -> None:
         self._st = station
         self._pending_reset: tuple[bool, int | None] | None = None
+        station.profiles.transactions = self._running
 
     def remote_start(
         self,
@@ -195,20 +218,51 @@ class Reactions:
         return table.get(message)
 
     def set_profile(self, profile: StoredProfile) -> bool:
-        """Install ``profile``; refused on an unknown connector, a station-max profile on a
-        connector, or a TxProfile without a matching transaction on its connector."""
-        cid = profile.connector_id
-        if cid != 0 and cid not in self._st.connectors:
+        """Install ``profile`` unless the engine says Rejected (unknown connector, station
+        maximum off connector 0, TxProfile without its transaction, unit, period count or
+        stack level beyond the settings, malformed schedule; rule 4). A 1.6 TxProfile
+        without transactionId is bound to the connector's transaction."""
+        try:
+            placed = profile.installed()
+        except ValueError:  # a timestamp that does not parse
             return False
-        if profile.purpose is Purpose.STATION_MAX and cid != 0:
+        if validate(placed, self._context()) is not None:
             return False
-        if profile.purpose is Purpose.TX:
-            tx = self._st.connectors[cid].transaction if cid else None
-            if tx is None or profile.transaction_id not in (None, tx.transaction_id):
-                return False
+        tx = self._st.connectors[profile.connector_id].transaction if profile.connector_id else None
+        if profile.purpose is Purpose.TX and tx is not None:
             profile = profile.bound_to(tx.transaction_id)
         self._st.profiles.install(profile)
         return True
+
+    def _context(self) -> StationContext:
+        st = self._st
+        units, periods, stack = (st.settings.get(key) for key in _SMART_SETTINGS[st.version])
+        return StationContext(
+            connector_ids=frozenset(st.connectors),
+            transactions={
+                cid: c.transaction.transaction_id
+                for cid, c in st.connectors.items() if c.transaction is not None
+            },
+            version="1.6" if st.version is OcppVersion.V16 else "2.0.1",
+            rate_units=frozenset({"A", "W"}) if units is None else frozenset(
+                _UNITS[u.strip()] for u in units.value.split(",") if u.strip() in _UNITS
+            ),
+            max_periods=None if periods is None else int(periods.value),
+            max_stack_level=None if stack is None else int(stack.value),
+            lenient_start=True,
+        )
+
+    def _running(self, connector_id: int) -> RunningTransaction | None:
+        """The transaction on ``connector_id`` and its start, for the profile store."""
+        connector = self._st.connectors.get(connector_id)
+        tx = None if connector is None else connector.transaction
+        if tx is None:
+            return None
+        try:
+            started: datetime | None = parse_time(tx.started_at)
+        except ValueError:
+            started = None
+        return tx.transaction_id, started
 
     def clear_profiles(
         self,
