@@ -92,6 +92,19 @@ class CompositeLimit:
     min_rate: float | None = None
 
 
+def wire_periods(composite: CompositeLimit) -> list[dict[str, Any]]:
+    """The composite's periods as ``chargingSchedulePeriod`` entries (limits to 0.1, as
+    OCPP 1.6 requires); one period at ``limit`` when the engine gave none."""
+    periods = composite.periods or (SchedulePeriod(0, composite.limit),)
+    out: list[dict[str, Any]] = []
+    for period in periods:
+        entry: dict[str, Any] = {"startPeriod": period.start_s, "limit": round(period.limit, 1)}
+        if period.number_phases is not None:
+            entry["numberPhases"] = period.number_phases
+        out.append(entry)
+    return out
+
+
 def domain_profile(stored: StoredProfile) -> ChargingProfile:
     """``stored`` as the domain's charging profile (rule 1)."""
     raw = stored.raw

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from simulators.model import Purpose, iso_utc
-from simulators.profiles import Limit, StoredProfile
+from simulators.profiles import Limit, StoredProfile, wire_periods
 from simulators.settings import Change, SettingsStore
 
 if TYPE_CHECKING:
@@ -140,18 +140,16 @@ class V16Commands:
         return _status(cleared, no="Unknown")
 
     async def get_composite_schedule(self, p: Payload) -> Payload:
-        """One period at the lowest applicable limit, or Rejected for an unknown connector."""
+        """The engine's composite schedule, or Rejected for an unknown connector."""
         composite = self._r.composite(p["connectorId"], p["duration"], p.get("chargingRateUnit"))
         if composite is None:
             return {"status": "Rejected"}
-        now = iso_utc()
+        start = iso_utc(composite.start)
         return {
-            "status": "Accepted", "connectorId": composite.connector_id, "scheduleStart": now,
+            "status": "Accepted", "connectorId": composite.connector_id, "scheduleStart": start,
             "chargingSchedule": {
-                "duration": composite.duration_s, "startSchedule": now,
+                "duration": composite.duration_s, "startSchedule": start,
                 "chargingRateUnit": composite.unit,
-                "chargingSchedulePeriod": [
-                    {"startPeriod": 0, "limit": round(composite.limit, 1)}
-                ],
+                "chargingSchedulePeriod": wire_periods(composite),
             },
         }

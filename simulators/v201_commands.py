@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from simulators.model import Purpose, iso_utc
-from simulators.profiles import Limit, StoredProfile
+from simulators.profiles import Limit, StoredProfile, wire_periods
 from simulators.settings import Change, Setting, SettingsStore
 
 if TYPE_CHECKING:
@@ -173,7 +173,7 @@ class V201Commands:
         return _status(cleared, no="Unknown")
 
     async def get_composite_schedule(self, p: Payload) -> Payload:
-        """One period at the lowest applicable limit, or Rejected for an unknown EVSE."""
+        """The engine's composite schedule, or Rejected for an unknown EVSE."""
         composite = self._r.composite(p["evseId"], p["duration"], p.get("chargingRateUnit"))
         if composite is None:
             return {"status": "Rejected"}
@@ -181,9 +181,7 @@ class V201Commands:
             "status": "Accepted",
             "schedule": {
                 "evseId": composite.connector_id, "duration": composite.duration_s,
-                "scheduleStart": iso_utc(), "chargingRateUnit": composite.unit,
-                "chargingSchedulePeriod": [
-                    {"startPeriod": 0, "limit": round(composite.limit, 1)}
-                ],
+                "scheduleStart": iso_utc(composite.start), "chargingRateUnit": composite.unit,
+                "chargingSchedulePeriod": wire_periods(composite),
             },
         }

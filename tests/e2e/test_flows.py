@@ -154,3 +154,32 @@ async def _connected(app: Csms, station_id: str) -> bool:
 async def _active_tx(app: Csms, station_id: str) -> str | None:
     active = [s for s in await sessions_of(app, station_id) if s.status == "active"]
     return active[0].transaction_id if active else None
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_composite_schedule_reports_the_stacked_profiles(
+    csms: Csms, version: str
+) -> None:
+    """A TxDefault of 16 A for 10 minutes then 10 A, under a station maximum of 12 A from
+    minute 5: the charger's composite schedule (through the command service) is 16, 12, 10 A
+    in that order (period boundaries are the charger's, measured from its own clock)."""
+    sim = SimStation("CP-CS", version, ocpp_url(csms))
+    now = datetime.now(UTC).replace(microsecond=0)
+    tx_default = Profile(
+        profile_id=1, stack_level=0, purpose=ProfilePurpose.TX_DEFAULT,
+        kind=ProfileKind.ABSOLUTE, schedule=Schedule(
+            "A", (SchedulePeriod(0, 16.0), SchedulePeriod(600, 10.0)), start_at=now))
+    station_max = Profile(
+        profile_id=2, stack_level=0, purpose=ProfilePurpose.STATION_MAX,
+        kind=ProfileKind.ABSOLUTE, schedule=Schedule(
+            "A", (SchedulePeriod(0, 32.0), SchedulePeriod(300, 12.0)), start_at=now))
+    async with sim.running():
+        await sim.boot()
+        await eventually(lambda: _connected(csms, "CP-CS"))
+        for evse, chosen in ((1, tx_default), (0, station_max)):
+            answer = await csms.commands.send("CP-CS", SetChargingProfile(evse, chosen))
+            assert "Accepted" == _status(answer)
+        result = await csms.commands.send("CP-CS", GetCompositeSchedule(1, 1800, "A"))
+    assert isinstance(result, CompositeSchedule)
+    assert result.schedule is not None
+    assert [16.0, 12.0, 10.0] == [p.limit for p in result.schedule.periods]
