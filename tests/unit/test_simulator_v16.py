@@ -259,7 +259,8 @@ async def test_get_composite_schedule() -> None:
         unknown = await csms.call("CP-1", "GetCompositeSchedule", {"connectorId": 3, "duration": 6})
     assert plain["status"] == "Accepted"
     assert plain["connectorId"] == 1
-    assert plain["chargingSchedule"]["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 32}]
+    assert plain["chargingSchedule"]["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 32, "numberPhases": 3}]
     assert amps["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 16  # 11040 W / 690
     assert watts["chargingSchedule"]["chargingRateUnit"] == "W"
     assert watts["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"] == 11040

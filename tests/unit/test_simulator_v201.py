@@ -242,7 +242,8 @@ async def test_get_composite_schedule() -> None:
     schedule = amps["schedule"]
     assert amps["status"] == "Accepted"
     assert (schedule["evseId"], schedule["duration"], schedule["chargingRateUnit"]) == (1, 300, "A")
-    assert schedule["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": 10.7}]  # 7360/690
+    assert schedule["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 10.7, "numberPhases": 3}]  # 7360/690
     assert watts["schedule"]["chargingSchedulePeriod"][0]["limit"] == 7360
     assert station["schedule"]["chargingSchedulePeriod"][0]["limit"] == 32
     assert unknown == {"status": "Rejected"}
