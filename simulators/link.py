@@ -14,6 +14,11 @@ Version-neutral plumbing under :class:`simulators.station.SimStation`:
 4. With ``keep_history`` (the default) every CALL sent and every frame in and out is kept
    for assertions; long fleet runs turn it off. Handled CSMS commands are always kept in
    :attr:`Link.received`.
+5. With a ``backoff`` (:class:`simulators.offline.Backoff`), a connection that drops while
+   the body runs (not the close on exit) is reopened on that schedule, drawing the jitter
+   from ``rng``; the TaskGroup, services and follow-ups live on across it, and
+   :attr:`Link.on_reconnected` runs as a follow-up on each new connection. Without one, a
+   drop simply ends the connection. :meth:`Link.drop_connection` cuts it abruptly.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -43,8 +49,9 @@ from csms.handlers.ocppj import (
 )
 from csms.handlers.rpc import CallFailed, ConnectionLost, Handler, ResponseInvalid, RpcEndpoint
 from simulators.model import SimulatorError
+from simulators.offline import Backoff, reopen
 from simulators.stats import Stats
-from simulators.transport import SimTransport
+from simulators.transport import SimTransport, expected_answer_id
 from simulators.waiting import wait_until
 
 Payload = dict[str, Any]
@@ -56,17 +63,6 @@ Answer = CallResult | CallError
 def schemas_for(version: OcppVersion) -> Schemas:
     """One compiled schema set per version, shared by every station of the process."""
     return Schemas(version)
-
-
-def _answer_id(frame: str) -> str:
-    """The message id a peer will answer ``frame`` with: its own, or "-1" if unreadable."""
-    try:
-        msg = orjson.loads(frame)
-    except orjson.JSONDecodeError:
-        return "-1"
-    if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str):
-        return msg[1] if 0 < len(msg[1]) <= 36 else "-1"
-    return "-1"
 
 
 class Link:
@@ -83,6 +79,8 @@ class Link:
         open_timeout_s: float = 10.0,
         stats: Stats | None = None,
         keep_history: bool = True,
+        backoff: Backoff | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         self.station_id = station_id
         self.version = version
@@ -96,11 +94,17 @@ class Link:
         self.sent: list[tuple[str, Payload]] = []
         self.frames: list[tuple[str, str]] = []  # ("in" | "out", frame)
         self.errors: list[tuple[str, BaseException]] = []
+        self.backoff = backoff
+        self.reconnects = 0
+        self.on_reconnected: Work | None = None
+        self._rng = rng or random.Random()
         self.log = structlog.get_logger(__name__).bind(
             station_id=station_id, ocpp=version.value
         )
         self._endpoint: RpcEndpoint | None = None
         self._transport: SimTransport | None = None
+        self._ws: ClientConnection | None = None
+        self._handlers: dict[str, Handler] = {}
         self._tg: asyncio.TaskGroup | None = None
         self._alive = False
         self._closing = False
@@ -135,29 +139,23 @@ class Link:
         """Be connected for the duration of the ``async with`` body (see rule 1)."""
         if self._tg is not None:
             raise SimulatorError(f"{self.station_id} is already connected")
+        self._handlers = self._recording(handlers)
         ws = await self._connect()
-        self.stats.connected += 1
-        transport = SimTransport(ws, on_sent=self._on_sent, on_received=self._on_received)
-        endpoint = RpcEndpoint(
-            transport, self.version, schemas_for(self.version), self._recording(handlers),
-            log=self.log,
-        )
         body_error: Exception | None = None
         try:
             async with asyncio.TaskGroup() as tg:
-                self._endpoint, self._tg, self._alive = endpoint, tg, True
-                self._closing = False
-                self._transport = transport
-                tg.create_task(self._serve(endpoint), name=f"{self.station_id}:serve")
+                self._tg, self._closing = tg, False
+                self._attach(ws)
+                supervisor = tg.create_task(self._supervise(), name=f"{self.station_id}:serve")
                 try:
                     yield
                 except Exception as exc:  # noqa: BLE001 - re-raised below, outside the TaskGroup
                     body_error = exc
                 finally:
-                    await self._shutdown(ws)
+                    await self._shutdown(supervisor)
         finally:
             self._endpoint, self._tg, self._alive = None, None, False
-            self._transport = None
+            self._transport, self._ws = None, None
             self._queued.clear()
         if body_error is not None:
             raise body_error
@@ -178,6 +176,36 @@ class Link:
         self.log.info("sim.connected", url=self.ws_url())
         return ws
 
+    def _attach(self, ws: ClientConnection) -> None:
+        self.stats.connected += 1
+        self._ws = ws
+        self._transport = SimTransport(ws, on_sent=self._on_sent, on_received=self._on_received)
+        self._endpoint = RpcEndpoint(self._transport, self.version, schemas_for(self.version),
+                                     self._handlers, log=self.log)
+        self._alive = True
+
+    async def _supervise(self) -> None:
+        """Serve the connection; after a drop, reconnect (rule 5) and serve again."""
+        while self._endpoint is not None:
+            await self._serve(self._endpoint)
+            if self._closing or self.backoff is None:
+                return
+            ws = await reopen(self._connect, self.backoff, self._rng, self.log)
+            if ws is None:
+                self.errors.append(("reconnect", ConnectionLost(f"{self.station_id}: gave up")))
+                return
+            self._attach(ws)
+            self.reconnects += 1
+            if self.on_reconnected is not None:
+                self.spawn("reconnected", self.on_reconnected)
+
+    async def drop_connection(self) -> None:
+        """Cut the TCP connection without a close frame, as a network failure does."""
+        if self._ws is None or not self._alive:
+            raise SimulatorError(f"{self.station_id} is not connected")
+        self._alive = False
+        self._ws.transport.abort()
+
     async def _serve(self, endpoint: RpcEndpoint) -> None:
         try:
             await endpoint.serve()
@@ -186,13 +214,15 @@ class Link:
         finally:
             self._alive = False
 
-    async def _shutdown(self, ws: ClientConnection) -> None:
+    async def _shutdown(self, supervisor: asyncio.Task[None]) -> None:
         self._closing = True
         self._queued.clear()
         for task in [*self._followups, *self._services.values()]:
             task.cancel()
         self._services.clear()
-        await ws.close()
+        supervisor.cancel()  # first, so that no reconnect replaces the socket closed here
+        if self._ws is not None:
+            await self._ws.close()
 
     def _recording(self, handlers: Mapping[str, Handler]) -> dict[str, Handler]:
         def wrap(action: str, handler: Handler) -> Handler:
@@ -245,7 +275,7 @@ class Link:
         The answer is matched on ``answer_id``: by default the frame's own message id, or
         "-1" (what a CSMS answers an unreadable frame with).
         """
-        wanted = answer_id if answer_id is not None else _answer_id(frame)
+        wanted = answer_id if answer_id is not None else expected_answer_id(frame)
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         self._raw_waiters[wanted] = future
         try:

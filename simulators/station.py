@@ -18,7 +18,10 @@ Rules:
    ``energy_wh``, a meter reading during a transaction adds ``power × elapsed time``.
 3. Failures of our own calls raise to the caller (``CallFailed``, ``TimeoutError``,
    ``ConnectionLost``, ...) and leave the state as it was before the call.
-4. ``call``, ``send_raw``, ``resend_last`` and ``replay_last`` bypass the state machine for
+4. With ``reconnect`` (a :class:`simulators.offline.Backoff`) a dropped connection is
+   reopened and transaction messages made meanwhile are queued and replayed (see
+   :mod:`simulators.offline`); :meth:`SimStation.drop_connection` cuts it for tests.
+5. ``call``, ``send_raw``, ``resend_last`` and ``replay_last`` bypass the state machine for
    tests of malformed or repeated messages.
 """
 
@@ -32,7 +35,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from csms.handlers.ocppj import OcppVersion
-from csms.handlers.rpc import CallFailed, ResponseInvalid
+from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid
 from simulators.dialect import dialect_for
 from simulators.link import Answer, Link, Payload
 from simulators.model import (
@@ -45,6 +48,7 @@ from simulators.model import (
     Transaction,
     stamp,
 )
+from simulators.offline import Backoff, Outbox
 from simulators.profiles import ProfileStore
 from simulators.reactions import Reactions
 from simulators.sampling import MeterSample
@@ -73,6 +77,7 @@ class SimStation:
         stats: Stats | None = None,
         keep_history: bool = True,
         rng: random.Random | None = None,
+        reconnect: Backoff | None = None,
     ) -> None:
         if connectors < 1:
             raise SimulatorError("a station needs at least one connector")
@@ -86,14 +91,16 @@ class SimStation:
         self.dialect = dialect_for(self.version)
         self.settings = self.dialect.default_settings(connectors, self.hardware)
         self.settings.on_change = self._setting_changed
+        self._rng = rng or random.Random()
         self.link = Link(
             station_id, self.version, url, password=password, call_timeout_s=call_timeout_s,
-            stats=stats, keep_history=keep_history,
+            stats=stats, keep_history=keep_history, backoff=reconnect, rng=self._rng,
         )
+        self.outbox = Outbox(self)
+        self.link.on_reconnected = self.outbox.reconnected
         self.reactions = Reactions(self)
         self.boot_status: str | None = None
         self.log = self.link.log
-        self._rng = rng or random.Random()
 
     @property
     def station_id(self) -> str:
@@ -192,7 +199,7 @@ class SimStation:
             charging=connector is not None and connector.transaction is not None,
             timestamp=stamp(timestamp),
         )
-        await self.call("StatusNotification", payload)
+        await self.outbox.send("StatusNotification", payload)
         if connector is not None:
             connector.status = state
 
@@ -227,10 +234,11 @@ class SimStation:
         action, payload = self.dialect.start_transaction(tx, sample)
         connector.starting = True
         try:
-            response = await self.call(action, payload)
+            response = await self.outbox.send(action, payload, tx)
         finally:
             connector.starting = False
-        self.dialect.transaction_started(tx, response)
+        if response is not None:
+            self.dialect.transaction_started(tx, response)
         connector.transaction = tx
         connector.last_sample_at = asyncio.get_running_loop().time()
         return tx.transaction_id
@@ -265,7 +273,7 @@ class SimStation:
         action, payload = self.dialect.meter_values(
             connector_id, connector.transaction, sample, standalone=standalone
         )
-        await self.call(action, payload)
+        await self.outbox.send(action, payload)
 
     async def stop_transaction(
         self,
@@ -285,13 +293,13 @@ class SimStation:
         self._advance(connector, energy_wh, connector.last_power_w)
         sample = MeterSample(stamp(timestamp), connector.energy_wh, context="Transaction.End")
         action, payload = self.dialect.stop_transaction(tx, sample, reason, id_tag)
-        response = await self.call(action, payload)
+        response = await self.outbox.send(action, payload)
         connector.transaction, connector.last_power_w = None, 0.0
         self.profiles.drop_transaction(tx.transaction_id)
         self.stats.energy_wh += connector.energy_wh - tx.meter_start_wh
         self.stats.sessions += 1
         self.reactions.transaction_ended(connector)
-        return self.dialect.id_status(response)
+        return self.dialect.id_status(response) if response is not None else None
 
     async def call(
         self, action: str, payload: Payload, *, timeout_s: float | None = None
@@ -321,6 +329,15 @@ class SimStation:
     async def replay_last(self, action: str, *, timeout_s: float = 5.0) -> Answer:
         """Send the last ``action`` frame again, same message id."""
         return await self.link.replay_last(action, timeout_s=timeout_s)
+
+    async def drop_connection(self) -> None:
+        """Cut the connection abruptly (no close frame); with ``reconnect`` it comes back."""
+        await self.link.drop_connection()
+
+    async def wait_online(self, *, reconnects: int = 1, timeout_s: float = 10.0) -> None:
+        """Wait until reconnected (``reconnects`` times in all) with the offline queue
+        replayed."""
+        await self.outbox.wait_online(reconnects, timeout_s)
 
     async def settle(self, timeout_s: float = 5.0) -> None:
         """Wait until the work commands started (remote start, reset, ...) is done."""
@@ -365,9 +382,11 @@ class SimStation:
         async def beat() -> None:
             while True:
                 await asyncio.sleep(interval_s)
+                if not self.connected:
+                    continue  # offline: a heartbeat is only worth sending live
                 try:
                     await self.heartbeat()
-                except (CallFailed, ResponseInvalid, TimeoutError) as exc:
+                except (CallFailed, ResponseInvalid, TimeoutError, ConnectionLost) as exc:
                     self.log.warning("sim.heartbeat.failed", error=repr(exc))
 
         self.link.start_service("heartbeat", beat)

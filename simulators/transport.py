@@ -10,11 +10,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import orjson
 from websockets.exceptions import ConnectionClosed
 
 from csms.handlers.rpc import ConnectionLost
 
 FrameHook = Callable[[str], None]
+
+
+def expected_answer_id(frame: str) -> str:
+    """The message id a peer will answer ``frame`` with: its own, or "-1" if unreadable."""
+    try:
+        msg = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return "-1"
+    if isinstance(msg, list) and len(msg) > 1 and isinstance(msg[1], str):
+        return msg[1] if 0 < len(msg[1]) <= 36 else "-1"
+    return "-1"
 
 
 class WebSocketLike(Protocol):
