@@ -7,6 +7,9 @@ Example::
 
 Logs go to stderr (``--log-level``); stdout carries only the summary. The exit status is 0
 when no station failed, 1 otherwise, 2 for bad arguments.
+
+``--scenario PATH`` reads options from a TOML file (see :mod:`simulators.scenario`); an
+option given on the command line overrides the file.
 """
 
 from __future__ import annotations
@@ -20,11 +23,15 @@ from typing import Any
 
 from csms.logs import configure_logging
 from simulators.fleet import FleetConfig, run_fleet
+from simulators.scenario import ScenarioError, load_scenario
 from simulators.stats import Stats
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="csms-sim", description=__doc__.split("\n\n")[0])
+    p.add_argument("--scenario", metavar="PATH", default=None,
+                   help="TOML file of options (simulators/scenarios/ has examples); "
+                        "options given here override it")
     p.add_argument("--url", default="ws://127.0.0.1:9000/",
                    help="CSMS base URL; the station id is appended")
     p.add_argument("--count", type=int, default=1, help="number of stations")
@@ -53,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
 def parse_config(argv: Sequence[str] | None = None) -> tuple[FleetConfig, argparse.Namespace]:
     """The fleet configuration from command-line arguments; exits 2 on invalid ones."""
     parser = _parser()
+    first, _ = parser.parse_known_args(argv)
+    if first.scenario is not None:
+        try:
+            scenario = load_scenario(first.scenario)
+        except ScenarioError as exc:
+            parser.error(str(exc))
+        parser.set_defaults(**scenario.options())
     args = parser.parse_args(argv)
     cfg = FleetConfig(
         url=args.url, count=args.count, version=args.version, id_pattern=args.id_pattern,
