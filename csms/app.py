@@ -26,6 +26,7 @@ from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
 from csms.metrics import Metrics
 from csms.services.commands import CommandService
+from csms.services.events import EventBus
 from csms.services.stations import StationService
 from csms.store import migrate
 from csms.store.access import AccessStore
@@ -54,6 +55,11 @@ class Csms:
     access: AccessStore
     metrics: Metrics
     api: ApiServer | None = None
+
+    @property
+    def bus(self) -> EventBus:
+        """Domain events, published after commit (csms.services.events)."""
+        return self.stations.bus
 
     @property
     def api_port(self) -> int:
@@ -135,7 +141,8 @@ async def running(
         writer = Writer(engine, settings.database.commit_batch_max, metrics.committed)
         writer_task = asyncio.create_task(writer.run(), name="store-writer")
         store = Store(engine, writer)
-        stations = StationService(store, settings, clock)
+        bus = EventBus()
+        stations = StationService(store, settings, clock, bus)
         registry = ConnectionRegistry()
         metrics.watch_connections(registry.count, [v.value for v in OcppVersion])
         commands = CommandService(registry, store, clock, settings.server.call_timeout_s)

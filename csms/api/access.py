@@ -29,8 +29,10 @@ class Family(StrEnum):
     COMMANDS = "commands"  # commands to charge points
     RESIDENTS = "residents"  # residents and their id tokens
     SESSIONS = "sessions"  # sessions and their meter values
-    SAFETY = "safety"  # connector status history, faults and events
-    ADMIN = "admin"  # API tokens, audit log
+    SAFETY = "safety"  # status history, faults, events, alarms (write: acknowledge, clear)
+    LOAD = "load"  # site load limits, feeders, base load, allocations, site series
+    BILLING = "billing"  # tariffs, packages, subscriptions, wallets, statements
+    ADMIN = "admin"  # API tokens, audit log, webhook subscriptions
 
 
 READ, WRITE = "read", "write"
@@ -40,12 +42,17 @@ PERMISSIONS: dict[Role, dict[str, frozenset[Family]]] = {
     Role.ADMIN: {READ: _ALL, WRITE: _ALL},
     Role.OPERATOR: {
         READ: _ALL - {Family.ADMIN},
-        WRITE: frozenset({Family.NETWORK, Family.COMMANDS, Family.RESIDENTS}),
+        WRITE: frozenset({Family.NETWORK, Family.COMMANDS, Family.RESIDENTS, Family.SAFETY,
+                          Family.LOAD, Family.BILLING}),
     },
-    Role.DISTRICT: {READ: _ALL - {Family.ADMIN, Family.COMMANDS}, WRITE: frozenset()},
+    # Districts oversee coverage, load and safety; residents' money is not theirs to see.
+    Role.DISTRICT: {
+        READ: _ALL - {Family.ADMIN, Family.COMMANDS, Family.BILLING},
+        WRITE: frozenset(),
+    },
     Role.PROPERTY: {READ: _ALL - {Family.ADMIN, Family.COMMANDS}, WRITE: frozenset()},
     Role.SAFETY_PLATFORM: {
-        READ: frozenset({Family.ORGANISATION, Family.NETWORK, Family.SAFETY}),
+        READ: frozenset({Family.ORGANISATION, Family.NETWORK, Family.SAFETY, Family.LOAD}),
         WRITE: frozenset(),
     },
 }

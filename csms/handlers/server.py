@@ -183,7 +183,7 @@ class OcppServer:
                 connection.attach(group)
                 await self._registry.register(connection)
                 bound.info("ocpp.connection.opened", remote=str(ws.remote_address))
-                await self._store.record_connected(station_id, version.value, self._clock())
+                await self._service.connected(station_id, version.value)
                 await endpoint.serve()
         except* ConnectionClosed as closed:
             exc = closed.exceptions[0]
@@ -196,6 +196,7 @@ class OcppServer:
         finally:
             self._registry.unregister(connection)
             connection.closed()
+            self._service.disconnected(station_id)
 
 
 def _select_subprotocol(

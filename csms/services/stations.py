@@ -1,7 +1,8 @@
 """What the CSMS does with what chargers report. Knows no OCPP and no SQL.
 
-Each method stores the event (durably: it returns only after commit) and returns the
-domain answer the handler translates for the charger.
+Each method stores the event (durably: it returns only after commit), publishes it on the
+event bus (csms.services.events) and returns the domain answer the handler translates for
+the charger.
 """
 
 from __future__ import annotations
@@ -22,6 +23,13 @@ from csms.domain.model import (
     StationBooted,
     StationEventReported,
 )
+from csms.services.events import (
+    EventBus,
+    MeterValuesRecorded,
+    SessionRecorded,
+    StationConnected,
+    StationDisconnected,
+)
 from csms.store.repository import Store
 
 Clock = Callable[[], datetime]
@@ -30,8 +38,11 @@ Clock = Callable[[], datetime]
 class StationService:
     """Charger-initiated messages, version-neutral."""
 
-    def __init__(self, store: Store, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, store: Store, settings: Settings, clock: Clock, bus: EventBus | None = None
+    ) -> None:
         self._store = store
+        self.bus = bus if bus is not None else EventBus()
         self._clock = clock
         self._interval_s = settings.server.heartbeat_interval_s
         self._accept_unknown = (
@@ -41,8 +52,17 @@ class StationService:
     def now(self) -> datetime:
         return self._clock()
 
+    async def connected(self, station_id: str, ocpp_version: str) -> None:
+        at = self._clock()
+        await self._store.record_connected(station_id, ocpp_version, at)
+        self.bus.publish(StationConnected(station_id, ocpp_version, at))
+
+    def disconnected(self, station_id: str) -> None:
+        self.bus.publish(StationDisconnected(station_id, self._clock()))
+
     async def boot(self, event: StationBooted) -> BootVerdict:
         status = await self._store.record_boot(event)
+        self.bus.publish(event)
         return BootVerdict(status, self._interval_s, self._clock())
 
     async def heartbeat(self, station_id: str) -> datetime:
@@ -52,13 +72,16 @@ class StationService:
 
     async def status_changed(self, event: ConnectorStatusChanged) -> None:
         await self._store.record_status(event)
+        self.bus.publish(event)
 
     async def authorize(self, token: IdToken) -> Authorization:
         record = await self._store.get_token(token.value)
         return self._decide(record)
 
     async def session_event(self, event: SessionEvent) -> SessionVerdict:
-        return await self._store.sessions.record(event, self._decide)
+        verdict = await self._store.sessions.record(event, self._decide)
+        self.bus.publish(SessionRecorded(event, verdict.session_id))
+        return verdict
 
     async def meter_values(self, event: MeterValuesReported, sessions: dict[str, int]) -> None:
         """Store meter values; ``sessions`` (transaction id -> session id) is the caller's
@@ -68,9 +91,12 @@ class StationService:
         session_id = await self._store.record_meter_values(event, known)
         if ref is not None and session_id is not None:
             sessions[ref] = session_id
+        self.bus.publish(MeterValuesRecorded(event, session_id))
 
     async def reported(self, events: Sequence[StationEventReported]) -> None:
         await self._store.record_events(events)
+        for event in events:
+            self.bus.publish(event)
 
     def _decide(self, record: authorization.TokenRecord | None) -> Authorization:
         return authorization.decide(

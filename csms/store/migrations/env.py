@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from csms.store.tables import metadata
+from csms.store.schema import metadata
 
 
 def _run(connection: Connection) -> None:

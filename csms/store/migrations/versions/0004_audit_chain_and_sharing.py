@@ -1,0 +1,23 @@
+"""audit chain and sharing
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa  # noqa: F401 - used once the tables are added
+from alembic import op  # noqa: F401 - used once the tables are added
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

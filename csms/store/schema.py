@@ -1,0 +1,17 @@
+"""The whole database schema: the core tables and each area's own.
+
+Import :data:`metadata` from here (not from :mod:`csms.store.tables`) wherever the complete
+schema matters: the migrations' environment, ``alembic check``, test set-up.
+"""
+
+from __future__ import annotations
+
+from csms.store import (  # noqa: F401 - imported for their tables
+    tables_billing,
+    tables_load,
+    tables_safety,
+    tables_sharing,
+)
+from csms.store.tables import metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,9 @@
+"""Webhook subscriptions and their durable outbox (safety sharing); the audit chain.
+
+Tables on the shared :data:`csms.store.tables.metadata`; :mod:`csms.store.schema` imports
+this module so the migrations and ``alembic check`` see them.
+"""
+
+from __future__ import annotations
+
+from csms.store.tables import BigId, Stamp, metadata  # noqa: F401 - used once tables exist
