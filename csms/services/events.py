@@ -99,4 +99,4 @@ class EventBus:
             except Exception:  # one listener's bug must not hide the event from the others
                 name = getattr(listener, "__qualname__", repr(listener))
                 log.exception("events.listener_failed", listener=name,
-                              event=type(event).__name__)
+                              event_type=type(event).__name__)
