@@ -4,7 +4,9 @@ The station service publishes one event per charger-reported fact once it has co
 (the charger's answer does not wait for listeners). Reactions live elsewhere and subscribe:
 safety rules (csms.safety), load management (csms.smartcharging), billing (csms.tariffs),
 the live feed. Events are the domain model's own dataclasses plus a few that only the
-CSMS knows (a connection opened or closed, the session id a message resolved to).
+CSMS knows (a connection opened or closed, the session id a message resolved to), and the
+CSMS's own conclusions (a site overloaded, a profile refused, an alarm changed), which other
+parts publish on the same bus.
 
 Listeners are plain callables run synchronously, in subscription order, on the event
 loop. A listener must be quick and must not block: anything slow (a database write, a
@@ -16,7 +18,7 @@ that caused the event has already been acknowledged.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -61,6 +63,64 @@ class MeterValuesRecorded:
     session_id: int | None
 
 
+# -- events the CSMS itself raises -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SiteOverloaded:
+    """Load management saw a site (or one of its feeders) above its limit plus tolerance for
+    longer than the configured time. ``feeder_id`` is None for the site itself."""
+
+    site_id: int
+    feeder_id: int | None
+    measured_w: float
+    limit_w: float
+    since: datetime
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SiteOverloadCleared:
+    site_id: int
+    feeder_id: int | None
+    measured_w: float
+    limit_w: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingProfileRefused:
+    """A charger refused (or failed to answer) a charging profile load management sent; it
+    is now counted at its full maximum. ``outcome`` is the answer or error name."""
+
+    station_id: str
+    evse_id: int
+    outcome: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChanged:
+    """An alarm was raised, acknowledged or cleared (committed). For live feeds and
+    webhooks: ``community_id``/``district_id`` say who may see it (None: not assigned)."""
+
+    alarm_id: int
+    transition: str  # "raised" | "acknowledged" | "cleared"
+    level: int  # 1 personal safety, 2 equipment, 3 notice
+    code: str
+    station_id: str | None
+    evse_id: int | None
+    connector_id: int | None
+    session_id: int | None
+    site_id: int | None
+    community_id: int | None
+    district_id: int | None
+    at: datetime
+    by: str | None = None  # actor of an acknowledgement or manual clear
+    comment: str | None = None
+    evidence: dict[str, object] = field(default_factory=dict)
+
+
 DomainEvent = (
     StationConnected
     | StationDisconnected
@@ -69,6 +129,10 @@ DomainEvent = (
     | SessionRecorded
     | MeterValuesRecorded
     | StationEventReported
+    | SiteOverloaded
+    | SiteOverloadCleared
+    | ChargingProfileRefused
+    | AlarmChanged
 )
 
 Listener = Callable[[DomainEvent], None]
