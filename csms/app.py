@@ -25,6 +25,7 @@ from csms.handlers.connection import ConnectionRegistry
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
 from csms.metrics import Metrics
+from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
 from csms.services.events import EventBus
 from csms.services.stations import StationService
@@ -145,7 +146,9 @@ async def running(
         stations = StationService(store, settings, clock, bus)
         registry = ConnectionRegistry()
         metrics.watch_connections(registry.count, [v.value for v in OcppVersion])
-        commands = CommandService(registry, store, clock, settings.server.call_timeout_s)
+        cluster = await _command_bus(settings, registry)
+        commands = CommandService(cluster or registry, store, clock,
+                                  settings.server.call_timeout_s)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
@@ -160,11 +163,25 @@ async def running(
                 await csms.api.stop()
             server.close()
             await server.wait_closed()
+            if cluster is not None:
+                await cluster.stop()
             writer_task.cancel()
             with suppress(asyncio.CancelledError):
                 await writer_task
     finally:
         await engine.dispose()
+
+
+async def _command_bus(
+    settings: Settings, registry: ConnectionRegistry
+) -> PostgresCommandBus | None:
+    """The cross-node command bus when configured (csms.services.command_bus), started."""
+    if settings.cluster.command_bus != "postgres":
+        return None
+    dsn = settings.database.url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    bus = PostgresCommandBus(dsn, registry, settings.cluster.claim_timeout_s)
+    await bus.start()
+    return bus
 
 
 async def serve_forever(settings: Settings) -> None:

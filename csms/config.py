@@ -16,7 +16,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -96,6 +103,13 @@ class ApiSettings(_Section):
     page_size_max: int = Field(default=500, ge=1)
 
 
+class ClusterSettings(_Section):
+    """Several CSMS nodes on one PostgreSQL database (csms.services.command_bus)."""
+
+    command_bus: Literal["local", "postgres"] = "local"
+    claim_timeout_s: float = Field(default=2.0, gt=0)
+
+
 class LoggingSettings(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
     format: Literal["auto", "json", "console"] = "auto"
@@ -116,6 +130,17 @@ class Settings(BaseSettings):
     authorization: AuthorizationSettings = AuthorizationSettings()
     api: ApiSettings = ApiSettings()
     logging: LoggingSettings = LoggingSettings()
+    cluster: ClusterSettings = ClusterSettings()
+
+    @model_validator(mode="after")
+    def _bus_needs_postgres(self) -> Settings:
+        if self.cluster.command_bus == "postgres" and not self.database.url.startswith(
+            "postgresql"
+        ):
+            raise ValueError(
+                "cluster.command_bus = 'postgres' needs database.url on PostgreSQL"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(

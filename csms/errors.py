@@ -60,9 +60,12 @@ class CommandRejected(CommandError):
 class CommandNotSupported(CommandError):
     def __init__(self, station_id: str, command: str, version: str) -> None:
         super().__init__(station_id, f"{command} has no OCPP {version} equivalent")
+        self.command = command
+        self.version = version
 
 
 class InvalidResponse(CommandError):
     def __init__(self, station_id: str, action: str, problem: str) -> None:
         super().__init__(station_id, f"{action}: invalid answer: {problem}")
         self.action = action
+        self.problem = problem

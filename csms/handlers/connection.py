@@ -174,6 +174,9 @@ class ConnectionRegistry:
     def __len__(self) -> int:
         return len(self._connections)
 
+    def connected_here(self, station_id: str) -> bool:
+        return station_id in self._connections
+
     def count(self, version: str) -> int:
         """Connected charge points speaking ``version`` (a subprotocol name)."""
         return sum(1 for c in self._connections.values() if c.version.value == version)

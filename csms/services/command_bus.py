@@ -1,0 +1,212 @@
+"""The cross-node command bus: a command reaches its charge point whichever node holds it.
+
+Several CSMS nodes share one PostgreSQL database; a charger is connected to one of them.
+:class:`PostgresCommandBus` is a :class:`~csms.services.commands.CommandTransport` over
+PostgreSQL LISTEN/NOTIFY (ARCHITECTURE property 4):
+
+1. A charger connected to this node gets the command directly (no database round trip).
+2. Otherwise the request is published on the shared channel ``csms_commands``. The node that
+   holds the charger answers "claimed" at once on the requester's own channel, runs the
+   command through its local registry, then answers with the result or the error.
+3. No claim within ``claim_timeout_s``: the charger is connected nowhere (StationOffline).
+   A claim but no answer within the command's timeout plus the claim timeout:
+   CommandTimeout. Errors from the far node (CALLERROR, timeout, not supported) arrive as
+   the same typed errors.
+4. NOTIFY payloads are limited to 8,000 bytes; longer messages are sent in numbered chunks,
+   which PostgreSQL delivers in order because one connection sends them.
+
+Nodes trust each other and the database: messages are JSON validated on arrival, never
+pickled. The command log is written once, by the requesting node's CommandService.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+
+from csms.domain.commands import Command, CommandResult
+from csms.errors import CommandError, CommandTimeout, StationOffline
+from csms.services import command_codec as codec
+
+log = structlog.get_logger(__name__)
+
+REQUESTS = "csms_commands"
+CHUNK_CHARS = 7_000  # JSON is ASCII-escaped, so characters are bytes; NOTIFY allows 7,999
+CHUNK_MARK = "~"  # a JSON message starts with "{", a chunk with this
+
+
+class LocalTransport(Protocol):
+    """This node's connections (csms.handlers.connection.ConnectionRegistry)."""
+
+    def connected_here(self, station_id: str) -> bool: ...
+
+    async def send(self, station_id: str, command: Command, timeout_s: float) -> CommandResult:
+        ...
+
+
+@dataclass(slots=True)
+class _Pending:
+    claimed: asyncio.Event = field(default_factory=asyncio.Event)
+    answer: asyncio.Future[dict[str, Any]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class PostgresCommandBus:
+    """Commands to charge points on any node, over PostgreSQL LISTEN/NOTIFY."""
+
+    def __init__(self, dsn: str, local: LocalTransport, claim_timeout_s: float = 2.0) -> None:
+        self.node_id = uuid.uuid4().hex[:16]
+        self._dsn = dsn
+        self._local = local
+        self._claim_timeout_s = claim_timeout_s
+        self._replies = f"csms_reply_{self.node_id}"
+        self._conn: Any = None  # asyncpg.Connection
+        self._send_lock = asyncio.Lock()
+        self._pending: dict[str, _Pending] = {}
+        self._chunks: dict[str, list[str]] = {}
+        self._work: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Connect and listen. Raises: OSError / asyncpg errors if PostgreSQL is unreachable."""
+        self._conn = await asyncpg.connect(self._dsn)
+        await self._conn.add_listener(REQUESTS, self._on_notify)
+        await self._conn.add_listener(self._replies, self._on_notify)
+        log.info("cluster.bus.started", node_id=self.node_id)
+
+    async def stop(self) -> None:
+        for task in list(self._work):
+            task.cancel()
+        await asyncio.gather(*self._work, return_exceptions=True)
+        for pending in self._pending.values():
+            if not pending.answer.done():
+                pending.answer.cancel()
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+    # -- requester side --------------------------------------------------------------------
+
+    async def send(self, station_id: str, command: Command, timeout_s: float) -> CommandResult:
+        """The charger's answer, from whichever node holds it.
+
+        Raises: StationOffline (connected nowhere, or the bus is down), CommandTimeout,
+        and whatever the holding node raised (CommandRejected, CommandNotSupported, ...).
+        """
+        if self._local.connected_here(station_id):
+            return await self._local.send(station_id, command, timeout_s)
+        request_id = uuid.uuid4().hex
+        pending = self._pending[request_id] = _Pending()
+        started = time.monotonic()
+        try:
+            await self._publish(REQUESTS, {
+                "op": "request", "id": request_id, "reply_to": self._replies,
+                "from": self.node_id, "station_id": station_id, "timeout_s": timeout_s,
+                "command": codec.encode_command(command)})
+            try:
+                async with asyncio.timeout(self._claim_timeout_s):
+                    await pending.claimed.wait()
+            except TimeoutError:
+                raise StationOffline(station_id) from None
+            try:
+                async with asyncio.timeout(timeout_s + self._claim_timeout_s):
+                    answer = await pending.answer
+            except TimeoutError:
+                raise CommandTimeout(station_id, type(command).__name__,
+                                     time.monotonic() - started) from None
+        finally:
+            del self._pending[request_id]
+        if "error" in answer:
+            raise codec.decode_error(answer["error"])
+        return codec.decode_result(answer["result"])
+
+    # -- holder side -----------------------------------------------------------------------
+
+    async def _serve(self, request: dict[str, Any]) -> None:
+        reply_to, request_id = str(request["reply_to"]), str(request["id"])
+        station_id = str(request["station_id"])
+        await self._publish(reply_to, {"op": "claimed", "id": request_id})
+        answer: dict[str, Any]
+        try:
+            command = codec.decode_command(request["command"])
+            result = await self._local.send(station_id, command, float(request["timeout_s"]))
+            answer = {"op": "answer", "id": request_id, "result": codec.encode_result(result)}
+        except CommandError as exc:
+            answer = {"op": "answer", "id": request_id, "error": codec.encode_error(exc)}
+        except codec.CodecError as exc:
+            failed = CommandError(station_id, f"undecodable command: {exc}")
+            answer = {"op": "answer", "id": request_id, "error": codec.encode_error(failed)}
+        await self._publish(reply_to, answer)
+        log.info("cluster.bus.served", station_id=station_id, request_id=request_id,
+                 outcome="error" if "error" in answer else "answered")
+
+    # -- wire ------------------------------------------------------------------------------
+
+    async def _publish(self, channel: str, message: dict[str, Any]) -> None:
+        if self._conn is None:
+            raise StationOffline(str(message.get("station_id", "?")))
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=True)
+        parts = [text[i:i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
+        async with self._send_lock:
+            if len(parts) == 1:
+                await self._conn.execute("SELECT pg_notify($1, $2)", channel, text)
+                return
+            chunk_id = uuid.uuid4().hex
+            for part in parts:
+                envelope = f"{CHUNK_MARK}{chunk_id}:{len(parts)}:{part}"
+                await self._conn.execute("SELECT pg_notify($1, $2)", channel, envelope)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            text = self._assemble(payload)
+            if text is not None:
+                self._dispatch(json.loads(text))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("cluster.bus.bad_message", error=str(exc), payload=payload[:200])
+
+    def _assemble(self, payload: str) -> str | None:
+        """The whole message once its last chunk is in; None while chunks are missing.
+
+        A chunk is ``~<message id>:<number of chunks>:<text>``; a whole message is JSON.
+        """
+        if not payload.startswith(CHUNK_MARK):
+            return payload
+        chunk_id, count, part = payload[len(CHUNK_MARK):].split(":", 2)
+        parts = self._chunks.setdefault(chunk_id, [])
+        parts.append(part)
+        if len(parts) < int(count):
+            return None
+        del self._chunks[chunk_id]
+        return "".join(parts)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        op = message["op"]
+        if op == "request":
+            if message["from"] == self.node_id:
+                return
+            if not self._local.connected_here(str(message["station_id"])):
+                return
+            task = asyncio.get_running_loop().create_task(self._serve_logged(message))
+            self._work.add(task)
+            task.add_done_callback(self._work.discard)
+            return
+        pending = self._pending.get(str(message["id"]))
+        if pending is None:
+            return  # a late answer to a request that timed out, or a second claim
+        if op == "claimed":
+            pending.claimed.set()
+        elif op == "answer" and not pending.answer.done():
+            pending.claimed.set()
+            pending.answer.set_result(message)
+
+    async def _serve_logged(self, request: dict[str, Any]) -> None:
+        try:
+            await self._serve(request)
+        except Exception:  # a task's outermost frame: log; the requester times out
+            log.exception("cluster.bus.serve_failed", request_id=request.get("id"))

@@ -1,0 +1,111 @@
+"""Two CSMS nodes on one PostgreSQL database: a command sent on one node reaches a charger
+connected to the other, with the charger's answer or its typed error coming back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.typing import Subprotocol
+
+from csms.app import Csms, running
+from csms.config import load_settings
+from csms.domain.commands import (
+    GetSettings,
+    SettingKey,
+    SettingsReport,
+    TriggerableMessage,
+    TriggerMessage,
+)
+from csms.errors import CommandRejected, CommandTimeout, StationOffline
+from csms.services import command_bus
+from csms.services import command_codec as codec
+from simulators.station import SimStation
+from tests.conftest import eventually, make_settings, ocpp_url
+
+pytestmark = pytest.mark.postgres
+ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+
+
+@pytest.fixture
+async def nodes(database_url: str) -> AsyncIterator[tuple[Csms, Csms]]:
+    """Two running nodes sharing the database and the PostgreSQL command bus."""
+    base = make_settings(database_url, call_timeout_s=2.0)
+    settings = load_settings(None, **{
+        **base.model_dump(mode="json"),
+        "cluster": {"command_bus": "postgres", "claim_timeout_s": 1.0}})
+    async with AsyncExitStack() as stack:
+        a = await stack.enter_async_context(running(settings))
+        b = await stack.enter_async_context(running(settings))
+        yield a, b
+
+
+async def on(node: Csms, station_id: str) -> bool:
+    return node.connections.get(station_id) is not None
+
+
+@ON_POSTGRES
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_a_command_on_one_node_reaches_a_charger_on_the_other(
+    nodes: tuple[Csms, Csms], version: str
+) -> None:
+    """Node A sends, node B holds the charger: the charger's own answer comes back."""
+    a, b = nodes
+    sim = SimStation("CP-FAR", version, ocpp_url(b))
+    async with sim.running():
+        await sim.boot()
+        assert not await on(a, "CP-FAR")
+        answer = await a.commands.send(
+            "CP-FAR", TriggerMessage(TriggerableMessage.HEARTBEAT), requested_by="test")
+        assert "Accepted" == getattr(answer, "status", None)
+        await eventually(lambda: _received(sim, "TriggerMessage"))
+
+
+@ON_POSTGRES
+async def test_a_large_answer_crosses_in_chunks(nodes: tuple[Csms, Csms]) -> None:
+    """An answer over the 8,000-byte NOTIFY limit (every 1.6 configuration key with long
+    values) arrives whole."""
+    a, b = nodes
+    sim = SimStation("CP-BIG", "ocpp1.6", ocpp_url(b))
+    async with sim.running():
+        await sim.boot()
+        local = await b.commands.send("CP-BIG", GetSettings(()))
+        remote = await a.commands.send("CP-BIG", GetSettings(()))
+        assert local == remote
+        names = [f"UnknownConfigurationKeyWithALongName{n:04d}" for n in range(400)]
+        report = await a.commands.send("CP-BIG", GetSettings(tuple(map(SettingKey, names))))
+        assert isinstance(report, SettingsReport)
+        assert len(json.dumps(codec.encode_result(report))) > 2 * command_bus.CHUNK_CHARS
+        assert names == list(report.unknown)
+
+
+@ON_POSTGRES
+async def test_errors_cross_nodes_typed(nodes: tuple[Csms, Csms]) -> None:
+    """Connected nowhere: StationOffline after the claim timeout. Connected to B but silent:
+    CommandTimeout. A CALLERROR on B arrives on A as CommandRejected with its code."""
+    a, b = nodes
+    with pytest.raises(StationOffline):
+        await a.commands.send("CP-NOWHERE", TriggerMessage(TriggerableMessage.HEARTBEAT))
+    async with connect(ocpp_url(b) + "CP-SILENT",
+                       subprotocols=[Subprotocol("ocpp1.6")]) as ws:
+        await eventually(lambda: on(b, "CP-SILENT"))
+        with pytest.raises(CommandTimeout):
+            await a.commands.send("CP-SILENT", TriggerMessage(TriggerableMessage.HEARTBEAT),
+                                  timeout_s=0.5)
+        request = await ws.recv()  # the CALL the silent charger did not answer
+        assert "TriggerMessage" in str(request)
+        task = asyncio.create_task(
+            a.commands.send("CP-SILENT", TriggerMessage(TriggerableMessage.HEARTBEAT)))
+        call = json.loads(await ws.recv())
+        await ws.send(json.dumps([4, call[1], "NotImplemented", "not here", {}]))
+        with pytest.raises(CommandRejected) as rejected:
+            await task
+    assert "NotImplemented" == rejected.value.code
+
+
+async def _received(sim: SimStation, action: str) -> bool:
+    return any(name == action for name, _ in sim.received)
