@@ -6,6 +6,10 @@ allocation, meter values included) for
 1. 1,000 sessions on one site: a root and 5 feeders, scarce enough that some are paused;
 2. 10,000 sessions across 500 sites (20 each, root + 2 feeders): one call per site.
 
+3. the pure part of the load service's pass over those 500 sites: headroom from a
+   profile, the limit tree, the static safe shares, the allocation, and the lease decision
+   (which limits to send) for every session.
+
 Prints the median and p99 time per call over a bounded number of repetitions. Pure CPU,
 one process; the sessions come from a seeded generator.
 """
@@ -20,6 +24,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from csms.smartcharging import Allocation, Node, SessionDemand, SiteTree, allocate
+from csms.smartcharging.headroom import residential_profile
+from csms.smartcharging.leases import Lease, LeasePolicy, needs_sending
+from csms.smartcharging.site import (
+    EvseSpec,
+    SiteLimits,
+    build_tree,
+    guaranteed_w,
+    headroom,
+    safe_shares,
+)
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -74,6 +88,33 @@ def report(name: str, samples: Sequence[float], sessions: int) -> None:
     )
 
 
+def time_passes(sites: Sequence[tuple[SiteTree, list[SessionDemand]]], rounds: int
+                ) -> list[float]:
+    """Seconds per sweep of the load service's pure work over every site."""
+    limits = SiteLimits(0, 800.0, 0.8, 1.0, 10_000.0, 220.0)
+    profile = residential_profile(500_000.0)
+    policy = LeasePolicy()
+    previous: list[Allocation | None] = [None] * len(sites)
+    leases: dict[int, Lease] = {}
+    sweeps = []
+    for step in range(rounds):
+        now = T0 + timedelta(seconds=60 * step)
+        start = time.perf_counter()
+        for i, (tree, sessions) in enumerate(sites):
+            head = headroom(limits, now, profile, None)
+            build_tree(limits, head.available_w, ())
+            evses = [EvseSpec(str(d.session_id), 1, d.max_a, d.phases) for d in sessions]
+            safe_shares(build_tree(limits, guaranteed_w(limits, profile, 0.0), ()), evses, 0)
+            previous[i] = allocation = allocate(tree, sessions, now, previous[i])
+            for limit in allocation.limits:
+                if needs_sending(leases.get(limit.session_id), "1", limit.limit_a, now,
+                                 policy):
+                    leases[limit.session_id] = Lease("1", limit.limit_a,
+                                                     now + timedelta(seconds=policy.lease_s))
+        sweeps.append(time.perf_counter() - start)
+    return sweeps
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200, help="calls on the big site")
@@ -90,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"  10,000 sessions across 500 sites: median {statistics.median(sweeps) * 1e3:.1f} ms "
         f"per sweep of all sites ({len(sweeps)} sweeps)"
+    )
+    passes = time_passes(fleet, args.fleet_rounds)
+    print(
+        f"  load-service pure pass over 500 sites (headroom, tree, safe shares, allocation, "
+        f"lease decisions): median {statistics.median(passes) * 1e3:.1f} ms per sweep"
     )
 
 

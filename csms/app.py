@@ -25,13 +25,19 @@ from csms.handlers.connection import ConnectionRegistry
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
 from csms.metrics import Metrics
+from csms.services.billing import BillingService
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
 from csms.services.events import EventBus
+from csms.services.load import LoadService
+from csms.services.safety import SafetyMonitor, load_limits
+from csms.services.sharing import Sharing
 from csms.services.stations import StationService
 from csms.store import migrate
 from csms.store.access import AccessStore
+from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
+from csms.store.load import LoadStore
 from csms.store.repository import Store
 from csms.store.writer import Writer
 
@@ -56,6 +62,9 @@ class Csms:
     access: AccessStore
     metrics: Metrics
     api: ApiServer | None = None
+    load: LoadService | None = None  # orderly charging (settings.load.enabled)
+    safety: SafetyMonitor | None = None  # alarms and protective actions (csms.services.safety)
+    sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
 
     @property
     def bus(self) -> EventBus:
@@ -144,23 +153,36 @@ async def running(
         store = Store(engine, writer)
         bus = EventBus()
         stations = StationService(store, settings, clock, bus)
+        billing = BillingService(store, settings.billing, clock)
+        billing.attach(stations)
         registry = ConnectionRegistry()
         metrics.watch_connections(registry.count, [v.value for v in OcppVersion])
         cluster = await _command_bus(settings, registry)
         commands = CommandService(cluster or registry, store, clock,
                                   settings.server.call_timeout_s)
+        billing.start_costs(commands, bus)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics)
         _warn_if_permissive(settings)
         try:
+            csms = await _start_sharing(csms, writer, bus, clock)
+            csms = await _start_load(csms, writer, bus, clock)
+            csms = await _start_safety(csms, writer, bus, clock)
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             yield csms
         finally:
             if csms.api is not None:
                 await csms.api.stop()
+            if csms.load is not None:
+                await csms.load.stop()
+            if csms.safety is not None:
+                await csms.safety.stop()
+            if csms.sharing is not None:
+                await csms.sharing.stop()
+            await billing.stop()
             server.close()
             await server.wait_closed()
             if cluster is not None:
@@ -170,6 +192,36 @@ async def running(
                 await writer_task
     finally:
         await engine.dispose()
+
+
+async def _start_sharing(csms: Csms, writer: Writer, bus: EventBus,
+                         clock: Callable[[], datetime]) -> Csms:
+    """Live feed, webhook outbox and deliverer, security-event audit (csms.services.sharing);
+    started before the producers of the events it shares."""
+    sharing = Sharing(csms.engine, writer, bus, csms.settings, clock)
+    await sharing.start()
+    return dataclasses.replace(csms, sharing=sharing)
+
+
+async def _start_load(csms: Csms, writer: Writer, bus: EventBus,
+                      clock: Callable[[], datetime]) -> Csms:
+    """Orderly charging (csms.services.load), when enabled."""
+    if not csms.settings.load.enabled:
+        return csms
+    load = LoadService(LoadStore(csms.engine, writer), csms.commands, bus, clock,
+                       csms.settings.load)
+    await load.start()
+    return dataclasses.replace(csms, load=load)
+
+
+async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
+                        clock: Callable[[], datetime]) -> Csms:
+    """The safety monitor (csms.services.safety); its rules run when safety.enabled."""
+    limits = None if csms.load is None else load_limits(csms.load)
+    monitor = SafetyMonitor(csms.settings, AlarmStore(writer, csms.engine), bus,
+                            csms.commands, csms.connections, clock, limits)
+    await monitor.start()
+    return dataclasses.replace(csms, safety=monitor)
 
 
 async def _command_bus(

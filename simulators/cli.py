@@ -10,6 +10,13 @@ when no station failed, 1 otherwise, 2 for bad arguments.
 
 ``--scenario PATH`` reads options from a TOML file (see :mod:`simulators.scenario`); an
 option given on the command line overrides the file.
+
+Simulated time: ``--speed 60`` runs an hour a minute; ``--duration-s`` and the intervals are
+simulated seconds. ``--ev-arrival-window-s`` turns sessions into EVs arriving over that
+window (:mod:`simulators.ev`). Faults: ``--fault GroundFailure@600:1+300#2`` (kind, at,
+connector, heals after, station), or random ones with ``--fault-kinds`` and
+``--fault-rate-per-h`` (:mod:`simulators.faults`). ``--progress-s 2`` shows a live view on
+stderr; ``--summary PATH`` writes the JSON summary to a file instead of stdout.
 """
 
 from __future__ import annotations
@@ -21,7 +28,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from csms.handlers.timefmt import parse_time
 from csms.logs import configure_logging
+from simulators.faults import FaultKind, parse_fault
 from simulators.fleet import FleetConfig, run_fleet
 from simulators.scenario import ScenarioError, load_scenario
 from simulators.stats import Stats
@@ -51,6 +60,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ramp-per-s", type=float, default=20.0, help="new connections a second")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--call-timeout-s", type=float, default=30.0)
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulated seconds per real second (60: an hour a minute)")
+    p.add_argument("--start", default=None, metavar="ISO8601",
+                   help="simulated start, e.g. 2026-11-27T10:00:00Z (default: now)")
+    p.add_argument("--ev-arrival-window-s", type=float, default=None,
+                   help="EV model: first cars arrive within this many simulated seconds")
+    p.add_argument("--ev-dwell-min-s", type=float, default=3600.0)
+    p.add_argument("--ev-dwell-max-s", type=float, default=4 * 3600.0)
+    p.add_argument("--fault", dest="faults", action="append", default=[],
+                   metavar="KIND@AT_S[:CONNECTOR][+CLEAR_S][#STATION]",
+                   help="a scheduled fault (repeatable); kinds: "
+                        + ", ".join(k.value for k in FaultKind))
+    p.add_argument("--fault-kinds", default="", help="comma-separated kinds of random faults")
+    p.add_argument("--fault-rate-per-h", type=float, default=0.0,
+                   help="random faults per station and simulated hour")
+    p.add_argument("--fault-clear-after-s", type=float, default=300.0,
+                   help="random faults heal after this long (simulated)")
+    p.add_argument("--no-reconnect", dest="reconnect", action="store_false",
+                   help="a lost connection is not reopened")
+    p.add_argument("--progress-s", type=float, default=0.0,
+                   help="live progress view on stderr every N real seconds (0: off)")
+    p.add_argument("--summary", metavar="PATH", default=None,
+                   help="write the JSON summary here instead of stdout")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                    default="warning")
     p.add_argument("--log-format", choices=["auto", "json", "console"], default="auto")
@@ -74,6 +106,11 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[FleetConfig, argpar
         connectors=args.connectors, sessions=args.sessions, samples=args.samples,
         meter_interval_s=args.meter_interval_s, duration_s=args.duration_s,
         ramp_per_s=args.ramp_per_s, seed=args.seed, call_timeout_s=args.call_timeout_s,
+        speed=args.speed, start=args.start, ev_arrival_window_s=args.ev_arrival_window_s,
+        ev_dwell_min_s=args.ev_dwell_min_s, ev_dwell_max_s=args.ev_dwell_max_s,
+        faults=tuple(args.faults), fault_kinds=_kinds(args.fault_kinds),
+        fault_rate_per_h=args.fault_rate_per_h, fault_clear_after_s=args.fault_clear_after_s,
+        reconnect=args.reconnect, progress_s=args.progress_s,
     )
     problem = _problem(cfg)
     if problem is not None:
@@ -81,11 +118,38 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[FleetConfig, argpar
     return cfg, args
 
 
+def _kinds(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _fault_problem(cfg: FleetConfig) -> str | None:
+    try:
+        for text in cfg.faults:
+            spec, _, station = text.partition("#")
+            parse_fault(spec)
+            if station and not station.isdigit():
+                raise ValueError(f"fault {text!r}: #STATION is a station number")
+        for kind in cfg.fault_kinds:
+            FaultKind(kind)
+    except ValueError as exc:
+        return f"--fault/--fault-kinds: {exc}"
+    if cfg.start is not None:
+        try:
+            parse_time(cfg.start)
+        except ValueError as exc:
+            return f"--start: {exc}"
+    if cfg.ev_dwell_min_s > cfg.ev_dwell_max_s:
+        return "--ev-dwell-min-s must not exceed --ev-dwell-max-s"
+    return None
+
+
 def _problem(cfg: FleetConfig) -> str | None:
     positive = {
         "--count": cfg.count, "--connectors": cfg.connectors,
         "--meter-interval-s": cfg.meter_interval_s, "--ramp-per-s": cfg.ramp_per_s,
-        "--call-timeout-s": cfg.call_timeout_s,
+        "--call-timeout-s": cfg.call_timeout_s, "--speed": cfg.speed,
+        "--ev-dwell-min-s": cfg.ev_dwell_min_s,
     }
     for name, value in positive.items():
         if value <= 0:
@@ -101,7 +165,7 @@ def _problem(cfg: FleetConfig) -> str | None:
         cfg.id_tag(1)
     except (KeyError, IndexError, ValueError) as exc:
         return f"bad id pattern: {exc}"
-    return None
+    return _fault_problem(cfg)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -114,5 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         summary = asyncio.run(run_fleet(cfg, stats))
     except KeyboardInterrupt:
         summary = {"stations": cfg.count, "interrupted": True, **stats.summary()}
-    print(json.dumps(summary, indent=2))
+    text = json.dumps(summary, indent=2)
+    if args.summary is not None:
+        with open(args.summary, "w", encoding="utf-8") as file:
+            file.write(text + "\n")
+    else:
+        print(text)
     return 0 if not summary["station_failures"] else 1

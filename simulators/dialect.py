@@ -38,9 +38,10 @@ class Dialect(Protocol):
 
     def status_notification(
         self, connector_id: int, status: Status, *, error_code: str | None, charging: bool,
-        timestamp: str,
+        timestamp: str, vendor_error_code: str | None = None,
     ) -> Payload:
-        """A StatusNotification payload; ``charging`` resolves Occupied in 1.6."""
+        """A StatusNotification payload; ``charging`` resolves Occupied in 1.6; the error
+        codes are 1.6 only."""
         ...
 
     def authorize(self, id_tag: str, token_type: str) -> Payload:

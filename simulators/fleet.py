@@ -11,8 +11,23 @@ Rules:
    whatever still runs is cancelled.
 2. A station that fails (cannot connect, boot refused, connection lost, CALLERROR on a
    session message) is counted in the summary and does not affect the others.
-3. Everything random (power, state of charge, transaction ids, pauses) comes from one
-   generator per station seeded with ``seed`` and the station number, so a run repeats.
+3. Everything random (power, state of charge, transaction ids, pauses, EVs, faults) comes
+   from one generator per station seeded with ``seed`` and the station number, so a run
+   repeats.
+4. Time is one shared :class:`simulators.clock.SimClock` at ``speed``: ``duration_s``,
+   ``meter_interval_s`` and every other duration are simulated seconds (real = simulated /
+   speed). Timestamps are simulated too, from ``start`` (default: now).
+5. With ``ev_arrival_window_s`` each connector's sessions are EVs (:mod:`simulators.ev`):
+   the first arrives at a random moment within the window, each next one a few minutes
+   after the previous left; each stays ``ev_dwell_min_s``..``ev_dwell_max_s`` and draws
+   what the charging profiles allow. Without it, sessions are plain ``samples`` readings.
+6. Faults (:mod:`simulators.faults`): ``faults`` are scheduled ones
+   (``KIND@AT_S[:CONNECTOR][+CLEAR_S][#STATION]``, every station without ``#STATION``);
+   ``fault_kinds`` with ``fault_rate_per_h`` add random ones per station (Poisson, seeded),
+   healing after ``fault_clear_after_s``. A station whose connection was lost on purpose
+   (ConnectionLost) is not counted as failed.
+7. With ``reconnect`` stations reconnect after a lost connection (backoff with jitter) and
+   queue transaction messages meanwhile.
 """
 
 from __future__ import annotations
@@ -25,7 +40,14 @@ from typing import Any, Final
 import structlog
 
 from csms.handlers.ocppj import OcppVersion
+from csms.handlers.timefmt import parse_time
+from simulators.clock import SimClock
+from simulators.ev import random_ev
+from simulators.faults import FaultKind, ScheduledFault, parse_fault, random_faults
 from simulators.model import Status
+from simulators.offline import Backoff
+from simulators.progress import report_progress
+from simulators.settings import METER_INTERVAL
 from simulators.station import SimStation
 from simulators.stats import Stats
 
@@ -55,6 +77,30 @@ class FleetConfig:
     call_timeout_s: float = 30.0
     boot_retry_s: float = 10.0
     grace_s: float = 15.0
+    speed: float = 1.0
+    start: str | None = None  # simulated start instant, ISO 8601 UTC; None: now
+    ev_arrival_window_s: float | None = None
+    ev_dwell_min_s: float = 3600.0
+    ev_dwell_max_s: float = 4 * 3600.0
+    faults: tuple[str, ...] = ()
+    fault_kinds: tuple[str, ...] = ()
+    fault_rate_per_h: float = 0.0
+    fault_clear_after_s: float | None = 300.0
+    reconnect: bool = True
+    progress_s: float = 0.0  # real seconds between progress reports; 0: none
+
+    def faults_for(self, n: int, rng: random.Random) -> list[ScheduledFault]:
+        """The faults station ``n`` will suffer (rule 6); raises ``ValueError`` for a bad
+        ``faults`` entry."""
+        chosen = []
+        for text in self.faults:
+            spec, _, station = text.partition("#")
+            if not station or int(station) == n:
+                chosen.append(parse_fault(spec))
+        kinds = tuple(FaultKind(k) for k in self.fault_kinds)
+        chosen += random_faults(rng, kinds, self.fault_rate_per_h, self.duration_s or 3600,
+                                self.connectors, self.fault_clear_after_s)
+        return chosen
 
     def version_of(self, n: int) -> OcppVersion:
         """The OCPP version of station ``n`` (1-based)."""
@@ -79,17 +125,20 @@ class FleetConfig:
 
 
 class Deadline:
-    """The end of the run on the event loop's clock (``None``: no end)."""
+    """The end of the run on the event loop's clock (``None``: no end); sleeps take
+    simulated seconds at ``speed``."""
 
-    def __init__(self, at: float | None) -> None:
+    def __init__(self, at: float | None, speed: float = 1.0) -> None:
         self.at = at
+        self.speed = speed
 
     @property
     def expired(self) -> bool:
         return self.at is not None and asyncio.get_running_loop().time() >= self.at
 
     async def sleep(self, seconds: float) -> bool:
-        """Sleep ``seconds``, or until the deadline; whether time remains afterwards."""
+        """Sleep ``seconds`` (simulated), or until the deadline; whether time remains."""
+        seconds /= self.speed
         if self.at is not None:
             seconds = min(seconds, self.at - asyncio.get_running_loop().time())
         if seconds > 0:
@@ -102,19 +151,29 @@ async def run_fleet(cfg: FleetConfig, stats: Stats | None = None) -> dict[str, A
     stats = stats or Stats()
     loop = asyncio.get_running_loop()
     started = loop.time()
-    clock = Deadline(None if cfg.duration_s is None else started + cfg.duration_s)
-    hard_limit = None if cfg.duration_s is None else cfg.duration_s + cfg.grace_s
+    sim = SimClock(cfg.speed, None if cfg.start is None else parse_time(cfg.start))
+    real_s = None if cfg.duration_s is None else cfg.duration_s / cfg.speed
+    clock = Deadline(None if real_s is None else started + real_s, cfg.speed)
+    hard_limit = None if real_s is None else real_s + cfg.grace_s
+    progress = None
+    if cfg.progress_s > 0:
+        progress = asyncio.create_task(report_progress(stats, cfg.count, cfg.progress_s))
     try:
         async with asyncio.timeout(hard_limit), asyncio.TaskGroup() as tg:
             for n in range(1, cfg.count + 1):
-                delay = (n - 1) / cfg.ramp_per_s
-                tg.create_task(_guarded_station(cfg, n, stats, clock, delay))
+                delay = (n - 1) / cfg.ramp_per_s * cfg.speed  # real ramp, whatever the speed
+                tg.create_task(_guarded_station(cfg, n, stats, clock, delay, sim))
     except TimeoutError:
         stats.station_failed("CancelledAtHardDeadline")
+    finally:
+        if progress is not None:
+            progress.cancel()
     return {
         "stations": cfg.count,
         **stats.summary(),
         "elapsed_s": round(loop.time() - started, 3),
+        "speed": cfg.speed,
+        "simulated_s": round(sim.elapsed_s(), 3),
     }
 
 
@@ -125,34 +184,45 @@ def _reason(exc: BaseException) -> str:
 
 
 async def _guarded_station(
-    cfg: FleetConfig, n: int, stats: Stats, clock: Deadline, delay: float
+    cfg: FleetConfig, n: int, stats: Stats, clock: Deadline, delay: float, sim: SimClock
 ) -> None:
     if not await clock.sleep(delay):
         return
-    try:
-        await _station(cfg, n, stats, clock)
-    except Exception as exc:  # noqa: BLE001 - rule 2: one station's failure is counted
-        stats.station_failed(_reason(exc))
-        log.warning("sim.station.failed", station_id=cfg.station_id(n), error=repr(exc))
-
-
-async def _station(cfg: FleetConfig, n: int, stats: Stats, clock: Deadline) -> None:
     rng = random.Random(f"{cfg.seed}:{n}")
     st = SimStation(
         cfg.station_id(n), cfg.version_of(n), cfg.url, password=cfg.password,
         connectors=cfg.connectors, serial=f"SIM{n:08d}", call_timeout_s=cfg.call_timeout_s,
-        stats=stats, keep_history=False, rng=rng,
+        stats=stats, keep_history=False, rng=rng, clock=sim,
+        reconnect=Backoff(base_s=1.0, cap_s=30.0) if cfg.reconnect else None,
     )
+    try:
+        await _station(st, cfg, n, rng, clock)
+    except Exception as exc:  # noqa: BLE001 - rule 2: one station's failure is counted
+        if any(f.kind is FaultKind.CONNECTION_LOST for f in st.faults.injected):
+            return  # rule 6: lost on purpose
+        stats.station_failed(_reason(exc))
+        log.warning("sim.station.failed", station_id=cfg.station_id(n), error=repr(exc))
+
+
+async def _station(
+    st: SimStation, cfg: FleetConfig, n: int, rng: random.Random, clock: Deadline
+) -> None:
+    st.settings.set_role(METER_INTERVAL, str(round(cfg.meter_interval_s)))
     async with st.running():
         status = await _boot(st, cfg, clock)
         if status != "Accepted":
-            stats.station_failed(f"Boot{status}")
+            st.stats.station_failed(f"Boot{status}")
             return
         for cid in st.connectors:
             await st.send_status(cid, Status.AVAILABLE)
+        for fault in cfg.faults_for(n, rng):
+            if fault.connector_id in st.connectors:
+                st.faults.schedule(fault.kind, fault.connector_id, at_s=fault.at_s,
+                                   clear_after_s=fault.clear_after_s)
+        sessions = _ev_sessions if cfg.ev_arrival_window_s is not None else _sessions
         async with asyncio.TaskGroup() as tg:
             for cid in st.connectors:
-                tg.create_task(_sessions(st, cid, cfg, rng, clock, cfg.id_tag(n)))
+                tg.create_task(sessions(st, cid, cfg, rng, clock, cfg.id_tag(n)))
         await st.settle(cfg.call_timeout_s)
         for cid, connector in st.connectors.items():
             if connector.transaction is not None:  # one the CSMS started (RemoteStart)
@@ -205,3 +275,28 @@ async def _session(
     if st.transaction(cid) is not None:
         await st.stop_transaction(cid, "Local", energy_wh=energy)
         await st.send_status(cid, Status.AVAILABLE)
+
+
+async def _ev_sessions(
+    st: SimStation, cid: int, cfg: FleetConfig, rng: random.Random, clock: Deadline, tag: str
+) -> None:
+    """Rule 5: EVs one after another at ``cid`` until the quota or the deadline."""
+    quota = cfg.sessions_for(cid)
+    done = 0
+    while (quota is None or done < quota) and not clock.expired:
+        pause = rng.uniform(0, cfg.ev_arrival_window_s or 0) if done == 0 else rng.uniform(60, 900)
+        if not await clock.sleep(pause):
+            break
+        done += 1
+        connector = st.connector(cid)
+        if not connector.operative or connector.busy or not st.connected:
+            continue
+        ev = random_ev(rng, arrival=st.clock.now(), dwell_min_s=cfg.ev_dwell_min_s,
+                       dwell_max_s=cfg.ev_dwell_max_s)
+        session = await st.plug_in(cid, ev, tag)
+        while not session.done and await clock.sleep(60):
+            pass
+        if not session.done and st.transaction(cid) is not None:  # the deadline: stop cleanly
+            await st.stop_transaction(cid, "Local")
+            session.wake()
+            await session.wait(cfg.call_timeout_s)

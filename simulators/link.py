@@ -19,6 +19,9 @@ Version-neutral plumbing under :class:`simulators.station.SimStation`:
    from ``rng``; the TaskGroup, services and follow-ups live on across it, and
    :attr:`Link.on_reconnected` runs as a follow-up on each new connection. Without one, a
    drop simply ends the connection. :meth:`Link.drop_connection` cuts it abruptly.
+6. :meth:`Link.restart` is a reboot: it closes the connection cleanly and opens a new one
+   after a delay whatever the backoff (retrying on the backoff's schedule, or a short
+   default one); :attr:`Link.on_rebooted` runs as a follow-up on the new connection.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from simulators.transport import SimTransport, expected_answer_id
 from simulators.waiting import wait_until
 
 Payload = dict[str, Any]
+REBOOT_RETRY = Backoff(base_s=0.2, cap_s=5.0, max_attempts=20)
 Work = Callable[[], Awaitable[None]]
 Answer = CallResult | CallError
 
@@ -97,6 +101,8 @@ class Link:
         self.backoff = backoff
         self.reconnects = 0
         self.on_reconnected: Work | None = None
+        self.on_rebooted: Work | None = None
+        self._reboot_delay_s: float | None = None
         self._rng = rng or random.Random()
         self.log = structlog.get_logger(__name__).bind(
             station_id=station_id, ocpp=version.value
@@ -178,6 +184,7 @@ class Link:
 
     def _attach(self, ws: ClientConnection) -> None:
         self.stats.connected += 1
+        self.stats.online += 1
         self._ws = ws
         self._transport = SimTransport(ws, on_sent=self._on_sent, on_received=self._on_received)
         self._endpoint = RpcEndpoint(self._transport, self.version, schemas_for(self.version),
@@ -188,16 +195,30 @@ class Link:
         """Serve the connection; after a drop, reconnect (rule 5) and serve again."""
         while self._endpoint is not None:
             await self._serve(self._endpoint)
-            if self._closing or self.backoff is None:
+            rebooting, self._reboot_delay_s = self._reboot_delay_s, None
+            if self._closing or (self.backoff is None and rebooting is None):
                 return
-            ws = await reopen(self._connect, self.backoff, self._rng, self.log)
+            if rebooting is not None:
+                await asyncio.sleep(rebooting)
+            ws = await reopen(self._connect, self.backoff or REBOOT_RETRY, self._rng, self.log)
             if ws is None:
                 self.errors.append(("reconnect", ConnectionLost(f"{self.station_id}: gave up")))
                 return
             self._attach(ws)
             self.reconnects += 1
-            if self.on_reconnected is not None:
-                self.spawn("reconnected", self.on_reconnected)
+            hook = self.on_reconnected if rebooting is None else self.on_rebooted
+            if rebooting is None:
+                self.stats.reconnects += 1
+            if hook is not None:
+                self.spawn("rebooted" if rebooting is not None else "reconnected", hook)
+
+    async def restart(self, delay_s: float) -> None:
+        """Reboot (rule 6): close now, reconnect after ``delay_s`` real seconds."""
+        if self._ws is None or not self._alive:
+            raise SimulatorError(f"{self.station_id} is not connected")
+        self._reboot_delay_s = delay_s
+        self._alive = False
+        await self._ws.close()
 
     async def drop_connection(self) -> None:
         """Cut the TCP connection without a close frame, as a network failure does."""
@@ -213,6 +234,7 @@ class Link:
             self.log.info("sim.connection.closed", reason=str(exc))
         finally:
             self._alive = False
+            self.stats.online -= 1
 
     async def _shutdown(self, supervisor: asyncio.Task[None]) -> None:
         self._closing = True
@@ -320,6 +342,7 @@ class Link:
     def start_service(self, name: str, work: Work) -> None:
         """Run a long-lived ``work`` (e.g. the heartbeat), replacing one of the same name."""
         self.stop_service(name)
+        self._services = {n: t for n, t in self._services.items() if not t.done()}
         self._services[name] = self._task_group().create_task(
             self._guarded(name, work), name=f"{self.station_id}:{name}"
         )

@@ -158,7 +158,10 @@ class LoopbackCsms:
                 **common, "Authorize": self._v16_authorize, "StartTransaction": self._v16_start,
                 "StopTransaction": self._v16_stop,
             }
-        return {**common, "Authorize": self._v201_authorize, "TransactionEvent": self._v201_event}
+        return {
+            **common, "Authorize": self._v201_authorize, "TransactionEvent": self._v201_event,
+            "NotifyEvent": self._empty,
+        }
 
     def _boot(self, _: Payload) -> Payload:
         return {

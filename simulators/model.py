@@ -4,7 +4,8 @@ Rules:
 1. Nothing here knows an OCPP version; the dialects (:mod:`simulators.v16`,
    :mod:`simulators.v201`) translate these names to and from the wire.
 2. A connector's energy register only ever grows (Wh); :meth:`Connector.advance_to` refuses
-   to go back, so a test that wants a decreasing register must build the payload itself.
+   to go back. Only the EnergyBackwards fault (:mod:`simulators.faults`) moves it back, on
+   purpose, through :meth:`Connector.rewind`.
 3. In 2.0.1 each simulated connector is EVSE ``n`` with connector 1, so ``connector_id`` is
    the EVSE id there.
 4. Timestamps are UTC ISO-8601 strings ending in ``Z`` (:func:`iso_utc`).
@@ -102,6 +103,7 @@ class Transaction:
     remote_start_id: int | None = None
     auth_status: str | None = None
     seq_no: int = 0
+    charging_state: str = "Charging"  # 2.0.1 chargingState of the next event
 
     def next_seq(self) -> int:
         """The 2.0.1 seqNo for the next TransactionEvent: 0, 1, 2, ..."""
@@ -137,3 +139,7 @@ class Connector:
                 f"from {self.energy_wh} to {energy_wh} Wh"
             )
         self.energy_wh = float(energy_wh)
+
+    def rewind(self, wh: float) -> None:
+        """Move the register back by ``wh`` (a faulty meter; see :mod:`simulators.faults`)."""
+        self.energy_wh = max(0.0, self.energy_wh - wh)

@@ -239,6 +239,14 @@ class ProfileStore:
             schedule.start_at, schedule.min_rate,
         )
 
+    def next_change_s(self, connector_id: int, at: datetime, horizon_s: int) -> float | None:
+        """Seconds from ``at`` to the next change of ``connector_id``'s limit within
+        ``horizon_s``, ``None`` if none (or no profile is installed)."""
+        if not self.profiles:
+            return None
+        starts = [p.start_s for p in self.composite(connector_id, horizon_s, "A", at).periods]
+        return next((float(s) for s in starts if s > 0), None)
+
     def _transaction(self, connector_id: int, now: datetime) -> tuple[datetime | None, str | None]:
         """``(start, id)`` of the transaction on ``connector_id``, ``(None, None)`` if none."""
         if connector_id == 0:

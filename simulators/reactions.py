@@ -129,15 +129,22 @@ class Reactions:
         return "Accepted"
 
     async def _reboot(self, hard: bool, connector_id: int | None) -> None:
+        """End the transactions (HardReset/SoftReset; 2.0.1 ImmediateReset/Reboot), then
+        reboot the whole station (the connection closes, comes back, BootNotification
+        RemoteReset and every status) or, for one EVSE, report its status."""
         targets = self._targets(connector_id) or []
         for connector in targets:
             if connector.transaction is not None:
                 await self._st.stop_transaction(
                     connector.connector_id, "HardReset" if hard else "SoftReset"
                 )
-        if connector_id is None:
-            await self._st.boot(reason="RemoteReset")
-        await self._announce(targets)
+        if connector_id:
+            await self._announce(targets)
+            return
+        for connector in targets:
+            if connector.status is not Status.FAULTED:
+                connector.status = Status.AVAILABLE if connector.operative else Status.UNAVAILABLE
+        await self._st.reboot("RemoteReset")
 
     def change_availability(self, connector_id: int | None, operative: bool) -> str:
         """Accepted (and announced), Scheduled for connectors busy with a transaction until
@@ -157,7 +164,10 @@ class Reactions:
         return "Scheduled" if scheduled else "Accepted"
 
     async def _announce(self, connectors: list[Connector]) -> None:
+        """Report availability; a Faulted connector stays Faulted until the fault clears."""
         for connector in connectors:
+            if connector.status is Status.FAULTED:
+                continue
             status = Status.AVAILABLE if connector.operative else Status.UNAVAILABLE
             await self._st.send_status(connector.connector_id, status)
 
@@ -232,6 +242,7 @@ class Reactions:
         if profile.purpose is Purpose.TX and tx is not None:
             profile = profile.bound_to(tx.transaction_id)
         self._st.profiles.install(profile)
+        self._wake(profile.connector_id)
         return True
 
     def _context(self) -> StationContext:
@@ -277,6 +288,7 @@ class Reactions:
             profile_id=profile_id, connector_id=connector_id, purpose=purpose,
             stack_level=stack_level,
         )
+        self._wake(0)
         return removed > 0
 
     def composite(
@@ -285,7 +297,13 @@ class Reactions:
         """The composite schedule of a connector (0: the station), ``None`` if unknown."""
         if connector_id != 0 and connector_id not in self._st.connectors:
             return None
-        return self._st.profiles.composite(connector_id, duration_s, unit)
+        return self._st.profiles.composite(connector_id, duration_s, unit, self._st.clock.now())
+
+    def show(self, text: str) -> None:
+        """Put ``text`` on the display (see :mod:`simulators.pricing`)."""
+        self._st.display.append(text)
+        self._st.stats.displayed += 1
+        self._st.log.info("sim.display", text=text)
 
     def transaction_ended(self, connector: Connector) -> None:
         """Apply what waited for this transaction: an availability change, a reset."""
@@ -298,6 +316,12 @@ class Reactions:
             if not any(c.busy for c in self._targets(target) or []):
                 self._pending_reset = None
                 self._st.link.spawn("reset", lambda: self._reboot(hard, target))
+
+    def _wake(self, connector_id: int) -> None:
+        """EV sessions recompute their draw at once (0: all of them)."""
+        for cid, session in self._st.sessions.items():
+            if connector_id in (0, cid):
+                session.wake()
 
     def _free_connector(self, connector_id: int | None) -> Connector | None:
         candidates = (

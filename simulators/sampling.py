@@ -32,6 +32,7 @@ class MeterSample:
     soc_pct: float = 50.0
     frequency_hz: float = 50.0
     context: str = "Sample.Periodic"
+    extra: tuple[str, ...] = ()  # measurands to add to the dialect's list (faults)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +65,8 @@ def readings(sample: MeterSample, measurands: tuple[str, ...]) -> list[Reading]:
     table = _all_readings(sample)
     if sample.context in REGISTER_ONLY_CONTEXTS:
         return [table[ENERGY]]
-    return [table[name] for name in measurands]
+    names = measurands + tuple(m for m in sample.extra if m not in measurands)
+    return [table[name] for name in names]
 
 
 def format_value(value: float) -> str:

@@ -24,6 +24,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from csms.handlers.timefmt import parse_time
+from simulators.faults import FaultKind, parse_fault
+
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be read or is invalid; the message names file and key."""
@@ -49,6 +52,41 @@ class _ScenarioModel(BaseModel):
     call_timeout_s: float | None = Field(default=None, gt=0)
     log_level: Literal["debug", "info", "warning", "error"] | None = None
     log_format: Literal["auto", "json", "console"] | None = None
+    speed: float | None = Field(default=None, gt=0)
+    start: str | None = None
+    ev_arrival_window_s: float | None = Field(default=None, ge=0)
+    ev_dwell_min_s: float | None = Field(default=None, gt=0)
+    ev_dwell_max_s: float | None = Field(default=None, gt=0)
+    faults: list[str] | None = None
+    fault_kinds: list[str] | None = None
+    fault_rate_per_h: float | None = Field(default=None, ge=0)
+    fault_clear_after_s: float | None = Field(default=None, gt=0)
+    reconnect: bool | None = None
+    progress_s: float | None = Field(default=None, ge=0)
+
+    @field_validator("start")
+    @classmethod
+    def _start_parses(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_time(value)
+        return value
+
+    @field_validator("faults")
+    @classmethod
+    def _faults_parse(cls, value: list[str] | None) -> list[str] | None:
+        for text in value or []:
+            spec, _, station = text.partition("#")
+            parse_fault(spec)
+            if station and not station.isdigit():
+                raise ValueError(f"fault {text!r}: #STATION is a station number")
+        return value
+
+    @field_validator("fault_kinds")
+    @classmethod
+    def _kinds_known(cls, value: list[str] | None) -> list[str] | None:
+        for kind in value or []:
+            FaultKind(kind)
+        return value
 
     @field_validator("id_pattern", "id_tag_pattern")
     @classmethod
@@ -82,11 +120,23 @@ class Scenario:
     call_timeout_s: float | None = None
     log_level: str | None = None
     log_format: str | None = None
+    speed: float | None = None
+    start: str | None = None
+    ev_arrival_window_s: float | None = None
+    ev_dwell_min_s: float | None = None
+    ev_dwell_max_s: float | None = None
+    faults: tuple[str, ...] | None = None
+    fault_kinds: tuple[str, ...] | None = None
+    fault_rate_per_h: float | None = None
+    fault_clear_after_s: float | None = None
+    reconnect: bool | None = None
+    progress_s: float | None = None
 
     def options(self) -> dict[str, Any]:
         """The options the file sets, keyed like the CLI's argparse destinations."""
         return {
-            key: value for key, value in asdict(self).items()
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()
             if value is not None and key != "description"
         }
 
@@ -105,9 +155,14 @@ def parse_scenario(data: dict[str, Any], *, source: str = "scenario") -> Scenari
                 problems.append(f"{key!r}: {error['msg']}")
         raise ScenarioError(f"{source}: " + "; ".join(problems)) from None
     fields = model.model_dump()
-    for key in ("meter_interval_s", "duration_s", "ramp_per_s", "call_timeout_s"):
+    for key in ("meter_interval_s", "duration_s", "ramp_per_s", "call_timeout_s", "speed",
+                "ev_arrival_window_s", "ev_dwell_min_s", "ev_dwell_max_s", "fault_rate_per_h",
+                "fault_clear_after_s", "progress_s"):
         if fields[key] is not None:
             fields[key] = float(fields[key])
+    for key in ("faults", "fault_kinds"):
+        if fields[key] is not None:
+            fields[key] = tuple(fields[key])
     return Scenario(**fields)
 
 

@@ -23,11 +23,16 @@ Rules:
    :mod:`simulators.offline`); :meth:`SimStation.drop_connection` cuts it for tests.
 5. ``call``, ``send_raw``, ``resend_last`` and ``replay_last`` bypass the state machine for
    tests of malformed or repeated messages.
+6. Time is the station's :class:`simulators.clock.SimClock` (default: real time): message
+   timestamps, meter and heartbeat intervals and the profile engine's "now" are simulated.
+7. :meth:`SimStation.plug_in` runs an EV (:mod:`simulators.ev`, :mod:`simulators.charging`);
+   :meth:`SimStation.draw` reads what a connector delivers and its effective limit.
+   :attr:`SimStation.faults` injects faults (:mod:`simulators.faults`). A Reset reboots:
+   the connection closes and comes back after ``reboot_delay_s`` with a BootNotification.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -36,8 +41,12 @@ from datetime import datetime
 
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid
+from simulators.charging import ChargingSession
+from simulators.clock import SimClock
 from simulators.dialect import dialect_for
-from simulators.link import Answer, Link, Payload
+from simulators.ev import Draw, Ev
+from simulators.faults import FaultInjector
+from simulators.link import Link
 from simulators.model import (
     RFID_CARD,
     Connector,
@@ -46,17 +55,19 @@ from simulators.model import (
     SimulatorError,
     Status,
     Transaction,
+    iso_utc,
     stamp,
 )
 from simulators.offline import Backoff, Outbox
+from simulators.plumbing import StationPlumbing
 from simulators.profiles import ProfileStore
 from simulators.reactions import Reactions
 from simulators.sampling import MeterSample
-from simulators.settings import HEARTBEAT_INTERVAL
+from simulators.settings import HEARTBEAT_INTERVAL, METER_INTERVAL
 from simulators.stats import Stats
 
 
-class SimStation:
+class SimStation(StationPlumbing):
     """One simulated charge point; see the module rules."""
 
     def __init__(
@@ -78,6 +89,8 @@ class SimStation:
         keep_history: bool = True,
         rng: random.Random | None = None,
         reconnect: Backoff | None = None,
+        clock: SimClock | None = None,
+        reboot_delay_s: float = 1.0,
     ) -> None:
         if connectors < 1:
             raise SimulatorError("a station needs at least one connector")
@@ -96,41 +109,18 @@ class SimStation:
             station_id, self.version, url, password=password, call_timeout_s=call_timeout_s,
             stats=stats, keep_history=keep_history, backoff=reconnect, rng=self._rng,
         )
+        self.clock = clock or SimClock()
+        self.reboot_delay_s = reboot_delay_s
+        self._boot_reason = "PowerUp"
         self.outbox = Outbox(self)
         self.link.on_reconnected = self.outbox.reconnected
+        self.link.on_rebooted = self._rebooted
         self.reactions = Reactions(self)
+        self.faults = FaultInjector(self)
+        self.sessions: dict[int, ChargingSession] = {}
+        self.display: list[str] = []  # what the display showed (prices, costs)
         self.boot_status: str | None = None
         self.log = self.link.log
-
-    @property
-    def station_id(self) -> str:
-        """The charge point identity, last element of the connection URL."""
-        return self.link.station_id
-
-    @property
-    def stats(self) -> Stats:
-        """The counters this station adds to (shared in a fleet)."""
-        return self.link.stats
-
-    @property
-    def received(self) -> list[tuple[str, Payload]]:
-        """Every CSMS command handled, ``(action, payload)``, in arrival order."""
-        return self.link.received
-
-    @property
-    def sent(self) -> list[tuple[str, Payload]]:
-        """Every CALL sent, ``(action, payload)`` (with ``keep_history``)."""
-        return self.link.sent
-
-    @property
-    def errors(self) -> list[tuple[str, BaseException]]:
-        """Failures of background work (follow-ups to commands, heartbeats)."""
-        return self.link.errors
-
-    @property
-    def connected(self) -> bool:
-        """Whether the WebSocket is open and commands are being answered."""
-        return self.link.connected
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SimStation]:
@@ -161,7 +151,44 @@ class SimStation:
 
     def offered_power_w(self, connector_id: int) -> float:
         """What the connector may deliver now: hardware capped by the charging profiles."""
-        return self.profiles.limit(connector_id, "W")
+        return self.profiles.limit(connector_id, "W", self.clock.now())
+
+    def timestamp(self, value: datetime | str | None = None) -> str:
+        """A wire timestamp: ``value``, or the simulated now."""
+        return stamp(value) if value is not None else iso_utc(self.clock.now())
+
+    def meter_interval_s(self) -> float:
+        """The meter-sampling interval during transactions (simulated s; 60 if unset/0)."""
+        return float(self.settings.role_value(METER_INTERVAL, "60")) or 60.0
+
+    async def plug_in(
+        self, connector_id: int, ev: Ev, id_tag: str, *, tick_s: float = 60.0
+    ) -> ChargingSession:
+        """Plug ``ev`` in: Preparing, Authorize, start; then it charges in its own task until
+        it leaves (see :mod:`simulators.charging`). Returns the session (``done`` at once if
+        the token was refused). Raises :class:`SimulatorError` if the connector is busy."""
+        connector = self.connector(connector_id)
+        if connector.busy or (connector_id in self.sessions_running()):
+            raise SimulatorError(f"connector {connector_id} is busy")
+        session = ChargingSession(self, connector_id, ev, id_tag, tick_s)
+        self.sessions[connector_id] = session
+        if await session.begin():
+            self.link.start_service(f"ev-{connector_id}", session.run)  # settle() skips it
+        return session
+
+    def sessions_running(self) -> set[int]:
+        """The connectors where an EV session is in progress."""
+        return {cid for cid, s in self.sessions.items() if not s.done}
+
+    def draw(self, connector_id: int) -> Draw:
+        """What ``connector_id`` delivers now (W, A per phase, SoC) and its effective limit;
+        zeros and the current limit when no EV charges there."""
+        session = self.sessions.get(connector_id)
+        if session is not None and not session.done:
+            return session.draw
+        at = self.clock.now()
+        return Draw(0.0, 0.0, 0, self.profiles.limit(connector_id, "A", at),
+                    self.profiles.limit(connector_id, "W", at), 0.0, False, False)
 
     async def boot(self, reason: str = "PowerUp") -> str:
         """BootNotification; on Accepted, (re)start heartbeats at the returned interval."""
@@ -186,10 +213,11 @@ class SimStation:
         status: Status | str,
         *,
         error_code: str | None = None,
+        vendor_error_code: str | None = None,
         timestamp: datetime | str | None = None,
     ) -> None:
         """StatusNotification in neutral names (Occupied, Preparing, Charging, ...); 1.6 may
-        use connector 0 for the whole charge point. ``error_code`` is 1.6 only."""
+        use connector 0 for the whole charge point. The error codes are 1.6 only."""
         state = Status(status)
         connector = self.connectors.get(connector_id)
         if connector is None and (connector_id != 0 or self.version is not OcppVersion.V16):
@@ -197,10 +225,12 @@ class SimStation:
         payload = self.dialect.status_notification(
             connector_id, state, error_code=error_code,
             charging=connector is not None and connector.transaction is not None,
-            timestamp=stamp(timestamp),
+            timestamp=self.timestamp(timestamp), vendor_error_code=vendor_error_code,
         )
         await self.outbox.send("StatusNotification", payload)
         if connector is not None:
+            if (connector.status is Status.FAULTED) != (state is Status.FAULTED):
+                self.stats.faulted += 1 if state is Status.FAULTED else -1
             connector.status = state
 
     async def authorize(self, id_tag: str, *, token_type: str = RFID_CARD) -> str:
@@ -225,7 +255,8 @@ class SimStation:
             raise SimulatorError(f"connector {connector_id} already has a transaction")
         if meter_start_wh is not None:
             connector.advance_to(meter_start_wh)
-        ts = stamp(timestamp)
+        started_s = self.clock.elapsed_s()
+        ts = self.timestamp(timestamp)
         tx = Transaction(
             self._new_transaction_id(), connector_id, id_tag, token_type, connector.energy_wh,
             ts, remote_start_id,
@@ -240,7 +271,7 @@ class SimStation:
         if response is not None:
             self.dialect.transaction_started(tx, response)
         connector.transaction = tx
-        connector.last_sample_at = asyncio.get_running_loop().time()
+        connector.last_sample_at = started_s
         return tx.transaction_id
 
     async def send_meter_values(
@@ -250,6 +281,7 @@ class SimStation:
         energy_wh: float | None = None,
         power_w: float | None = None,
         voltage_v: float | None = None,
+        current_a: float | None = None,
         soc_pct: float = 50.0,
         temperature_c: float = 25.0,
         timestamp: datetime | str | None = None,
@@ -260,15 +292,15 @@ class SimStation:
         then temperature and SoC in 1.6, SoC and frequency in 2.0.1). During a transaction
         1.6 adds its transactionId and 2.0.1 sends TransactionEvent Updated, unless
         ``standalone`` (a triggered MeterValues). ``power_w`` defaults to the offered power
-        during a transaction, 0 otherwise."""
+        during a transaction, 0 otherwise; ``current_a`` to ``power_w`` on all phases."""
         connector = self.connector(connector_id)
         power = power_w if power_w is not None else (
             self.offered_power_w(connector_id) if connector.transaction else 0.0
         )
         self._advance(connector, energy_wh, power)
         sample = self._sample(
-            connector, stamp(timestamp), context, power,
-            voltage_v or self.hardware.voltage_v, soc_pct, temperature_c,
+            connector, self.timestamp(timestamp), context, power,
+            voltage_v or self.hardware.voltage_v, soc_pct, temperature_c, current_a,
         )
         action, payload = self.dialect.meter_values(
             connector_id, connector.transaction, sample, standalone=standalone
@@ -291,7 +323,8 @@ class SimStation:
         if tx is None:
             raise SimulatorError(f"connector {connector_id} has no transaction")
         self._advance(connector, energy_wh, connector.last_power_w)
-        sample = MeterSample(stamp(timestamp), connector.energy_wh, context="Transaction.End")
+        sample = MeterSample(self.timestamp(timestamp), connector.energy_wh,
+                             context="Transaction.End")
         action, payload = self.dialect.stop_transaction(tx, sample, reason, id_tag)
         response = await self.outbox.send(action, payload)
         connector.transaction, connector.last_power_w = None, 0.0
@@ -301,58 +334,12 @@ class SimStation:
         self.reactions.transaction_ended(connector)
         return self.dialect.id_status(response) if response is not None else None
 
-    async def call(
-        self, action: str, payload: Payload, *, timeout_s: float | None = None
-    ) -> Payload:
-        """Send any CALL (validated against the schema) and return the answer."""
-        return await self.link.call(action, payload, timeout_s=timeout_s)
-
-    async def send_raw(
-        self, frame: str, *, answer_id: str | None = None, timeout_s: float = 5.0
-    ) -> Answer:
-        """Send ``frame`` unvalidated; return the CallResult/CallError answering it."""
-        return await self.link.send_raw(frame, answer_id=answer_id, timeout_s=timeout_s)
-
-    async def send_frame(self, frame: str) -> None:
-        """Send ``frame`` unvalidated without waiting for any answer (e.g. a stray
-        CALLRESULT)."""
-        await self.link.send_frame(frame)
-
-    def last_payload(self, action: str) -> Payload:
-        """A copy of the last ``action`` payload as sent."""
-        return self.link.last_payload(action)
-
-    async def resend_last(self, action: str, *, timeout_s: float | None = None) -> Payload:
-        """Send the last ``action`` payload again with a new message id."""
-        return await self.link.resend_last(action, timeout_s=timeout_s)
-
-    async def replay_last(self, action: str, *, timeout_s: float = 5.0) -> Answer:
-        """Send the last ``action`` frame again, same message id."""
-        return await self.link.replay_last(action, timeout_s=timeout_s)
-
-    async def drop_connection(self) -> None:
-        """Cut the connection abruptly (no close frame); with ``reconnect`` it comes back."""
-        await self.link.drop_connection()
-
-    async def wait_online(self, *, reconnects: int = 1, timeout_s: float = 10.0) -> None:
-        """Wait until reconnected (``reconnects`` times in all) with the offline queue
-        replayed."""
-        await self.outbox.wait_online(reconnects, timeout_s)
-
-    async def settle(self, timeout_s: float = 5.0) -> None:
-        """Wait until the work commands started (remote start, reset, ...) is done."""
-        await self.link.settle(timeout_s)
-
-    async def wait_received(
-        self, action: str, *, count: int = 1, timeout_s: float = 5.0
-    ) -> list[Payload]:
-        """Wait for ``count`` handled ``action`` commands; return all of them."""
-        return await self.link.wait_received(action, count=count, timeout_s=timeout_s)
-
     def _advance(self, connector: Connector, energy_wh: float | None, power_w: float) -> None:
-        now = asyncio.get_running_loop().time()
+        now = self.clock.elapsed_s()
         if energy_wh is not None:
             connector.advance_to(energy_wh)
+        elif self.faults.stalls_energy(connector.connector_id):
+            pass
         elif connector.transaction is not None and connector.last_sample_at is not None:
             elapsed_h = (now - connector.last_sample_at) / 3600
             connector.advance_to(connector.energy_wh + connector.last_power_w * elapsed_h)
@@ -361,15 +348,16 @@ class SimStation:
 
     def _sample(
         self, connector: Connector, ts: str, context: str, power_w: float, voltage_v: float,
-        soc_pct: float, temperature_c: float,
+        soc_pct: float, temperature_c: float, current_a: float | None,
     ) -> MeterSample:
-        cid = connector.connector_id
-        return MeterSample(
+        cid, at = connector.connector_id, self.clock.now()
+        return self.faults.adjust(cid, MeterSample(
             timestamp=ts, energy_wh=connector.energy_wh, power_w=power_w,
-            current_a=self.hardware.amps(power_w), voltage_v=voltage_v,
-            offered_a=self.profiles.limit(cid, "A"), offered_w=self.profiles.limit(cid, "W"),
-            temperature_c=temperature_c, soc_pct=soc_pct, context=context,
-        )
+            current_a=self.hardware.amps(power_w) if current_a is None else current_a,
+            voltage_v=voltage_v, offered_a=self.profiles.limit(cid, "A", at),
+            offered_w=self.profiles.limit(cid, "W", at), temperature_c=temperature_c,
+            soc_pct=soc_pct, context=context,
+        ))
 
     def _new_transaction_id(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -381,7 +369,7 @@ class SimStation:
 
         async def beat() -> None:
             while True:
-                await asyncio.sleep(interval_s)
+                await self.clock.sleep(interval_s)
                 if not self.connected:
                     continue  # offline: a heartbeat is only worth sending live
                 try:
@@ -390,6 +378,19 @@ class SimStation:
                     self.log.warning("sim.heartbeat.failed", error=repr(exc))
 
         self.link.start_service("heartbeat", beat)
+
+    async def reboot(self, reason: str = "RemoteReset") -> None:
+        """Close the connection as a rebooting charger does; ``reboot_delay_s`` (simulated)
+        later it reconnects and sends BootNotification (2.0.1 with ``reason``), then replays
+        its offline queue and reports every connector."""
+        self.stats.reboots += 1
+        self._boot_reason = reason
+        await self.link.restart(self.clock.real_s(self.reboot_delay_s))
+
+    async def _rebooted(self) -> None:
+        self.boot_status = None
+        await self.boot(self._boot_reason)
+        await self.outbox.reconnected()
 
     def _setting_changed(self, role: str, value: str) -> None:
         if role == HEARTBEAT_INTERVAL and self.boot_status == "Accepted" and self.connected:

@@ -69,6 +69,13 @@ class Stats:
         self.connected = 0
         self.booted = 0
         self.sessions = 0
+        self.online = 0  # gauge: connections open now
+        self.charging = 0  # gauge: connectors drawing power now
+        self.faulted = 0  # gauge: connectors Faulted now
+        self.reconnects = 0
+        self.reboots = 0
+        self.faults: Counter[str] = Counter()
+        self.displayed = 0  # price / cost messages shown on the display
 
     def call_sent(self, action: str) -> None:
         """We sent a CALL."""
@@ -88,6 +95,20 @@ class Stats:
     def command_received(self, action: str) -> None:
         """The CSMS sent us a CALL."""
         self.received[action] += 1
+
+    def fault_injected(self, kind: str) -> None:
+        """A fault of ``kind`` was injected."""
+        self.faults[kind] += 1
+
+    @property
+    def messages(self) -> int:
+        """CALLs sent plus CSMS commands received so far."""
+        return sum(self.sent.values()) + sum(self.received.values())
+
+    @property
+    def errors(self) -> int:
+        """CALLERRORs and failed calls plus failed stations so far."""
+        return sum(self.call_errors.values()) + sum(self.failures.values())
 
     def station_failed(self, reason: str) -> None:
         """A station gave up (could not connect, lost its connection, ...)."""
@@ -111,4 +132,9 @@ class Stats:
                 "max": round(self.latency.max_ms, 3),
             },
             "energy_wh": round(self.energy_wh, 3),
+            "profiles_received": self.received["SetChargingProfile"],
+            "faults_injected": dict(sorted(self.faults.items())),
+            "reconnects": self.reconnects,
+            "reboots": self.reboots,
+            "cost_messages_displayed": self.displayed,
         }

@@ -116,16 +116,19 @@ class V16Dialect:
 
     def status_notification(
         self, connector_id: int, status: Status, *, error_code: str | None, charging: bool,
-        timestamp: str,
+        timestamp: str, vendor_error_code: str | None = None,
     ) -> Payload:
         wire = status.value
         if status is Status.OCCUPIED:
             wire = "Charging" if charging else "Preparing"
         default_code = "OtherError" if status is Status.FAULTED else "NoError"
-        return {
+        payload: Payload = {
             "connectorId": connector_id, "errorCode": error_code or default_code,
             "status": wire, "timestamp": timestamp,
         }
+        if vendor_error_code is not None:
+            payload["vendorErrorCode"] = vendor_error_code
+        return payload
 
     def authorize(self, id_tag: str, token_type: str) -> Payload:
         return {"idTag": id_tag}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from simulators.model import Purpose, iso_utc
+from simulators.pricing import v16_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
 from simulators.settings import Change, SettingsStore
 
@@ -73,7 +74,16 @@ class V16Commands:
             "SetChargingProfile": self.set_charging_profile,
             "ClearChargingProfile": self.clear_charging_profile,
             "GetCompositeSchedule": self.get_composite_schedule,
+            "DataTransfer": self.data_transfer,
         }
+
+    async def data_transfer(self, p: Payload) -> Payload:
+        """California pricing (vendor org.openchargealliance.costmsg) is shown on the display
+        and Accepted; anything else is UnknownVendorId / UnknownMessageId / Rejected."""
+        status, text = v16_cost_text(p["vendorId"], p.get("messageId"), p.get("data"))
+        if text:
+            self._r.show(text)
+        return {"status": status}
 
     async def remote_start(self, p: Payload) -> Payload:
         """Accepted and started on a free connector; Rejected if busy, unknown, or the

@@ -131,7 +131,7 @@ class V201Dialect:
 
     def status_notification(
         self, connector_id: int, status: Status, *, error_code: str | None, charging: bool,
-        timestamp: str,
+        timestamp: str, vendor_error_code: str | None = None,
     ) -> Payload:
         wire = "Occupied" if status in _OCCUPIED else status.value
         return {
@@ -173,7 +173,9 @@ class V201Dialect:
         return "TransactionEvent", {
             "eventType": "Updated", "timestamp": sample.timestamp, "triggerReason": trigger,
             "seqNo": tx.next_seq(),
-            "transactionInfo": {"transactionId": tx.transaction_id, "chargingState": "Charging"},
+            "transactionInfo": {
+                "transactionId": tx.transaction_id, "chargingState": tx.charging_state,
+            },
             "meterValue": [meter_value(sample)],
         }
 

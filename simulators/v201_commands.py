@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from simulators.model import Purpose, iso_utc
+from simulators.pricing import v201_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
 from simulators.settings import Change, Setting, SettingsStore
 
@@ -67,7 +68,13 @@ class V201Commands:
             "SetChargingProfile": self.set_charging_profile,
             "ClearChargingProfile": self.clear_charging_profile,
             "GetCompositeSchedule": self.get_composite_schedule,
+            "CostUpdated": self.cost_updated,
         }
+
+    async def cost_updated(self, p: Payload) -> Payload:
+        """The running total cost, shown on the display."""
+        self._r.show(v201_cost_text(p["totalCost"], p["transactionId"]))
+        return {}
 
     async def request_start(self, p: Payload) -> Payload:
         """Accepted and started on a free EVSE (Started carries the remoteStartId);

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from csms.api.routes import ROUTERS, ops
+from csms.api.routes import ROUTERS, alarms, audit, feed, ops, webhooks
 from csms.app import Csms
 
 
@@ -22,4 +22,7 @@ def create_app(csms: Csms) -> FastAPI:
     app.include_router(ops.router)
     for router in ROUTERS:
         app.include_router(router)
+    for router in (audit.router, feed.router, webhooks.router):  # safety sharing, audit
+        app.include_router(router)
+    app.include_router(alarms.router)  # alarms and the daily safety summary
     return app

@@ -1,11 +1,32 @@
-"""Who may charge: the verdict on an id token, from its record and the policy. Pure."""
+"""Who may charge: the verdict on an id token, from its record and the policy. Pure.
+
+Rules:
+1. A token the table does not hold is Accepted or Invalid by policy; a stored token has its
+   stored status, Expired once past ``expires_at``.
+2. Credit (billing): an Accepted token whose record carries a :class:`Credit` is NoCredit
+   when its wallet is below ``min_balance_yuan`` and it has no package kWh left. A token
+   without credit information (no resident, billing off) is not checked.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 
 from csms.domain.model import Authorization, AuthorizationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Credit:
+    """What a token's resident can still charge with: wallet yuan and package kWh."""
+
+    balance_yuan: Decimal
+    package_kwh_left: Decimal
+
+    def sufficient(self, min_balance_yuan: Decimal) -> bool:
+        """Rule 2: enough money, or some package allowance left."""
+        return self.balance_yuan >= min_balance_yuan or self.package_kwh_left > 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,11 +37,30 @@ class TokenRecord:
     status: AuthorizationStatus
     expires_at: datetime | None = None
     group_id: str | None = None
+    credit: Credit | None = None
 
 
-def decide(record: TokenRecord | None, *, accept_unknown: bool, now: datetime) -> Authorization:
-    """The verdict on a token: its stored status, Expired once past ``expires_at``, and
-    Accepted or Invalid for a token the table does not hold, by policy."""
+def decide(
+    record: TokenRecord | None,
+    *,
+    accept_unknown: bool,
+    now: datetime,
+    min_balance_yuan: Decimal | None = None,
+) -> Authorization:
+    """The verdict on a token (Rules 1-2); ``min_balance_yuan`` None skips the credit check."""
+    verdict = _status(record, accept_unknown=accept_unknown, now=now)
+    if (
+        record is not None
+        and record.credit is not None
+        and min_balance_yuan is not None
+        and verdict.status is AuthorizationStatus.ACCEPTED
+        and not record.credit.sufficient(min_balance_yuan)
+    ):
+        return replace(verdict, status=AuthorizationStatus.NO_CREDIT)
+    return verdict
+
+
+def _status(record: TokenRecord | None, *, accept_unknown: bool, now: datetime) -> Authorization:
     if record is None:
         status = AuthorizationStatus.ACCEPTED if accept_unknown else AuthorizationStatus.INVALID
         return Authorization(status)

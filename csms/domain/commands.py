@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 
 from csms.domain.model import IdToken
@@ -152,10 +153,24 @@ class GetCompositeSchedule:
     rate_unit: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ShowCost:
+    """A transaction's cost so far (or final) for the charger's display, in yuan (whole fen).
+
+    2.0.1: CostUpdated (running only: the final cost is TransactionEventResponse.totalCost);
+    1.6: California-pricing DataTransfer RunningCost / FinalCost with ``text`` as priceText.
+    """
+
+    transaction_ref: str
+    cost_yuan: Decimal
+    final: bool = False
+    text: str | None = None
+
+
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
-    | GetCompositeSchedule
+    | GetCompositeSchedule | ShowCost
 )
 
 

@@ -25,6 +25,7 @@ Rules:
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from typing import Any, Final, assert_never
@@ -50,6 +51,7 @@ from csms.domain.commands import (
     SettingKey,
     SettingsReport,
     SettingValue,
+    ShowCost,
     TriggerableMessage,
     TriggerMessage,
     UnlockConnector,
@@ -162,8 +164,24 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "ClearChargingProfile", _clear_profile(command)
         case GetCompositeSchedule():
             return "GetCompositeSchedule", _composite_request(command)
+        case ShowCost():
+            return "DataTransfer", _cost_message(command)
         case _:
             assert_never(command)
+
+
+COSTMSG_VENDOR: Final = "org.openchargealliance.costmsg"
+
+
+def _cost_message(command: ShowCost) -> Payload:
+    """California pricing (OCA whitepaper): ``data`` is a JSON object as a string; the cost
+    is written from the Decimal, never through a float."""
+    body = f'{{"transactionId": {_transaction_id(command.transaction_ref)}, ' \
+        f'"cost": {command.cost_yuan}'
+    if command.text is not None:
+        body += f', "priceText": {json.dumps(command.text, ensure_ascii=False)}'
+    return {"vendorId": COSTMSG_VENDOR,
+            "messageId": "FinalCost" if command.final else "RunningCost", "data": body + "}"}
 
 
 def _remote_start(command: RemoteStart) -> Payload:

@@ -52,6 +52,7 @@ from csms.domain.commands import (
     SettingKey,
     SettingsReport,
     SettingValue,
+    ShowCost,
     TriggerableMessage,
     TriggerMessage,
     UnlockConnector,
@@ -106,6 +107,8 @@ def from_answer(command: Command, payload: Payload) -> CommandResult:
         return _settings_report(payload)
     if isinstance(command, GetCompositeSchedule):
         return _composite_schedule(payload)
+    if isinstance(command, ShowCost):  # CostUpdatedResponse is empty
+        return CommandStatus("Accepted")
     if isinstance(command, SetSetting):
         item = payload["setVariableResult"][0]
         return CommandStatus(item["attributeStatus"], _reason(item.get("attributeStatusInfo")))
@@ -166,6 +169,12 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "ClearChargingProfile", _clear_profile(command)
         case GetCompositeSchedule():
             return "GetCompositeSchedule", _composite_request(command)
+        case ShowCost():
+            if command.final:
+                raise _Inexpressible("2.0.1 gives the final cost in TransactionEventResponse")
+            return "CostUpdated", {"totalCost": float(command.cost_yuan),
+                                   "transactionId": _fit(command.transaction_ref, 36,
+                                                         "transactionId")}
         case _:
             assert_never(command)
 

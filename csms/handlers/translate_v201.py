@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from csms.domain.model import (
@@ -69,6 +70,11 @@ def id_token_info(auth: Authorization) -> Payload:
     if auth.group_id is not None:
         info["groupIdToken"] = {"idToken": auth.group_id, "type": "Central"}
     return info
+
+
+def money(amount: Decimal) -> float:
+    """A posted amount (whole fen) as the JSON number 2.0.1 cost fields take."""
+    return float(amount)
 
 
 def transaction_event(station_id: str, p: Payload) -> SessionEvent:

@@ -36,9 +36,15 @@ async def authorize(ctx: StationContext, p: Payload) -> Payload:
 
 async def transaction_event(ctx: StationContext, p: Payload) -> Payload:
     verdict = await ctx.service.session_event(tr.transaction_event(ctx.station_id, p))
-    if verdict.authorization is None or "idToken" not in p:
-        return {}
-    return {"idTokenInfo": tr.id_token_info(verdict.authorization)}
+    answer: Payload = {}
+    if verdict.authorization is not None and "idToken" in p:
+        answer["idTokenInfo"] = tr.id_token_info(verdict.authorization)
+    billing = ctx.service.billing
+    if p["eventType"] == "Ended" and verdict.session_id is not None and billing is not None:
+        cost = await billing.session_cost(verdict.session_id)
+        if cost is not None:
+            answer["totalCost"] = tr.money(cost)
+    return answer
 
 
 async def meter_values(ctx: StationContext, p: Payload) -> Payload:

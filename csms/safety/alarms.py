@@ -10,9 +10,11 @@ Rules:
 4. A rule answers with decisions: :class:`Raise` (the condition holds) or :class:`Clear` (it
    no longer holds: NoError, NotifyEvent cleared=true, value back in range, message
    received). Rules may repeat themselves; :func:`settle` drops a Raise for a key already
-   open and a Clear for a key not open, and returns the new set of open keys.
-5. Site-wide alarms (site overload) carry the site id in ``station_id`` and 0/0 as
-   EVSE/connector.
+   open and a Clear for a key not open, and returns the new set of open keys
+   (:func:`settle_conditions` does the same over condition texts, as a store keeps them).
+5. Site-wide alarms (site overload) carry ``site_id`` (and ``feeder_id`` for a feeder of
+   the site), an empty ``station_id`` and 0/0 as EVSE/connector.
+6. :func:`condition_text` spells a key as one stable string (the store's uniqueness key).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
+from functools import lru_cache
 from typing import TypeAlias
 
 Json: TypeAlias = "str | int | float | bool | list[Json] | dict[str, Json] | None"
@@ -59,6 +62,7 @@ class AlarmCode(StrEnum):
     WEAK_SIGNAL = "weak_signal"
     ENERGY_STALLED = "energy_stalled"
     SECURITY_EVENT = "security_event"
+    CHARGING_PROFILE_REFUSED = "charging_profile_refused"
 
 
 _P, _E, _N = AlarmLevel.PERSONAL_SAFETY, AlarmLevel.EQUIPMENT, AlarmLevel.NOTICE
@@ -81,6 +85,7 @@ LEVELS: Mapping[AlarmCode, AlarmLevel] = {
     AlarmCode.ENERGY_REGISTER_BACKWARDS: _E,
     AlarmCode.LOST_COMMUNICATION: _E,
     AlarmCode.SITE_OVERLOAD: _E,
+    AlarmCode.CHARGING_PROFILE_REFUSED: _E,  # the charger may draw more than its share
     AlarmCode.EV_COMMUNICATION_ERROR: _N,
     AlarmCode.READER_FAILURE: _N,
     AlarmCode.RESET_FAILURE: _N,
@@ -97,6 +102,17 @@ class ConditionKey:
     station_id: str
     evse_id: int = 0
     connector_id: int = 0
+    site_id: int | None = None
+    feeder_id: int | None = None
+
+
+@lru_cache(maxsize=65536)  # every sample's decisions are spelt: keep the common ones
+def condition_text(key: ConditionKey) -> str:
+    """Rule 6: ``code|station|evse|connector`` or ``code|site:<id>[/feeder:<id>]``."""
+    if key.site_id is not None:
+        feeder = "" if key.feeder_id is None else f"/feeder:{key.feeder_id}"
+        return f"{key.code.value}|site:{key.site_id}{feeder}"
+    return f"{key.code.value}|{key.station_id}|{key.evse_id}|{key.connector_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,3 +166,19 @@ def settle(
             current.discard(decision.key)
             effective.append(decision)
     return tuple(effective), frozenset(current)
+
+
+def settle_conditions(
+    open_conditions: set[str], decisions: Iterable[Decision]
+) -> tuple[Decision, ...]:
+    """:func:`settle` over condition texts (rule 6); updates ``open_conditions`` in place."""
+    effective: list[Decision] = []
+    for decision in decisions:
+        text = condition_text(decision.key)
+        if isinstance(decision, Raise) and text not in open_conditions:
+            open_conditions.add(text)
+            effective.append(decision)
+        elif isinstance(decision, Clear) and text in open_conditions:
+            open_conditions.discard(text)
+            effective.append(decision)
+    return tuple(effective)

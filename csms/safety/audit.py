@@ -1,9 +1,11 @@
 """The tamper-evident audit log: a SHA-256 hash chain. Pure.
 
 Rules:
-1. A record is (seq, at, actor, action, resource, details) plus ``prev_hash``, the hash of
-   the record before it (:data:`GENESIS`, 64 zeros, before the first), and ``hash``, its own.
-2. Canonical form: JSON of seq, at, actor, action, resource, details and prev_hash with
+1. A record is (seq, at, actor, action, resource, resource_id, details) plus ``prev_hash``,
+   the hash of the record before it (:data:`GENESIS`, 64 zeros, before the first), and
+   ``hash``, its own.
+2. Canonical form: JSON of seq, at, actor, action, resource, resource_id (null when there is
+   none), details and prev_hash with
    sorted keys, no spaces, UTF-8 (not ASCII-escaped), no NaN; ``at`` as ISO 8601 UTC with
    microseconds and "Z". A record's hash is the SHA-256 hex digest of its canonical form.
 3. :func:`chain` numbers entries from the anchor's seq + 1 and links them.
@@ -51,6 +53,7 @@ class AuditEntry:
     action: str
     resource: str
     details: dict[str, Json]
+    resource_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class AuditRecord:
     details: dict[str, Json]
     prev_hash: str
     hash: str
+    resource_id: str | None = None
 
 
 class Problem(StrEnum):
@@ -90,7 +94,8 @@ def canonical(seq: int, entry: AuditEntry | AuditRecord, prev_hash: str) -> byte
     """Rule 2."""
     body = {
         "seq": seq, "at": iso_utc(entry.at), "actor": entry.actor, "action": entry.action,
-        "resource": entry.resource, "details": entry.details, "prev_hash": prev_hash,
+        "resource": entry.resource, "resource_id": entry.resource_id,
+        "details": entry.details, "prev_hash": prev_hash,
     }
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       allow_nan=False)
@@ -107,6 +112,7 @@ def append(previous: Link, entry: AuditEntry) -> AuditRecord:
     return AuditRecord(
         seq, entry.at, entry.actor, entry.action, entry.resource, entry.details,
         prev_hash=previous.hash, hash=digest(seq, entry, previous.hash),
+        resource_id=entry.resource_id,
     )
 
 

@@ -8,7 +8,9 @@ Rules:
    error code for it. Status Faulted without a code (and the 2.0.1 Faulted status, whose
    detail comes by NotifyEvent) raises ``faulted``.
 2. A status without error code and not Faulted (1.6 NoError) clears every status-derived
-   alarm of that connector.
+   alarm of that connector. OCPP 2.0.1 StatusNotification carries no error code
+   (``error_codes=False``): its faults come by NotifyEvent and clear by NotifyEvent, so a
+   2.0.1 status clears only ``faulted``.
 3. OCPP 2.0.1 NotifyEvent (one eventData): ``cleared=true`` clears. Otherwise it is an alarm
    when trigger is Alerting (a monitor crossed its threshold) or the variable is a boolean
    problem variable (Problem, Tripped, Operated) with actualValue true; actualValue false on
@@ -67,13 +69,16 @@ V201_COMPONENTS: Mapping[str, AlarmCode] = {
     "ControlMetering": C.POWER_METER_FAILURE,
     "TokenReader": C.READER_FAILURE,
     "CaseAccessSensor": C.TAMPER_DETECTED,
+    "ExternalTemperatureSensor": C.OVER_TEMPERATURE,
+    "OverCurrentProtectionRecloser": C.OVER_CURRENT,
+    "RCDRecloser": C.GROUND_FAULT,
 }
 V201_KEYWORDS: tuple[tuple[str, AlarmCode], ...] = (
     ("ground", C.GROUND_FAULT), ("earth", C.GROUND_FAULT), ("residual", C.GROUND_FAULT),
     ("rcd", C.GROUND_FAULT), ("emergency", C.EMERGENCY_STOP), ("estop", C.EMERGENCY_STOP),
     ("temperature", C.OVER_TEMPERATURE), ("overtemp", C.OVER_TEMPERATURE),
     ("overcurrent", C.OVER_CURRENT), ("overvoltage", C.OVER_VOLTAGE),
-    ("undervoltage", C.UNDER_VOLTAGE),
+    ("undervoltage", C.UNDER_VOLTAGE), ("overload", C.OVER_CURRENT),
 )
 PROBLEM_VARIABLES = frozenset({"Problem", "Tripped", "Operated"})
 
@@ -90,15 +95,17 @@ def _v16_code(event: ConnectorStatusChanged, settings: SafetySettings) -> AlarmC
 
 
 def status_fault(
-    event: ConnectorStatusChanged, settings: SafetySettings, session_ref: str | None = None
+    event: ConnectorStatusChanged, settings: SafetySettings, session_ref: str | None = None,
+    *, error_codes: bool = True,
 ) -> tuple[Decision, ...]:
-    """Rules 1 and 2 for one status change."""
+    """Rules 1 and 2 for one status change; ``error_codes`` False for OCPP 2.0.1."""
     faulted = event.status is ConnectorStatus.FAULTED
     if event.error_code is None and not faulted:
+        codes = sorted(STATUS_CODES) if error_codes else [C.FAULTED]
         return tuple(
             Clear(_key(code, event.station_id, event.evse_id, event.connector_id), event.at,
                   "NoError")
-            for code in sorted(STATUS_CODES)
+            for code in codes
         )
     code = _v16_code(event, settings)
     evidence: Evidence = {

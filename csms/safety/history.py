@@ -8,8 +8,9 @@ Rules:
 2. Status changes set ``charging`` (only ``Charging`` counts: an EV that stopped drawing,
    SuspendedEV/SuspendedEVSE, is not a stalled session) and record faults: a status that
    carries an error code, or status Faulted, is one fault.
-3. Session events set and end ``session_ref``; a session start (or the start of charging)
-   restarts the energy-stall clock.
+3. Session events set and end ``session_ref`` (the caller's own reference when it gives
+   one, such as the CSMS's session id; else the transaction id); a session start (or the
+   start of charging) restarts the energy-stall clock.
 4. A load point is (time, measured, limit); a run of consecutive points above
    limit × (1 + tolerance) that reaches the latest point is an excess, lasting from its
    first point to the latest (:func:`excess_duration`).
@@ -18,8 +19,9 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any
 
 from csms.domain.model import (
     ConnectorStatus,
@@ -51,6 +53,17 @@ class ConnectorHistory:
     limit_a: float | None = None  # the effective smart-charging limit, set by the caller
 
 
+_FIELDS = tuple(f.name for f in fields(ConnectorHistory))
+
+
+def evolve(history: ConnectorHistory, **changes: Any) -> ConnectorHistory:
+    """``history`` with ``changes``: :func:`dataclasses.replace`, minus its checks (this
+    runs for every meter sample)."""
+    values = {name: getattr(history, name) for name in _FIELDS}
+    values.update(changes)
+    return ConnectorHistory(**values)
+
+
 def excess_duration(points: Sequence[LoadPoint], tolerance_ratio: float) -> timedelta | None:
     """How long the trailing run of points above limit × (1 + tolerance) has lasted.
 
@@ -78,7 +91,7 @@ def add_load_point(
     for index, old in enumerate(points):
         if old.at < horizon:
             first = index
-    return replace(history, load=points[first:])
+    return evolve(history, load=points[first:])
 
 
 def observe_status(
@@ -93,18 +106,20 @@ def observe_status(
     rise_at = history.last_rise_at
     if charging and not history.charging:
         rise_at = event.at
-    return replace(history, charging=charging, fault_times=faults, last_rise_at=rise_at)
+    return evolve(history, charging=charging, fault_times=faults, last_rise_at=rise_at)
 
 
-def observe_session(history: ConnectorHistory, event: SessionEvent) -> ConnectorHistory:
+def observe_session(
+    history: ConnectorHistory, event: SessionEvent, session_ref: str | None = None
+) -> ConnectorHistory:
     """Rule 3: the session reference and the stall clock after a session event."""
     if event.kind is SessionEventKind.ENDED:
-        return replace(history, session_ref=None, charging=False)
+        return evolve(history, session_ref=None, charging=False)
     charging = history.charging
     if event.charging_state is not None:
         charging = event.charging_state == "Charging"
     rise_at = history.last_rise_at
     if event.kind is SessionEventKind.STARTED or (charging and not history.charging):
         rise_at = event.at
-    ref = event.transaction_ref or history.session_ref
-    return replace(history, session_ref=ref, charging=charging, last_rise_at=rise_at)
+    ref = session_ref or event.transaction_ref or history.session_ref
+    return evolve(history, session_ref=ref, charging=charging, last_rise_at=rise_at)

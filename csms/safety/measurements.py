@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from csms.domain.model import MeterSample
 from csms.domain.sessions import register_readings_wh
@@ -39,7 +39,13 @@ from csms.safety.alarms import (
     Json,
     Raise,
 )
-from csms.safety.history import ConnectorHistory, LoadPoint, add_load_point, excess_duration
+from csms.safety.history import (
+    ConnectorHistory,
+    LoadPoint,
+    add_load_point,
+    evolve,
+    excess_duration,
+)
 from csms.safety.settings import SafetySettings
 
 C = AlarmCode
@@ -47,7 +53,13 @@ Outcome = tuple[tuple[Decision, ...], ConnectorHistory]
 
 
 def _key(code: AlarmCode, history: ConnectorHistory) -> ConditionKey:
-    return ConditionKey(code, history.station_id, history.evse_id, history.connector_id)
+    return _condition(code, history.station_id, history.evse_id, history.connector_id)
+
+
+@lru_cache(maxsize=65536)  # keys are built for every sample: reuse the common ones
+def _condition(code: AlarmCode, station_id: str, evse_id: int, connector_id: int
+               ) -> ConditionKey:
+    return ConditionKey(code, station_id, evse_id, connector_id)
 
 
 def _raise(code: AlarmCode, h: ConnectorHistory, at: datetime, evidence: Evidence) -> Raise:
@@ -126,11 +138,14 @@ def over_current(
     if not measured or not references:
         return (), history
     point = LoadPoint(sample.at, max(measured), min(references))
+    if point.measured <= point.limit * (1 + settings.over_current_tolerance_ratio):
+        # Within the reference: any run of excess ends here, no earlier point matters.
+        history = evolve(history, load=()) if history.load else history
+        return (Clear(_key(C.OVER_CURRENT, history), sample.at, "current back in range"),), history
     keep = timedelta(seconds=settings.over_current_duration_s)
     history = add_load_point(history, point, keep)
     lasted = excess_duration(history.load, settings.over_current_tolerance_ratio)
-    if lasted is None:
-        return (Clear(_key(C.OVER_CURRENT, history), sample.at, "current back in range"),), history
+    assert lasted is not None  # the latest point is an excess
     if lasted > keep:
         evidence: Evidence = {
             "current_a": point.measured, "reference_a": point.limit,
@@ -149,18 +164,18 @@ def energy_register(
     if not readings:
         return (), history
     reading, previous = readings[-1], history.last_energy_wh
-    history = replace(history, last_energy_wh=reading)
     if previous is None:
-        return (), history
+        return (), evolve(history, last_energy_wh=reading)
     if reading < previous - settings.register_backwards_tolerance_wh:
         evidence: Evidence = {"previous_wh": previous, "reading_wh": reading}
+        history = evolve(history, last_energy_wh=reading)
         return (_raise(C.ENERGY_REGISTER_BACKWARDS, history, sample.at, evidence),), history
     if reading - previous >= settings.stall_min_increase_wh:
-        history = replace(history, last_rise_at=sample.at)
+        history = evolve(history, last_energy_wh=reading, last_rise_at=sample.at)
         clear = Clear(_key(C.ENERGY_STALLED, history), sample.at, "energy rising")
         return (clear,), history
     # No rise worth counting: keep the old baseline so that small rises add up.
-    return (), replace(history, last_energy_wh=previous)
+    return (), history
 
 
 def energy_stalled(

@@ -8,8 +8,9 @@ Rules:
 2. Site overload: over a series of (time, measured_w, limit_w) points in time order, a run of
    points above limit × (1 + tolerance) that reaches the latest point and has lasted longer
    than ``site_overload_duration_s`` raises; a latest point within its limit clears; an
-   excess not yet long enough decides nothing. The alarm carries the site id as station
-   and 0/0 as EVSE/connector.
+   excess not yet long enough decides nothing. The alarm carries the site id (alarms rule
+   5). The running CSMS takes load management's own verdict instead
+   (:func:`csms.safety.monitor.site_load_changed`); this rule serves a site series.
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ def lost_communication(
 
 
 def site_overload(
-    site_id: str, series: Sequence[LoadPoint], settings: SafetySettings
+    site_id: int, series: Sequence[LoadPoint], settings: SafetySettings
 ) -> Decision | None:
     """Rule 2 (``LoadPoint.measured``/``limit`` in W)."""
     if not series:
         return None
     latest = series[-1]
-    key = ConditionKey(AlarmCode.SITE_OVERLOAD, site_id)
+    key = ConditionKey(AlarmCode.SITE_OVERLOAD, "", site_id=site_id)
     lasted = excess_duration(series, settings.site_overload_tolerance_ratio)
     if lasted is None:
         return Clear(key, latest.at, "site power within limit", {"measured_w": latest.measured})

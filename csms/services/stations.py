@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
 
 from csms.config import Settings, UnknownTokenPolicy
 from csms.domain import authorization
@@ -35,6 +37,16 @@ from csms.store.repository import Store
 Clock = Callable[[], datetime]
 
 
+class BillingHooks(Protocol):
+    """What authorization and the cost display ask billing (csms.services.billing)."""
+
+    async def credit(self, record: authorization.TokenRecord) -> authorization.TokenRecord:
+        """``record`` with its resident's credit, if billing applies to it."""
+
+    async def session_cost(self, session_id: int) -> Decimal | None:
+        """What the session's user pays, once priced (yuan)."""
+
+
 class StationService:
     """Charger-initiated messages, version-neutral."""
 
@@ -47,6 +59,10 @@ class StationService:
         self._interval_s = settings.server.heartbeat_interval_s
         self._accept_unknown = (
             settings.authorization.unknown_id_tokens is UnknownTokenPolicy.ACCEPT
+        )
+        self.billing: BillingHooks | None = None
+        self._min_balance_yuan = (
+            settings.billing.min_balance_yuan if settings.billing.enabled else None
         )
 
     def now(self) -> datetime:
@@ -76,6 +92,8 @@ class StationService:
 
     async def authorize(self, token: IdToken) -> Authorization:
         record = await self._store.get_token(token.value)
+        if record is not None and self.billing is not None:
+            record = await self.billing.credit(record)
         return self._decide(record)
 
     async def session_event(self, event: SessionEvent) -> SessionVerdict:
@@ -100,6 +118,7 @@ class StationService:
 
     def _decide(self, record: authorization.TokenRecord | None) -> Authorization:
         return authorization.decide(
-            record, accept_unknown=self._accept_unknown, now=self._clock()
+            record, accept_unknown=self._accept_unknown, now=self._clock(),
+            min_balance_yuan=self._min_balance_yuan,
         )
 

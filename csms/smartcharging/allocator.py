@@ -77,6 +77,7 @@ class LimitReason(StrEnum):
     DRAW_LIMITED = "draw_limited"  # capped at measured draw + margin (Rule 5)
     QUEUED = "queued"  # paused: not enough capacity now (Rule 6)
     INFEASIBLE = "infeasible"  # paused: can never charge here (Rule 1)
+    VALLEY = "valley"  # paused by its caller until the valley (csms.smartcharging.valley)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from csms.store import tables as t
+from csms.store.audit import append_later
 from csms.store.rows import now_utc, utc
 from csms.store.writer import Writer, WriteTx
 
@@ -28,13 +29,16 @@ class ApiTokenRecord:
 
 
 def audit(tx: WriteTx, actor: str, action: str, resource: str, resource_id: object,
-          details: dict[str, Any] | None = None) -> None:
-    """Record an operator write in the same transaction as the write itself."""
-    tx.insert_later(t.audit_log, [{
-        "at": now_utc(), "actor": actor, "action": action, "resource": resource,
-        "resource_id": None if resource_id is None else str(resource_id),
-        "details": details or {},
-    }])
+          details: dict[str, Any] | None = None, *, at: datetime | None = None) -> None:
+    """Record a write (or a security-relevant fact) in the same transaction as the write
+    itself, as the next link of the tamper-evident chain (csms.store.audit). ``at`` defaults
+    to now (UTC).
+
+    Raises:
+        ValueError: ``at`` is naive or ``details`` holds NaN.
+    """
+    append_later(tx, at or now_utc(), actor, action, resource,
+                 None if resource_id is None else str(resource_id), details)
 
 
 class AccessStore:

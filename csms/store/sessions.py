@@ -16,7 +16,7 @@ Rules (ARCHITECTURE properties 1-2):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +44,10 @@ from csms.store.writer import Writer, WriteTx
 
 SessionRow = Row[*tuple[Any, ...]]
 Authorizer = Callable[[TokenRecord | None], Authorization]
+# Runs inside the unit that ends a session, so what it writes commits with the end (billing).
+EndHook = Callable[[WriteTx, int], Awaitable[None]]
+# Adds credit (wallet, package allowance) to a token record at a transaction's start.
+CreditHook = Callable[[AsyncConnection, TokenRecord], Awaitable[TokenRecord]]
 ACTIVE, ENDED = "active", "ended"
 
 
@@ -52,6 +56,8 @@ class SessionRecorder:
 
     def __init__(self, writer: Writer) -> None:
         self._writer = writer
+        self.on_ended: EndHook | None = None
+        self.credit: CreditHook | None = None
 
     async def record(self, event: SessionEvent, authorize: Authorizer) -> SessionVerdict:
         """Apply ``event``; ``authorize`` decides on its id token (if any) from the table."""
@@ -59,7 +65,11 @@ class SessionRecorder:
         async def unit(tx: WriteTx) -> SessionVerdict:
             auth = None
             if event.id_token is not None:
-                auth = authorize(await read_token(tx.conn, event.id_token.value))
+                record = await read_token(tx.conn, event.id_token.value)
+                if record is not None and self.credit is not None and \
+                        event.kind is SessionEventKind.STARTED:
+                    record = await self.credit(tx.conn, record)
+                auth = authorize(record)
             if event.transaction_ref is None:
                 return await self._start_v16(tx, event, auth)
             if event.seq_no is None:
@@ -228,6 +238,8 @@ class SessionRecorder:
             energy_wh=session_energy_wh(start, meter_stop_wh), stop_reason=event.stop_reason,
             updated_at=now_utc(),
         ))
+        if self.on_ended is not None:
+            await self.on_ended(tx, row.id)
 
     @staticmethod
     async def _find(

@@ -242,6 +242,9 @@ api_tokens = Table(
     Column("revoked_at", Stamp),
 )
 
+# Append-only and hash-chained (csms.safety.audit; written only by csms.store.access.audit):
+# ``seq`` numbers the chain without gaps, ``hash`` is the SHA-256 of the canonical form of
+# the row including ``prev_hash``. Migration 0004 adds triggers that refuse UPDATE and DELETE.
 audit_log = Table(
     "audit_log", metadata,
     Column("id", BigId, primary_key=True),
@@ -251,6 +254,9 @@ audit_log = Table(
     Column("resource", String(40), nullable=False),
     Column("resource_id", String(100)),
     Column("details", JSON, nullable=False),
+    Column("seq", BigInteger, nullable=False, unique=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
     Index("ix_audit_log_at", "at"),
 )
 

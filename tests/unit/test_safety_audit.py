@@ -23,7 +23,8 @@ from csms.safety.audit import (
 )
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-FIELDS = ("seq", "at", "actor", "action", "resource", "details", "prev_hash", "hash")
+FIELDS = ("seq", "at", "actor", "action", "resource", "details", "prev_hash", "hash",
+          "resource_id")
 
 
 def entry(n: int) -> AuditEntry:
@@ -61,6 +62,8 @@ def altered(record: AuditRecord, name: str) -> AuditRecord:
         return replace(record, actor=record.actor + "x")
     if name == "action":
         return replace(record, action=record.action + "x")
+    if name == "resource_id":
+        return replace(record, resource_id=(record.resource_id or "") + "x")
     return replace(record, resource=record.resource + "x")
 
 
@@ -71,8 +74,15 @@ class TestCanonicalForm:
         e = AuditEntry(at, "张三", "login", "user/1", {"b": 1, "a": [1.5, None]})
         assert (
             '{"action":"login","actor":"张三","at":"2026-01-02T03:04:05.000000Z",'
-            '"details":{"a":[1.5,null],"b":1},"prev_hash":"p","resource":"user/1","seq":7}'
+            '"details":{"a":[1.5,null],"b":1},"prev_hash":"p","resource":"user/1",'
+            '"resource_id":null,"seq":7}'
         ).encode() == canonical(7, e, "p")
+
+    def test_resource_id_is_part_of_the_hash(self) -> None:
+        """Two entries that differ only in resource id hash differently."""
+        first = replace(entry(1), resource_id="CP-1")
+        assert b'"resource_id":"CP-1"' in canonical(1, first, "p")
+        assert chain([first])[0].hash != chain([replace(first, resource_id="CP-2")])[0].hash
 
     def test_naive_timestamp_is_refused(self) -> None:
         """A timestamp without zone cannot be put in canonical form."""

@@ -367,22 +367,22 @@ class TestSiteOverload:
 
     def test_above_147_kw_for_over_60_s_raises(self) -> None:
         """Limit 140 kW + 5 % = 147 kW: 150 kW from 0 s to 61 s raises for the site."""
-        decision = site_overload("site-7", self.series((0, 150e3), (61, 150e3)), S)
+        decision = site_overload(7, self.series((0, 150e3), (61, 150e3)), S)
         assert isinstance(decision, Raise)
-        assert (C.SITE_OVERLOAD, "site-7") == (decision.alarm.code, decision.key.station_id)
+        assert (C.SITE_OVERLOAD, 7) == (decision.alarm.code, decision.key.site_id)
 
     def test_exactly_60_s_or_147_kw_does_not(self) -> None:
         """60 s of excess, or 147 kW for 2 min, decides no Raise."""
-        assert site_overload("s", self.series((0, 150e3), (60, 150e3)), S) is None
+        assert site_overload(3, self.series((0, 150e3), (60, 150e3)), S) is None
         within = self.series((0, 147e3), (120, 147e3))
-        assert C.SITE_OVERLOAD == cleared(site_overload("s", within, S))
+        assert C.SITE_OVERLOAD == cleared(site_overload(3, within, S))
 
     def test_dip_restarts_the_run(self) -> None:
         """A dip within the limit at 30 s restarts the clock: 150 kW at 0, 140 at 30, 150 at 61."""
-        assert site_overload("s", self.series((0, 150e3), (30, 140e3), (61, 150e3)), S) is None
+        assert site_overload(3, self.series((0, 150e3), (30, 140e3), (61, 150e3)), S) is None
 
     def test_back_in_range_clears(self) -> None:
         """The latest point within the limit clears."""
         back = self.series((0, 150e3), (90, 100e3))
-        assert C.SITE_OVERLOAD == cleared(site_overload("s", back, S))
-        assert site_overload("s", [], S) is None
+        assert C.SITE_OVERLOAD == cleared(site_overload(3, back, S))
+        assert site_overload(3, [], S) is None

@@ -97,12 +97,15 @@ async def test_remote_stop() -> None:
 
 @pytest.mark.parametrize(("kind", "reason"), [("Soft", "SoftReset"), ("Hard", "HardReset")])
 async def test_reset_stops_transactions_and_boots_again(kind: str, reason: str) -> None:
-    async with station_on_loopback(V16, connectors=2) as (csms, st):
+    async with station_on_loopback(V16, connectors=2, reboot_delay_s=0.05) as (csms, st):
         await st.start_transaction(1, "T1")
         assert await csms.call("CP-1", "Reset", {"type": kind}) == {"status": "Accepted"}
         await st.settle()
+        await st.link.wait_sent("BootNotification", count=2)
+        await st.settle()
         assert csms.messages("CP-1", "StopTransaction")[0]["reason"] == reason
         assert len(csms.messages("CP-1", "BootNotification")) == 2
+        assert (st.link.reconnects, st.stats.reboots) == (1, 1)
         statuses = csms.messages("CP-1", "StatusNotification")
         assert [(m["connectorId"], m["status"]) for m in statuses] == [
             (1, "Available"), (2, "Available")]

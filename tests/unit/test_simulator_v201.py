@@ -92,12 +92,14 @@ async def test_request_stop_transaction() -> None:
 
 
 async def test_reset_immediate_and_on_idle() -> None:
-    async with station_on_loopback(V201) as (csms, st):
+    async with station_on_loopback(V201, reboot_delay_s=0.05) as (csms, st):
         await st.start_transaction(1, "T1")
         assert await csms.call("CP-1", "Reset", {"type": "OnIdle"}) == {"status": "Scheduled"}
         await st.settle()
         assert len(csms.messages("CP-1", "BootNotification")) == 1  # not yet
         await st.stop_transaction(1)
+        await st.settle()
+        await st.link.wait_sent("BootNotification", count=2)
         await st.settle()
         boots = csms.messages("CP-1", "BootNotification")
         assert [b["reason"] for b in boots] == ["PowerUp", "RemoteReset"]
@@ -107,6 +109,8 @@ async def test_reset_immediate_and_on_idle() -> None:
         ended = csms.messages("CP-1", "TransactionEvent")[-1]
         assert ended["transactionInfo"]["stoppedReason"] == "ImmediateReset"
         assert ended["triggerReason"] == "ResetCommand"
+        await st.link.wait_sent("BootNotification", count=3)
+        await st.settle()
         assert len(csms.messages("CP-1", "BootNotification")) == 3
         unknown = await csms.call("CP-1", "Reset", {"type": "Immediate", "evseId": 5})
         assert unknown == {"status": "Rejected"}

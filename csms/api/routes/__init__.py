@@ -15,3 +15,11 @@ ROUTERS += [sessions.router, safety.router, live.router]
 from csms.api.routes import network, organisation, residents  # noqa: E402 - appended per family
 
 ROUTERS += [organisation.router, network.router, residents.router]
+
+from csms.api.routes import billing, billing_wallets  # noqa: E402 - appended per family
+
+ROUTERS += [billing.router, billing_wallets.router]
+
+from csms.api.routes import load  # noqa: E402 - appended per family
+
+ROUTERS += [load.router]

@@ -1,0 +1,103 @@
+"""Retention: delete rows older than ``[retention]`` allows (``csms db prune``).
+
+Rules:
+1. Safety logs (station events, connector status history, command log) older than
+   ``safety_logs_days`` go; so do ended sessions older than ``sessions_days`` (by their end)
+   with their meter values and transaction events, and meter values of no session older
+   than ``sessions_days``. Active sessions are never pruned.
+2. A session that another table still refers to (a billing charge, an alarm, ...) is kept,
+   whoever added that table: the references are found in the schema's foreign keys.
+3. The audit log is never pruned, so its hash chain stays verifiable from the first record.
+4. Deletes run through the group-commit writer in chunks of at most :data:`CHUNK` rows, so
+   the writer is never held for long and other writes interleave.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, not_, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.config import RetentionSettings
+from csms.store import tables as t
+from csms.store.schema import metadata
+from csms.store.writer import Writer, WriteTx
+
+CHUNK = 5000
+_OWN_CHILDREN = {"meter_values", "transaction_events"}
+
+
+@dataclass(frozen=True, slots=True)
+class Cutoffs:
+    """Rows before these instants (UTC) are expired."""
+
+    safety_logs: datetime
+    sessions: datetime
+
+    @classmethod
+    def of(cls, retention: RetentionSettings, now: datetime) -> Cutoffs:
+        return cls(now - timedelta(days=retention.safety_logs_days),
+                   now - timedelta(days=retention.sessions_days))
+
+
+def _expired_sessions(cut: Cutoffs) -> ColumnElement[bool]:
+    """Ended before the cutoff and referred to by nothing but their own children (rule 2)."""
+    s = t.sessions
+    conditions: list[ColumnElement[bool]] = [s.c.status == "ended", s.c.ended_at < cut.sessions]
+    conditions.extend(
+        not_(exists().where(fk.parent == s.c.id))
+        for table in metadata.tables.values() if table.name not in _OWN_CHILDREN
+        for fk in table.foreign_keys if fk.column is s.c.id)
+    return and_(*conditions)
+
+
+def plan(cut: Cutoffs) -> list[tuple[str, Table, ColumnElement[bool]]]:
+    """What to delete, in a safe order (children before their sessions): label, table,
+    condition."""
+    expired = select(t.sessions.c.id).where(_expired_sessions(cut))
+    mv, te = t.meter_values, t.transaction_events
+    return [
+        ("station_events", t.station_events, t.station_events.c.at < cut.safety_logs),
+        ("connector_status_history", t.connector_status_history,
+         t.connector_status_history.c.at < cut.safety_logs),
+        ("command_log", t.command_log, t.command_log.c.requested_at < cut.safety_logs),
+        ("meter_values (no session)", mv,
+         and_(mv.c.session_id.is_(None), mv.c.at < cut.sessions)),
+        ("meter_values (expired sessions)", mv, mv.c.session_id.in_(expired)),
+        ("transaction_events", te, te.c.session_id.in_(expired)),
+        ("sessions", t.sessions, t.sessions.c.id.in_(expired)),
+    ]
+
+
+async def count(engine: AsyncEngine, cut: Cutoffs) -> dict[str, int]:
+    """How many rows each step of :func:`plan` would delete now."""
+    counts: dict[str, int] = {}
+    async with engine.connect() as conn:
+        for label, table, condition in plan(cut):
+            counts[label] = int((await conn.execute(
+                select(func.count()).select_from(table).where(condition))).scalar_one())
+    return counts
+
+
+async def prune(writer: Writer, cut: Cutoffs) -> dict[str, int]:
+    """Delete what :func:`plan` names, in chunks (rule 4); the rows deleted per step."""
+    counts: dict[str, int] = {}
+    for label, table, condition in plan(cut):
+        counts[label] = 0
+        while deleted := await writer.submit(_chunk(table, condition)):
+            counts[label] += deleted
+    return counts
+
+
+def _chunk(table: Table, condition: ColumnElement[bool]) -> Any:
+    pk = next(iter(table.primary_key.columns))
+    ids = select(pk).where(condition).limit(CHUNK)
+
+    async def unit(tx: WriteTx) -> int:
+        result = await tx.conn.execute(delete(table).where(pk.in_(ids)))
+        return int(result.rowcount or 0)
+
+    return unit

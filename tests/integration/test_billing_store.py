@@ -1,0 +1,122 @@
+"""Billing in the store (both databases): a session's charge is written with its end and never
+recomputed; a later tariff version, whenever it takes effect, cannot reprice it."""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from csms.app import Csms
+from csms.domain.model import (
+    IdToken,
+    MeterSample,
+    SampledValue,
+    SessionEvent,
+    SessionEventKind,
+)
+from csms.store import billing
+from csms.store import tables as t
+from csms.store import tables_billing as b
+from csms.store.billing import SessionBilling
+from csms.store.billing_admin import BillingAdmin, ScheduleSpec, SegmentSpec, TariffSpec
+from csms.store.billing_reads import BillingReads, Charge
+from csms.store.organisation import Conflict
+from tests.e2e.test_billing_flows import CREATED, new_place, top_up, yunnan_tariff
+
+START = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+END = START + timedelta(minutes=90)
+
+
+def event(kind: SessionEventKind, at: datetime, seq: int, wh: float) -> SessionEvent:
+    sample = MeterSample(at, (SampledValue(wh, unit="Wh"),))
+    return SessionEvent("CP-R", kind, at, 1, 1, "tx-r", IdToken("CARD-R"), samples=(sample,),
+                        seq_no=seq)
+
+
+async def ended_session(app: Csms) -> int:
+    """The 23:30–01:00 Yunnan session, recorded through the station service, once."""
+    async with app.engine.connect() as conn:
+        found = (await conn.execute(select(b.session_charges.c.session_id))).scalar()
+    if found is not None:
+        return int(found)
+    place = await new_place(app, "CP-R", "CARD-R")
+    await yunnan_tariff(app, place)
+    await top_up(app, place, "100", CREATED, "r")
+    await app.stations.session_event(event(SessionEventKind.STARTED, START, 0, 10_000))
+    middle = START + timedelta(minutes=30)
+    await app.stations.session_event(event(SessionEventKind.UPDATED, middle, 1, 13_500))
+    verdict = await app.stations.session_event(event(SessionEventKind.ENDED, END, 2, 20_500))
+    assert verdict.session_id is not None
+    return verdict.session_id
+
+
+async def ledger_rows(app: Csms) -> Any:
+    async with app.engine.connect() as conn:
+        return (await conn.execute(select(func.count(), func.sum(b.wallet_entries.c.amount_fen))
+                                   )).one()
+
+
+prices = st.decimals(min_value=0, max_value=5, places=4, allow_nan=False, allow_infinity=False)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hours=st.integers(min_value=-24 * 800, max_value=24 * 800), electricity=prices,
+       service=prices, valley=prices)
+async def test_no_tariff_version_reprices_an_ended_session(
+    csms: Csms, hours: int, electricity: Decimal, service: Decimal, valley: Decimal
+) -> None:
+    """Whatever version is added after the session ended (effective before, during or after
+    it, any prices), its stored charge and the ledger are unchanged, and replaying the
+    end-of-session hook posts nothing."""
+    session_id = await ended_session(csms)
+    reads = BillingReads(csms.engine)
+    before: Charge | None = await reads.charge(session_id)
+    assert before is not None
+    assert Decimal("8.51") == before.total_yuan
+    entries = await ledger_rows(csms)
+    spec = TariffSpec(
+        "changed", START + timedelta(hours=hours), "Asia/Shanghai",
+        ScheduleSpec(electricity, "flat", (SegmentSpec(datetime.min.time(),
+                                                       datetime.min.time().replace(hour=8),
+                                                       "valley", valley),)),
+        ScheduleSpec(service), community_id=await _community(csms))
+    with suppress(Conflict):  # a version already starts then: nothing new to check
+        await BillingAdmin(csms.store.writer).create_tariff(spec, CREATED, "test")
+    await csms.store.writer.submit(lambda tx: SessionBilling().session_ended(tx, session_id))
+    assert before == await reads.charge(session_id)
+    assert entries == await ledger_rows(csms)
+
+
+async def _community(app: Csms) -> int:
+    async with app.engine.connect() as conn:
+        return int((await conn.execute(select(t.communities.c.id))).scalar_one())
+
+
+async def test_a_pricing_failure_never_fails_the_end_of_a_session(
+    csms: Csms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If pricing breaks, only the billing writes roll back: the session still ends (the
+    charger is answered and never retries), no charge or ledger entry is half-written, and a
+    billing_unpriced station event says why."""
+    def broken(*_: object) -> None:
+        raise RuntimeError("pricing exploded")
+
+    monkeypatch.setattr(billing, "settle_session", broken)
+    await ended_session(csms)
+    async with csms.engine.connect() as conn:
+        status = (await conn.execute(select(t.sessions.c.status))).scalar_one()
+        charges = (await conn.execute(select(func.count()).select_from(
+            b.session_charges))).scalar_one()
+        events = (await conn.execute(select(t.station_events.c.details).where(
+            t.station_events.c.kind == "billing_unpriced"))).scalars().all()
+    assert ("ended", 0) == (status, charges)
+    assert ["RuntimeError('pricing exploded')"] == [e["error"] for e in events]
+    assert (1, 10_000) == tuple(await ledger_rows(csms))  # only the top-up

@@ -1,0 +1,148 @@
+"""Retention: ``[retention]`` minimums, and ``csms db prune`` deleting only expired rows
+(dry run by default), never the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from csms.config import DatabaseSettings, RetentionSettings, load_settings
+from csms.errors import ConfigError
+from csms.store import migrate, retention
+from csms.store import tables as t
+from csms.store.audit import verify_stored
+from csms.store.engine import create_engine
+from csms.store.writer import Writer, WriteTx
+
+NOW = datetime(2030, 6, 1, tzinfo=UTC)
+OLD_SAFETY = NOW - timedelta(days=184)  # past 183 days
+FRESH = NOW - timedelta(days=182)
+OLD_SESSION = NOW - timedelta(days=1097)  # past 1096 days
+KEPT_SESSION = NOW - timedelta(days=1095)
+
+
+class TestSettings:
+    @pytest.mark.parametrize(("key", "value"), [("safety_logs_days", 182),
+                                                ("sessions_days", 1095)])
+    def test_shorter_than_the_minimum_is_refused_naming_the_key(
+        self, clean_env: None, key: str, value: int
+    ) -> None:
+        """Six months of safety logs and three years of sessions are the least allowed."""
+        with pytest.raises(ConfigError, match=f"retention.{key}"):
+            load_settings(None, retention={key: value})
+
+    def test_defaults_are_the_minimums(self) -> None:
+        assert (183, 1096) == (RetentionSettings().safety_logs_days,
+                               RetentionSettings().sessions_days)
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(DatabaseSettings(url=database_url))
+    try:
+        await migrate.upgrade(engine)
+        await seed(engine)
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def seed(engine: AsyncEngine) -> None:
+    """Two of everything: one past its retention, one not; plus an old active session."""
+    async with engine.begin() as conn:
+        await conn.execute(insert(t.charge_points).values(
+            id="CP-1", registration_status="Accepted", created_at=OLD_SESSION))
+        for at in (OLD_SAFETY, FRESH):
+            await conn.execute(insert(t.station_events).values(
+                station_id="CP-1", kind="security_event", at=at, received_at=at, details={}))
+            await conn.execute(insert(t.connector_status_history).values(
+                station_id="CP-1", evse_id=1, connector_id=1, status="Faulted", at=at,
+                received_at=at))
+            await conn.execute(insert(t.command_log).values(
+                station_id="CP-1", action="Reset", request={}, outcome="answered",
+                requested_at=at))
+        for n, (status, ended) in enumerate([("ended", OLD_SESSION), ("ended", KEPT_SESSION),
+                                             ("active", None)]):
+            sid = (await conn.execute(insert(t.sessions).values(
+                station_id="CP-1", transaction_id=str(n), status=status,
+                started_at=OLD_SESSION - timedelta(hours=1), ended_at=ended,
+                created_at=OLD_SESSION, updated_at=OLD_SESSION).returning(t.sessions.c.id))
+                ).scalar_one()
+            await conn.execute(insert(t.transaction_events).values(
+                session_id=sid, seq_no=0, event_type="Started", offline=False,
+                at=OLD_SESSION, received_at=OLD_SESSION))
+            await conn.execute(insert(t.meter_values).values(
+                station_id="CP-1", session_id=sid, at=OLD_SESSION, measurand="Energy", value=1))
+        for at in (OLD_SESSION, KEPT_SESSION):
+            await conn.execute(insert(t.meter_values).values(
+                station_id="CP-1", session_id=None, at=at, measurand="Energy", value=1))
+
+
+EXPECTED = {"station_events": 1, "connector_status_history": 1, "command_log": 1,
+            "meter_values (no session)": 1, "meter_values (expired sessions)": 1,
+            "transaction_events": 1, "sessions": 1}
+
+
+async def counts(engine: AsyncEngine) -> dict[str, int]:
+    tables = (t.station_events, t.connector_status_history, t.command_log, t.sessions,
+              t.meter_values, t.transaction_events, t.audit_log)
+    async with engine.connect() as conn:
+        return {table.name: int((await conn.execute(
+            select(func.count()).select_from(table))).scalar_one()) for table in tables}
+
+
+class TestPrune:
+    async def test_counts_then_deletes_only_expired_rows(self, engine: AsyncEngine) -> None:
+        """The dry run counts one of each; pruning deletes exactly those; the old active
+        session, the kept session and fresh logs stay; a second prune finds nothing."""
+        cut = retention.Cutoffs.of(RetentionSettings(), NOW)
+        assert EXPECTED == await retention.count(engine, cut)
+        writer = Writer(engine)
+        task = asyncio.create_task(writer.run())
+        try:
+            async def audited(tx: WriteTx) -> None:
+                from csms.store.access import audit
+                audit(tx, "cli:test", "create", "site", 1, at=OLD_SESSION)
+
+            await writer.submit(audited)
+            assert EXPECTED == await retention.prune(writer, cut)
+            assert all(n == 0 for n in (await retention.prune(writer, cut)).values())
+        finally:
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        after = await counts(engine)
+        assert {"station_events": 1, "connector_status_history": 1, "command_log": 1,
+                "sessions": 2, "meter_values": 3, "transaction_events": 2,
+                "audit_log": 1} == after
+        assert (await verify_stored(engine)).broken is None
+
+    async def test_the_command_is_a_dry_run_unless_applied(
+        self, engine: AsyncEngine, database_url: str
+    ) -> None:
+        """``csms db prune`` prints what it would delete and deletes nothing; ``--apply``
+        deletes it."""
+        def prune(*extra: str) -> subprocess.CompletedProcess[str]:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CSMS_")}
+            env["CSMS_DATABASE__URL"] = database_url
+            return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+                [sys.executable, "-m", "csms", "db", "prune", "--now", NOW.isoformat(),
+                 *extra], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+        before = await counts(engine)
+        dry = await asyncio.to_thread(prune)
+        assert 0 == dry.returncode, dry.stderr
+        assert "would delete 7 rows" in dry.stdout
+        assert "  sessions: 1" in dry.stdout
+        assert before == await counts(engine)
+        done = await asyncio.to_thread(prune, "--apply")
+        assert "deleted 7 rows; the audit log is never pruned" in done.stdout
+        assert 7 == sum(before.values()) - sum((await counts(engine)).values())
