@@ -174,6 +174,8 @@ async def running(
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             yield csms
         finally:
+            if csms.sharing is not None:
+                csms.sharing.hub.close()  # open feed streams end, so the API can stop
             if csms.api is not None:
                 await csms.api.stop()
             if csms.load is not None:

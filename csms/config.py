@@ -230,6 +230,9 @@ class LoadSettings(_Section):
         lease = info.data.get("lease_s")
         if lease is not None and value >= lease:
             raise ValueError("must be below lease_s (a lease is renewed before it ends)")
+        interval = info.data.get("reallocate_interval_s")
+        if interval is not None and value <= interval:
+            raise ValueError("must be above reallocate_interval_s (the timer renews leases)")
         return value
 
 

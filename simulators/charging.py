@@ -33,15 +33,17 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from simulators.ev import Draw, Ev, charged_soc, draw
-from simulators.model import Status, Transaction
+from simulators.model import Connector, Status, Transaction
 
 if TYPE_CHECKING:
     from simulators.station import SimStation
 
 DEFAULT_TICK_S: Final = 60.0
+HORIZON_S: Final = 86_400  # how far ahead a limit change is looked for
 
 
 class ChargingSession:
@@ -67,6 +69,7 @@ class ChargingSession:
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
         self._charging = False
+        self._valid_until: float | None = None  # simulated s when the profile limit changes
 
     @property
     def done(self) -> bool:
@@ -130,9 +133,9 @@ class ChargingSession:
         return max(0.0, (departure - self.station.clock.now()).total_seconds())
 
     def _until_limit_changes(self) -> float:
-        st = self.station
-        change = st.profiles.next_change_s(self.connector_id, st.clock.now(), round(self.tick_s))
-        return self.tick_s if change is None else change
+        if self._valid_until is None:
+            return self.tick_s
+        return max(0.0, self._valid_until - self.station.clock.elapsed_s())
 
     async def _pause(self, simulated_s: float) -> None:
         """Wait ``simulated_s``, or less if woken (also by a wake while not pausing)."""
@@ -145,20 +148,30 @@ class ChargingSession:
         self._wake.clear()
 
     def _accrue(self) -> None:
-        """Advance the register by the power drawn since the last tick (rule 1)."""
+        """Advance the register by the power drawn since the last tick (rule 1), split where
+        the profile limit changed in between (a late wake-up does not smear a change)."""
         connector = self.station.connector(self.connector_id)
         now = self.station.clock.elapsed_s()
-        elapsed_h = (now - (connector.last_sample_at or now)) / 3600
-        delta = self.draw.power_w * elapsed_h
-        if not self.station.faults.stalls_energy(self.connector_id):
-            connector.advance_to(connector.energy_wh + delta)
-        self.delivered_wh += delta
-        self.soc_pct = charged_soc(self.ev, self.soc_pct, delta)
+        last = connector.last_sample_at if connector.last_sample_at is not None else now
+        while self._valid_until is not None and last <= self._valid_until < now:
+            self._add(connector, self.draw.power_w * (self._valid_until - last) / 3600)
+            last = self._valid_until
+            self._recompute(at_s=last)
+        self._add(connector, self.draw.power_w * (now - last) / 3600)
         connector.last_sample_at = now
 
-    def _recompute(self) -> None:
+    def _add(self, connector: Connector, delta_wh: float) -> None:
+        if not self.station.faults.stalls_energy(self.connector_id):
+            connector.advance_to(connector.energy_wh + delta_wh)
+        self.delivered_wh += delta_wh
+        self.soc_pct = charged_soc(self.ev, self.soc_pct, delta_wh)
+
+    def _recompute(self, at_s: float | None = None) -> None:
+        """The draw at simulated second ``at_s`` of the clock (default: now), and until when
+        the profile limit stays as it is."""
         st, cid = self.station, self.connector_id
-        at = st.clock.now()
+        at_s = st.clock.elapsed_s() if at_s is None else at_s
+        at = st.clock.start + timedelta(seconds=at_s)
         limit_a = st.profiles.limit(cid, "A", at)
         limit_w = st.profiles.limit(cid, "W", at)
         if st.faults.blocks_draw(cid):
@@ -167,6 +180,8 @@ class ChargingSession:
             self.ev, self.soc_pct, limit_a=limit_a, limit_w=limit_w,
             voltage_v=st.hardware.voltage_v, charger_phases=st.hardware.phases,
         )
+        change = st.profiles.next_change_s(cid, at, HORIZON_S)
+        self._valid_until = None if change is None else at_s + change
         self._set_charging(self.draw.power_w > 0)
         st.connector(cid).last_power_w = self.draw.power_w
 

@@ -19,15 +19,17 @@ Version-neutral plumbing under :class:`simulators.station.SimStation`:
    from ``rng``; the TaskGroup, services and follow-ups live on across it, and
    :attr:`Link.on_reconnected` runs as a follow-up on each new connection. Without one, a
    drop simply ends the connection. :meth:`Link.drop_connection` cuts it abruptly.
-6. :meth:`Link.restart` is a reboot: it closes the connection cleanly and opens a new one
-   after a delay whatever the backoff (retrying on the backoff's schedule, or a short
-   default one); :attr:`Link.on_rebooted` runs as a follow-up on the new connection.
+6. :meth:`Link.restart` is a reboot: once its CALLs in flight are answered, it closes the
+   connection cleanly and opens a new one after a delay whatever the backoff (retrying on
+   the backoff's schedule, or a short default one); :attr:`Link.on_rebooted` runs as a
+   follow-up on the new connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import random
 import time
@@ -103,6 +105,7 @@ class Link:
         self.on_reconnected: Work | None = None
         self.on_rebooted: Work | None = None
         self._reboot_delay_s: float | None = None
+        self._in_flight = 0  # our CALLs awaiting their answer
         self._rng = rng or random.Random()
         self.log = structlog.get_logger(__name__).bind(
             station_id=station_id, ocpp=version.value
@@ -216,6 +219,11 @@ class Link:
         """Reboot (rule 6): close now, reconnect after ``delay_s`` real seconds."""
         if self._ws is None or not self._alive:
             raise SimulatorError(f"{self.station_id} is not connected")
+        with contextlib.suppress(TimeoutError):  # let exchanges in flight finish first
+            await wait_until(lambda: self._in_flight == 0, timeout_s=self.call_timeout_s,
+                             poll_s=0.01, what="calls answered before reboot")
+        if self._ws is None or not self._alive:
+            return
         self._reboot_delay_s = delay_s
         self._alive = False
         await self._ws.close()
@@ -272,6 +280,7 @@ class Link:
             self.sent.append((action, payload))
         self.stats.call_sent(action)
         started = time.perf_counter()
+        self._in_flight += 1
         try:
             response = await endpoint.call(action, payload, timeout_s or self.call_timeout_s)
         except CallFailed as exc:
@@ -280,6 +289,8 @@ class Link:
         except (ResponseInvalid, TimeoutError, ConnectionLost) as exc:
             self.stats.call_failed(action, type(exc).__name__)
             raise
+        finally:
+            self._in_flight -= 1
         self.stats.call_answered(action, time.perf_counter() - started, response)
         return response
 

@@ -3,9 +3,11 @@
 Rules:
 1. Listens on the event bus (after commit): meter values of a session (1.6 MeterValues,
    2.0.1 TransactionEvent Updated with samples) ask for a running cost; a session's end asks
-   for the final cost. The listener only queues; one task of its own prices and sends.
+   for the final cost. The listener decides from memory (the stations' versions from their
+   connections, the last look per session) and only queues; one task prices and sends.
 2. 2.0.1 stations get CostUpdated with the running cost, at most once per
-   ``billing.cost_update_interval_s`` per session (0: never); the final cost is the
+   ``billing.cost_update_interval_s`` per session (0: never; a session without a tariff
+   is looked at no more often either); the final cost is the
    TransactionEventResponse's totalCost (csms.handlers.v201), not a command.
 3. 1.6 stations listed in ``billing.show_cost_charge_points`` get California-pricing
    DataTransfer RunningCost (same throttle) and FinalCost once the session is posted.
@@ -23,16 +25,20 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import select
 
 from csms.config import BillingSettings
 from csms.domain.commands import ShowCost
 from csms.domain.model import SessionEventKind
 from csms.errors import CommandError
 from csms.services.commands import CommandService
-from csms.services.events import DomainEvent, MeterValuesRecorded, SessionRecorded
-from csms.store import tables as t
+from csms.services.events import (
+    DomainEvent,
+    MeterValuesRecorded,
+    SessionRecorded,
+    StationConnected,
+)
 from csms.store.billing import running_cost_yuan, session_cost_yuan
+from csms.store.billing_rows import fen
 from csms.store.repository import Store
 
 log = structlog.get_logger(__name__)
@@ -58,8 +64,13 @@ class CostDisplay:
         self._clock = clock
         self._queue: asyncio.Queue[_Ask] = asyncio.Queue(maxsize=10_000)
         self._last: dict[int, datetime] = {}
+        self._versions: dict[str, str] = {}  # station -> subprotocol, from connections
 
     def listen(self, event: DomainEvent) -> None:
+        """Queue what is wanted (Rules 1–3); decided here, without a database read."""
+        if isinstance(event, StationConnected):
+            self._versions[event.station_id] = event.ocpp_version
+            return
         ask: _Ask | None = None
         if isinstance(event, MeterValuesRecorded) and event.session_id is not None:
             ref = event.event.transaction_ref
@@ -71,8 +82,22 @@ class CostDisplay:
                 ask = _Ask(e.station_id, event.session_id, e.transaction_ref, final=True)
             elif e.transaction_ref is not None and e.samples and e.seq_no is not None:
                 ask = _Ask(e.station_id, event.session_id, e.transaction_ref, final=False)
-        if ask is not None and not self._queue.full():
+        if ask is not None and self._wanted(ask) and not self._queue.full():
             self._queue.put_nowait(ask)
+
+    def _wanted(self, ask: _Ask) -> bool:
+        is_v16 = self._versions.get(ask.station_id) == V16
+        if ask.final:
+            self._last.pop(ask.session_id, None)
+            return is_v16 and ask.station_id in self._settings.show_cost_charge_points
+        if is_v16 and ask.station_id not in self._settings.show_cost_charge_points:
+            return False
+        interval = self._settings.cost_update_interval_s
+        now, last = self._clock(), self._last.get(ask.session_id)
+        if interval <= 0 or (last is not None and now - last < timedelta(seconds=interval)):
+            return False
+        self._last[ask.session_id] = now  # at most one look per interval, priced or not
+        return True
 
     async def run(self) -> None:
         while True:
@@ -87,40 +112,21 @@ class CostDisplay:
                             session_id=ask.session_id, error=repr(exc))
 
     async def _show(self, ask: _Ask) -> None:
-        version = await self._version(ask.station_id)
-        is_v16 = version == V16
-        if is_v16 and ask.station_id not in self._settings.show_cost_charge_points:
-            return
         if ask.final:
-            self._last.pop(ask.session_id, None)
-            if is_v16:
-                await self._final_v16(ask)
-            return
-        interval = self._settings.cost_update_interval_s
-        now = self._clock()
-        last = self._last.get(ask.session_id)
-        if interval <= 0 or (last is not None and now - last < timedelta(seconds=interval)):
+            await self._final_v16(ask)
             return
         async with self._store.engine.connect() as conn:
             cost = await running_cost_yuan(conn, ask.session_id)
-        if cost is None:
-            return
-        self._last[ask.session_id] = now
-        await self._commands.send(ask.station_id, ShowCost(
-            ask.transaction_ref, cost, text=_text(cost, final=False)))
+        if cost is not None:
+            await self._commands.send(ask.station_id, ShowCost(
+                ask.transaction_ref, fen(cost), text=_text(cost, final=False)))
 
     async def _final_v16(self, ask: _Ask) -> None:
         async with self._store.engine.connect() as conn:
             cost = await session_cost_yuan(conn, ask.session_id)
         if cost is not None:
             await self._commands.send(ask.station_id, ShowCost(
-                ask.transaction_ref, cost, final=True, text=_text(cost, final=True)))
-
-    async def _version(self, station_id: str) -> str | None:
-        cp = t.charge_points
-        async with self._store.engine.connect() as conn:
-            return (await conn.execute(select(cp.c.ocpp_version).where(
-                cp.c.id == station_id))).scalar_one_or_none()
+                ask.transaction_ref, fen(cost), final=True, text=_text(cost, final=True)))
 
 
 def _text(cost: Decimal, *, final: bool) -> str:

@@ -8,6 +8,9 @@ Rules:
 2. A subscriber sees a notice only if its scope admits the notice's community/district
    (:func:`csms.api.access.in_scope`); unscoped subscribers see everything.
 3. Publishing never blocks and never awaits.
+4. :meth:`FeedHub.close` (at shut-down, before the HTTP server waits for its connections)
+   ends every subscription with :data:`CLOSED`, and any later one at once: an open stream
+   must not keep the server from stopping.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 DROPPED = object()  # queued last for a subscriber that was too slow
+CLOSED = object()  # queued last for every subscriber when the server stops
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +73,24 @@ class FeedHub:
         self._size = queue_size
         self._subscribers: set[Subscriber] = set()
         self._ids = itertools.count(1)
+        self._closed = False
 
     def __len__(self) -> int:
         return len(self._subscribers)
 
     def subscribe(self, admits: Admits) -> Subscriber:
         subscriber = Subscriber(admits, self._size)
-        self._subscribers.add(subscriber)
+        if self._closed:
+            subscriber.queue.put_nowait(CLOSED)
+        else:
+            self._subscribers.add(subscriber)
         return subscriber
+
+    def close(self) -> None:
+        """Rule 4."""
+        self._closed = True
+        for subscriber in list(self._subscribers):
+            self._end(subscriber, CLOSED)
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
@@ -92,9 +106,12 @@ class FeedHub:
                 self._drop(subscriber)
 
     def _drop(self, subscriber: Subscriber) -> None:
-        self._subscribers.discard(subscriber)
         subscriber.dropped = True
+        self._end(subscriber, DROPPED)
+        log.warning("feed.subscriber_dropped", reason="queue full", queue_size=self._size)
+
+    def _end(self, subscriber: Subscriber, marker: object) -> None:
+        self._subscribers.discard(subscriber)
         while not subscriber.queue.empty():
             subscriber.queue.get_nowait()
-        subscriber.queue.put_nowait(DROPPED)
-        log.warning("feed.subscriber_dropped", reason="queue full", queue_size=self._size)
+        subscriber.queue.put_nowait(marker)

@@ -93,7 +93,7 @@ class LoadService:
         self._again: set[int] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe: Callable[[], None] | None = None
-        self._slots = asyncio.Semaphore(2)  # passes holding a database connection
+        self._slots = asyncio.Semaphore(2)  # passes at a time (database connections)
         self.passes = 0  # completed passes, for tests and metrics
 
     async def start(self) -> None:
@@ -211,14 +211,21 @@ class LoadService:
             del self._running[site_id]
 
     async def _pass(self, site_id: int, state: SiteState) -> SiteView | None:
-        async with self._slots, self._store.engine.connect() as conn, conn.begin():
-            if not await self._store.try_site_lock(conn, site_id):
-                log.info("load.site_locked_elsewhere", site_id=site_id)
-                return state.view
-            view = await SitePass(site_id, state, self._store, self._commands, self._bus,
-                                  self._tuning, self._draws, self._clock, self._needs).run()
+        async with self._slots:
+            if self._store.engine.dialect.name != "postgresql":
+                view = await self._run(site_id, state)
+            else:
+                async with self._store.engine.connect() as conn, conn.begin():
+                    if not await self._store.try_site_lock(conn, site_id):
+                        log.info("load.site_locked_elsewhere", site_id=site_id)
+                        return state.view
+                    view = await self._run(site_id, state)
         self.passes += 1
         return view
+
+    async def _run(self, site_id: int, state: SiteState) -> SiteView | None:
+        return await SitePass(site_id, state, self._store, self._commands, self._bus,
+                              self._tuning, self._draws, self._clock, self._needs).run()
 
     async def _tick(self) -> None:
         while True:

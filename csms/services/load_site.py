@@ -55,6 +55,7 @@ from csms.smartcharging.site import (
     feeder_node,
     guaranteed_w,
     headroom,
+    node_power_w,
     safe_shares,
 )
 from csms.smartcharging.valley import ValleyWindow, plan
@@ -131,7 +132,7 @@ class SiteState:
     leases: dict[EvseKey, Lease] = field(default_factory=dict)
     safe: dict[EvseKey, float] = field(default_factory=dict)
     refused: set[EvseKey] = field(default_factory=set)
-    overload: OverloadState = field(default_factory=OverloadState)
+    overload: dict[str, OverloadState] = field(default_factory=dict)  # by tree node
     last_series_at: datetime | None = None
     view: SiteView | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
@@ -184,7 +185,7 @@ class SitePass:
             SessionLimit(sid, 0.0, LimitReason.VALLEY) for sid in sorted(deferred)))
         await self._enforce(allocation, sessions, specs, now)
         view = self._check_overload(
-            self._view(model, head, allocation, sessions, specs, now), now)
+            self._view(model, head, allocation, sessions, specs, now), model, specs, now)
         await self._record(view, now)
         self.state.view = view
         return view
@@ -304,25 +305,37 @@ class SitePass:
                 lease.valid_to if lease else None, refused,
                 power_w))
         shares = {f"{k[0]}/{k[1]}": v for k, v in self.state.safe.items()}
-        return SiteView(self.site_id, now, head, allocated, measured,
-                        self.state.overload.reported, tuple(rows), shares)
+        return SiteView(self.site_id, now, head, allocated, measured, False, tuple(rows),
+                        shares)
 
-    def _check_overload(self, view: SiteView, now: datetime) -> SiteView:
+    def _check_overload(self, view: SiteView, model: SiteModel,
+                        specs: Mapping[EvseKey, EvseSpec], now: datetime) -> SiteView:
+        """Measured power against the headroom at the site and each feeder's limit."""
+        tree = build_tree(model.limits, view.headroom.available_w, model.feeders)
+        measured = node_power_w(tree, self.site_id, {
+            specs[(c.station_id, c.evse_id)]: c.measured_w or 0.0 for c in view.connectors})
+        for node in tree.nodes:
+            feeder = None if node.parent_id is None else int(node.node_id.split(":")[1])
+            self._observe(node.node_id, feeder, measured[node.node_id], node.limit_w, now)
+        root = self.state.overload.get(tree.site_id)
+        return dataclasses.replace(view, overloaded=root is not None and root.reported)
+
+    def _observe(self, node_id: str, feeder_id: int | None, measured_w: float,
+                 limit_w: float, now: datetime) -> None:
         t = self._tuning
-        limit = view.headroom.available_w
-        state, change = observe_overload(self.state.overload, view.measured_w, limit,
-                                         t.overload_tolerance_w, t.overload_hold_s, now)
-        self.state.overload = state
+        state, change = observe_overload(self.state.overload.get(node_id, OverloadState()),
+                                         measured_w, limit_w, t.overload_tolerance_w,
+                                         t.overload_hold_s, now)
+        self.state.overload[node_id] = state
         if change is not None and change.overloaded:
-            log.warning("load.site_overloaded", site_id=self.site_id,
-                        measured_w=view.measured_w, limit_w=limit)
-            self._bus.publish(SiteOverloaded(self.site_id, None, view.measured_w, limit,
+            log.warning("load.site_overloaded", site_id=self.site_id, feeder_id=feeder_id,
+                        measured_w=measured_w, limit_w=limit_w)
+            self._bus.publish(SiteOverloaded(self.site_id, feeder_id, measured_w, limit_w,
                                              change.since, now))
         elif change is not None:
-            log.info("load.site_overload_cleared", site_id=self.site_id)
-            self._bus.publish(SiteOverloadCleared(self.site_id, None, view.measured_w, limit,
-                                                  now))
-        return dataclasses.replace(view, overloaded=state.reported)
+            log.info("load.site_overload_cleared", site_id=self.site_id, feeder_id=feeder_id)
+            self._bus.publish(SiteOverloadCleared(self.site_id, feeder_id, measured_w,
+                                                  limit_w, now))
 
     async def _record(self, view: SiteView, now: datetime) -> None:
         last = self.state.last_series_at

@@ -164,8 +164,9 @@ class SafetyMonitor:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
             self.dropped += 1
-            log.warning("safety.event_dropped", event_type=type(event).__name__,
-                        dropped=self.dropped)
+            if self.dropped & (self.dropped - 1) == 0:  # 1, 2, 4, 8...: no log flood
+                log.warning("safety.events_dropped", event_type=type(event).__name__,
+                            dropped=self.dropped)
 
     async def _work(self) -> None:
         handled = 0

@@ -9,7 +9,8 @@ Rules:
    unit retried alone (writer rule 3) does the same.
 3. Lifecycle checks are the pure table's (csms.safety.lifecycle): a refused transition is
    returned by the unit, not raised in it, so it does not roll back a whole batch; the
-   caller raises it. An update only applies to the state it was checked against.
+   caller raises it. An update only applies to the state it was checked against. A step
+   is dated no earlier than the one before it (a charger's clock may run ahead of ours).
 4. Rows never leave this package: reads return :class:`StoredAlarm`.
 """
 
@@ -278,7 +279,11 @@ class AlarmStore:
             row = await _row(tx, id=alarm_id)
             if row is None:
                 return NotFound(f"no such alarm {alarm_id}")
-            return await self._transition(tx, stored(row), to, actor, comment, at)
+            current = stored(row)
+            # A charger's clock ahead of ours must not block a person: no earlier than the
+            # step before (time to acknowledge or clear 0 rather than negative).
+            when = max(at, current.acknowledged_at or current.raised_at)
+            return await self._transition(tx, current, to, actor, comment, when)
 
         outcome = await self._writer.submit(unit)
         if isinstance(outcome, Exception):

@@ -157,7 +157,8 @@ class BillingAdmin:
                         at: datetime, actor: str, auto_renew: bool = False,
                         renewal_of: int | None = None) -> int:
         """Buy a package for one local calendar month, paid from the wallet (409 if the
-        wallet holds too little, or the resident already has it for that month)."""
+        wallet holds too little, the package does not apply to the resident's community, or
+        the resident already has it for that month)."""
         async def unit(tx: WriteTx) -> int | StoreError:
             refs = {"resident_id": (t.residents.c.id, "resident"),
                     "package_id": (b.packages.c.id, "package")}
@@ -168,6 +169,11 @@ class BillingAdmin:
             row = (await tx.conn.execute(select(b.packages).where(
                 b.packages.c.id == package_id))).one()
             product = to_package(row)
+            community = (await tx.conn.execute(select(t.residents.c.community_id).where(
+                t.residents.c.id == resident_id))).scalar_one()
+            if community not in row.communities:
+                return Conflict(f"package {package_id} does not apply to the resident's "
+                                f"community {community}")
             months = month_of("new", product, year, month)
             s = b.subscriptions
             if (await tx.conn.execute(select(s.c.id).where(

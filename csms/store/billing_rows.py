@@ -79,18 +79,22 @@ def tariff_version(row: Row[Any], segments: Sequence[Row[Any]]) -> TariffVersion
 
 async def tariff_versions(conn: AsyncConnection, site_id: int | None,
                           community_id: int | None) -> list[TariffVersion]:
-    """The site's own versions if it has any, else its community's."""
+    """The versions that price a session at the site: the site's own from its first one on,
+    its community's before that (a site tariff overrides the community's)."""
     tr, seg = b.tariffs, b.tariff_segments
-    for column, key in ((tr.c.site_id, site_id), (tr.c.community_id, community_id)):
-        if key is None:
-            continue
-        rows = (await conn.execute(select(tr).where(column == key))).all()
-        if rows:
-            ids = [r.id for r in rows]
-            segments = (await conn.execute(select(seg).where(seg.c.tariff_id.in_(ids)))).all()
-            return [tariff_version(r, [s for s in segments if s.tariff_id == r.id])
-                    for r in rows]
-    return []
+    found: dict[str, list[TariffVersion]] = {}
+    for name, column, key in (("site", tr.c.site_id, site_id),
+                              ("community", tr.c.community_id, community_id)):
+        rows = [] if key is None else (await conn.execute(select(tr).where(column == key))).all()
+        ids = [r.id for r in rows]
+        segments = (await conn.execute(select(seg).where(seg.c.tariff_id.in_(ids)))).all() \
+            if ids else []
+        found[name] = [tariff_version(r, [s for s in segments if s.tariff_id == r.id])
+                       for r in rows]
+    if not found["site"]:
+        return found["community"]
+    first = min(v.effective_from for v in found["site"])
+    return [v for v in found["community"] if v.effective_from < first] + found["site"]
 
 
 # -- packages and subscriptions ----------------------------------------------------------

@@ -207,14 +207,17 @@ async def _evses(conn: AsyncConnection, site_id: int, defaults: EvseDefaults
     for station_id, evse_id in overrides:
         if evse_id > 0:
             found.setdefault((station_id, evse_id), None)
+    feeders = set((await conn.execute(select(tl.site_feeders.c.id).where(
+        tl.site_feeders.c.site_id == site_id))).scalars().all())
     specs = []
     for (station_id, evse_id), row in sorted(found.items()):
         own = overrides.get((station_id, evse_id)) or overrides.get((station_id, 0))
         max_a = _first(own and own.max_current_a, row and row.max_current_a,
                        defaults.max_current_a)
         phases = int(_first(own and own.phases, row and row.phases, defaults.phases))
+        feeder = own.feeder_id if own is not None else None
         specs.append(EvseSpec(station_id, evse_id, float(max_a), phases,
-                              own.feeder_id if own is not None else None))
+                              feeder if feeder in feeders else None))  # moved: the root
     return tuple(specs)
 
 

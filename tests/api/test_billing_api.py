@@ -173,3 +173,9 @@ class TestSubscriptions:
         assert {"resident_id": rid, "balance_yuan": "0.00", "owed_yuan": "0.00"} == await ok(
             await http.get(f"/residents/{rid}/wallet", headers=admin))
         assert 404 == (await http.post(f"{subs}/999/renewals", headers=admin)).status_code
+        elsewhere = await new_place(http, admin, "庚")
+        foreign = await ok(await http.post("/packages", headers=admin, json={
+            **body, "code": "other", "communities": [elsewhere.community_id]}), 201)
+        refused = await http.post(subs, headers=admin, json={
+            "package_id": foreign["id"], "month": "2027-01"})
+        assert (409, True) == (refused.status_code, "does not apply" in refused.text)

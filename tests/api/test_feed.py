@@ -13,7 +13,9 @@ from typing import Any
 import httpx
 
 from csms.api.access import Role
-from csms.app import Csms
+from csms.api.tokens import new_token
+from csms.app import Csms, running
+from csms.config import Settings
 from csms.domain.model import ConnectorStatus, ConnectorStatusChanged, StationEventReported
 from tests.api.conftest import TokenFactory, bearer
 from tests.api.test_webhooks import alarm_in, make_places
@@ -124,3 +126,24 @@ class TestSafetyFeed:
             return len(hub)
 
         assert 0 == await eventually(count, lambda n: n == 0)
+
+
+async def test_an_open_stream_does_not_keep_the_server_from_stopping(
+    settings: Settings,
+) -> None:
+    """Stopping the CSMS while a feed is open ends the stream with a comment, promptly."""
+    server = running(settings)
+    app = await server.__aenter__()
+    stopping = None
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}",
+                                     timeout=10) as client:
+            secret, record = new_token(Role.ADMIN, created_by="test", now=app.stations.now())
+            await app.access.add_token(record)
+            async with feed(client, secret) as opened:
+                stopping = asyncio.create_task(server.__aexit__(None, None, None))
+                assert ": closing: the server is stopping; reconnect" == await opened.comment()
+                await asyncio.wait_for(stopping, 20)
+    finally:
+        if stopping is None:
+            await server.__aexit__(None, None, None)

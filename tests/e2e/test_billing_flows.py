@@ -166,6 +166,17 @@ async def test_the_charger_shows_running_and_final_cost(
         else:
             await eventually(lambda: _shown(sim), lambda shown: "Total: 8.51 CNY" in shown)
             assert any(text.startswith("So far: ") for text in sim.display)
+    logged = await eventually(lambda: _cost_commands(app), lambda rows: len(rows) >= 2)
+    assert {"answered"} == {outcome for outcome, _ in logged}
+    assert all(isinstance(request["cost_fen"], int) for _, request in logged)
+
+
+async def _cost_commands(app: Csms) -> list[tuple[str, Any]]:
+    log = t.command_log
+    async with app.engine.connect() as conn:
+        rows = await conn.execute(select(log.c.outcome, log.c.request).where(
+            log.c.action == "ShowCost"))
+        return [(row.outcome, row.request) for row in rows]
 
 
 async def _shown(sim: SimStation) -> list[str]:

@@ -34,9 +34,10 @@ START = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
 END = START + timedelta(minutes=90)
 
 
-def event(kind: SessionEventKind, at: datetime, seq: int, wh: float) -> SessionEvent:
+def event(kind: SessionEventKind, at: datetime, seq: int, wh: float,
+          ref: str = "tx-r") -> SessionEvent:
     sample = MeterSample(at, (SampledValue(wh, unit="Wh"),))
-    return SessionEvent("CP-R", kind, at, 1, 1, "tx-r", IdToken("CARD-R"), samples=(sample,),
+    return SessionEvent("CP-R", kind, at, 1, 1, ref, IdToken("CARD-R"), samples=(sample,),
                         seq_no=seq)
 
 
@@ -120,3 +121,30 @@ async def test_a_pricing_failure_never_fails_the_end_of_a_session(
     assert ("ended", 0) == (status, charges)
     assert ["RuntimeError('pricing exploded')"] == [e["error"] for e in events]
     assert (1, 10_000) == tuple(await ledger_rows(csms))  # only the top-up
+
+
+async def test_a_site_tariff_overrides_the_community_one_from_its_start(csms: Csms) -> None:
+    """Community: Yunnan since 2024. Site: 1.00 + 0.50 flat from 00:30 local on 29 Nov.
+    The 23:30-01:00 session is priced by the community's tariff up to 00:30 and by the
+    site's after: 3.5 kWh x 0.61 + 3.5 kWh x 0.31 + 3.5 kWh x 1.00 (electricity)."""
+    await ended_session(csms)  # the place, with the community's Yunnan tariff
+    async with csms.engine.connect() as conn:
+        site = int((await conn.execute(select(t.sites.c.id))).scalar_one())
+    later = START + timedelta(days=1)
+    switch = later + timedelta(hours=1)  # 00:30 local, the next night
+    await BillingAdmin(csms.store.writer).create_tariff(TariffSpec(
+        "site", switch, "Asia/Shanghai", ScheduleSpec(Decimal("1.00")),
+        ScheduleSpec(Decimal("0.50")), site_id=site), CREATED, "test")
+    await csms.stations.session_event(event(SessionEventKind.STARTED, later, 0, 20_500, "t2"))
+    verdict = await csms.stations.session_event(event(
+        SessionEventKind.ENDED, later + timedelta(minutes=90), 1, 31_000, "t2"))
+    assert verdict.session_id is not None
+    charge = await BillingReads(csms.engine).charge(verdict.session_id)
+    assert charge is not None
+    assert [("flat", "0.61"), ("valley", "0.31"), ("flat", "1.00")] == [
+        (d.period, str(d.electricity_yuan_per_kwh)) for d in charge.details]
+    assert (Decimal("5.72"), Decimal("1.40") + Decimal("1.40") + Decimal("1.75")) == (
+        charge.electricity_yuan, charge.service_yuan)
+    first = await BillingReads(csms.engine).charge(await ended_session(csms))
+    assert first is not None
+    assert Decimal("8.51") == first.total_yuan  # the night before: the community's alone

@@ -13,7 +13,12 @@ import pytest
 from csms.app import Csms, running
 from csms.config import LoadSettings
 from csms.domain.model import AuthorizationStatus
-from csms.services.events import ChargingProfileRefused, DomainEvent
+from csms.services.events import (
+    ChargingProfileRefused,
+    DomainEvent,
+    SiteOverloadCleared,
+    SiteOverloaded,
+)
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME
 from csms.store.load import LoadStore
 from csms.store.load_config import LoadConfig
@@ -26,7 +31,7 @@ VOLTAGE = 220.0
 
 
 def load_settings(**values: Any) -> LoadSettings:
-    base: dict[str, Any] = {"reallocate_interval_s": 3600.0, "min_run_s": 0.0,
+    base: dict[str, Any] = {"reallocate_interval_s": 100.0, "min_run_s": 0.0,
                             "profile_timeout_s": 3.0}
     return LoadSettings(**{**base, **values})
 
@@ -91,7 +96,8 @@ async def test_the_safe_shares_take_over_when_the_leases_run_out(database_url: s
     """Once the CSMS is gone and a lease period has passed, every charger is on its static
     safe share, and the shares sum to at most the guaranteed headroom."""
     async with AsyncExitStack() as stack:
-        async with csms_with(database_url, lease_s=120.0, renew_before_s=30.0) as app:
+        async with csms_with(database_url, lease_s=120.0, renew_before_s=30.0,
+                             reallocate_interval_s=20.0) as app:
             await make_site(app, ["K-1", "K-2", "K-3", "K-4"], kva=25.0, reading_w=5_000.0)
             sims = await charging(app, stack, ["K-1", "K-2", "K-3", "K-4"], "ocpp2.0.1")
             # 15 kW for four 7 kW chargers: 17.0 A each (14.96 kW).
@@ -175,3 +181,24 @@ async def test_a_car_that_can_wait_for_the_valley_waits_then_charges(database_ur
         assert app.load is not None
         app.load.site_changed(site)
         await eventually(now_limits, lambda v: v == [20.0, 20.0])  # 8.8 kW / 2 / 220 V
+
+
+async def test_measured_power_above_the_headroom_raises_and_clears_an_overload(
+    database_url: str
+) -> None:
+    """A car drawing 20 kW on a 16 kW site (meter values) for longer than the hold time:
+    SiteOverloaded once; back at 1 kW: SiteOverloadCleared once."""
+    async with csms_with(database_url, overload_hold_s=0.0) as app, AsyncExitStack() as st:
+        seen: list[DomainEvent] = []
+        app.bus.subscribe(seen.append)
+        site = await make_site(app, ["O-1"], kva=20.0)
+        [sim] = await charging(app, st, ["O-1"])
+        assert app.load is not None
+        for power_w in (20_000.0, 20_000.0, 1_000.0, 1_000.0):
+            await sim.send_meter_values(1, power_w=power_w)
+            view = await app.load.reallocate(site)
+            assert view is not None
+            assert view.measured_w == power_w
+        kinds = [(type(e).__name__, e.feeder_id) for e in seen
+                 if isinstance(e, SiteOverloaded | SiteOverloadCleared)]
+        assert [("SiteOverloaded", None), ("SiteOverloadCleared", None)] == kinds

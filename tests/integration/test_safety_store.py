@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from csms.app import Csms, running
-from csms.domain.model import RegistrationStatus
+from csms.domain.model import ConnectorStatus, ConnectorStatusChanged, RegistrationStatus
 from csms.safety.alarms import Alarm, AlarmCode, Clear, ConditionKey, Raise
 from csms.services.events import (
     AlarmChanged,
@@ -141,3 +141,38 @@ async def test_lost_communication_across_restarts_and_nodes(database_url: str) -
         found = await AlarmQueries(csms.engine).alarms(
             AlarmFilter(code="lost_communication"), Window(10))
         assert ["CP-GONE"] == [a.station_id for a in found.items]
+
+
+async def test_a_charger_clock_ahead_does_not_block_a_person(csms: Csms) -> None:
+    """An alarm dated by the charger an hour ahead of the CSMS can still be acknowledged
+    and cleared now; the times kept are zero, never negative."""
+    store = store_of(csms)
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    [change] = await store.apply([Placed(Raise(Alarm(KEY, ahead)))])
+    now = datetime.now(UTC)
+    acked = await store.acknowledge(change.alarm.id, "token:t1", "seen", now)
+    cleared = await store.clear(change.alarm.id, "token:t1", "fixed", now)
+    assert (0.0, 0.0, "cleared") == (acked.alarm.seconds_to_acknowledge,
+                                     cleared.alarm.seconds_to_clear, cleared.alarm.state)
+
+
+async def test_actions_for_an_offline_charger_are_recorded(csms: Csms) -> None:
+    """A level-1 alarm of a charger that is not connected: no session to stop and the
+    ChangeAvailability fails as offline; both outcomes are kept and the monitor carries
+    on (a later fault still becomes an alarm)."""
+    csms.bus.publish(ConnectorStatusChanged("CP-OFF", 1, 1, ConnectorStatus.FAULTED, T0,
+                                            "GroundFailure"))
+
+    async def alarm_with_actions() -> list[tuple[str, str]]:
+        found = await AlarmQueries(csms.engine).alarms(AlarmFilter(code="ground_fault"),
+                                                      Window(5))
+        if not found.items:
+            return []
+        full = await AlarmQueries(csms.engine).get(found.items[0].id)
+        return [] if full is None else [(a.action, a.outcome) for a in full.actions]
+
+    outcomes = await eventually(alarm_with_actions, lambda a: len(a) == 2)
+    assert [("stop_session", "no_session"), ("make_inoperative", "offline")] == outcomes
+    csms.bus.publish(ConnectorStatusChanged("CP-OFF", 2, 1, ConnectorStatus.FAULTED, T0,
+                                            "PowerMeterFailure"))
+    await eventually(lambda: listed(csms, code="power_meter_failure"))

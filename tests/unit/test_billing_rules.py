@@ -13,12 +13,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from csms.config import BillingSettings
 from csms.domain.authorization import Credit, TokenRecord, decide
 from csms.domain.commands import ShowCost
-from csms.domain.model import AuthorizationStatus
+from csms.domain.model import (
+    AuthorizationStatus,
+    MeterValuesReported,
+    SessionEvent,
+    SessionEventKind,
+)
 from csms.errors import CommandNotSupported, ConfigError
 from csms.handlers import commands_v16, commands_v201
+from csms.services.billing_costs import CostDisplay
 from csms.services.billing_tariffs import load_tariff_file
+from csms.services.events import MeterValuesRecorded, SessionRecorded, StationConnected
 from csms.store.billing import register_samples
 from csms.store.billing_rows import fen, yuan
 
@@ -90,21 +98,21 @@ class TestMoney:
 class TestCostMessages:
     def test_v16_california_pricing(self) -> None:
         """DataTransfer costmsg with the cost written from the Decimal, as JSON text."""
-        action, payload = commands_v16.to_call("CP", ShowCost("42", Decimal("8.51"), final=True,
+        action, payload = commands_v16.to_call("CP", ShowCost("42", 851, final=True,
                                                              text="合计 8.51 元"))
         assert ("DataTransfer", "org.openchargealliance.costmsg", "FinalCost") == (
             action, payload["vendorId"], payload["messageId"])
         assert '"cost": 8.51' in payload["data"]
         assert {"transactionId": 42, "cost": 8.51, "priceText": "合计 8.51 元"} == json.loads(
             payload["data"])
-        _, running = commands_v16.to_call("CP", ShowCost("42", Decimal("1.00")))
+        _, running = commands_v16.to_call("CP", ShowCost("42", 100))
         assert "RunningCost" == running["messageId"]
 
     def test_v201_cost_updated_running_only(self) -> None:
         assert ("CostUpdated", {"totalCost": 2.5, "transactionId": "tx-1"}) == (
-            commands_v201.to_call("CS", ShowCost("tx-1", Decimal("2.50"))))
+            commands_v201.to_call("CS", ShowCost("tx-1", 250)))
         with pytest.raises(CommandNotSupported):
-            commands_v201.to_call("CS", ShowCost("tx-1", Decimal("2.50"), final=True))
+            commands_v201.to_call("CS", ShowCost("tx-1", 250, final=True))
 
 
 class TestTariffFile:
@@ -134,3 +142,47 @@ class TestTariffFile:
         path.write_text("\n".join(body), encoding="utf-8")
         with pytest.raises(ConfigError, match=named):
             load_tariff_file(path, community_id=1)
+
+
+class TestCostDisplayDecisions:
+    """What the cost display queues, decided without a database (billing_costs Rules 1-3)."""
+
+    @staticmethod
+    def display(clock: list[datetime], **settings: object) -> CostDisplay:
+        return CostDisplay(None, None, BillingSettings(**settings),  # type: ignore[arg-type]
+                           lambda: clock[0])
+
+    @staticmethod
+    def reading(station: str, session: int) -> MeterValuesRecorded:
+        return MeterValuesRecorded(MeterValuesReported(station, 1, 1, "7", ()), session)
+
+    @staticmethod
+    def ended(station: str, session: int) -> SessionRecorded:
+        return SessionRecorded(SessionEvent(station, SessionEventKind.ENDED, NOW, 1, 1, "7"),
+                               session)
+
+    def test_running_cost_throttled_per_session_and_only_where_shown(self) -> None:
+        clock = [NOW]
+        display = self.display(clock, cost_update_interval_s=60,
+                               show_cost_charge_points=("CP-SHOW",))
+        for station, version in (("CS", "ocpp2.0.1"), ("CP-SHOW", "ocpp1.6"),
+                                 ("CP-HIDE", "ocpp1.6")):
+            display.listen(StationConnected(station, version, NOW))
+        for station, session in (("CS", 1), ("CS", 1), ("CP-SHOW", 2), ("CP-HIDE", 3)):
+            display.listen(self.reading(station, session))
+        clock[0] = NOW + timedelta(seconds=60)
+        display.listen(self.reading("CS", 1))
+        for station, session in (("CS", 1), ("CP-SHOW", 2), ("CP-HIDE", 3)):
+            display.listen(self.ended(station, session))
+        queued = []
+        while not display._queue.empty():
+            ask = display._queue.get_nowait()
+            queued.append((ask.station_id, ask.session_id, ask.final))
+        assert [("CS", 1, False), ("CP-SHOW", 2, False), ("CS", 1, False),
+                ("CP-SHOW", 2, True)] == queued
+
+    def test_interval_zero_sends_no_running_cost(self) -> None:
+        display = self.display([NOW], cost_update_interval_s=0)
+        display.listen(StationConnected("CS", "ocpp2.0.1", NOW))
+        display.listen(self.reading("CS", 1))
+        assert display._queue.empty()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from csms.services.feed import DROPPED, Admits, FeedHub, Notice
+from csms.services.feed import CLOSED, DROPPED, Admits, FeedHub, Notice
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
@@ -48,3 +48,13 @@ class TestFeedHub:
         hub.unsubscribe(gone)
         hub.publish(notice(1))
         assert gone.queue.empty()
+
+    async def test_close_ends_every_subscription_and_any_later_one(self) -> None:
+        """At shut-down each reader gets CLOSED (its backlog discarded); so does a new one."""
+        hub = FeedHub(5)
+        reader = hub.subscribe(lambda _d, _c: True)
+        hub.publish(notice(1))
+        hub.close()
+        assert CLOSED is await reader.get()
+        assert CLOSED is await hub.subscribe(lambda _d, _c: True).get()
+        assert 0 == len(hub)

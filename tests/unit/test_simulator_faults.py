@@ -107,7 +107,7 @@ async def test_v201_high_temperature_reports_a_rising_temperature_by_notify_even
         await wait_until(lambda: len(csms.messages("CP-1", "NotifyEvent")) >= 4)
         events = [e["eventData"][0] for e in csms.messages("CP-1", "NotifyEvent")]
     temps = [float(e["actualValue"]) for e in events if e["variable"]["name"] == "Temperature"]
-    assert temps[0] == 70
+    assert 70 <= temps[0] < 75  # 0.5 °C per simulated minute from 70 °C
     assert temps == sorted(temps)
     assert temps[-1] > 70
     assert events[0]["component"]["name"] == "TemperatureSensor"

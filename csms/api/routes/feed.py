@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from csms.api.access import Family, Principal, in_scope
 from csms.api.deps import CsmsDep, require
 from csms.api.models import FORBIDDEN
-from csms.services.feed import DROPPED, FeedHub, Notice
+from csms.services.feed import CLOSED, DROPPED, FeedHub, Notice
 
 router = APIRouter(tags=["safety"])
 Reader = Annotated[Principal, Depends(require(Family.SAFETY, "read"))]
@@ -47,6 +47,9 @@ async def stream(hub: FeedHub, principal: Principal, keepalive_s: float
             except TimeoutError:
                 yield b": keep-alive\n\n"
                 continue
+            if item is CLOSED:
+                yield b": closing: the server is stopping; reconnect\n\n"
+                return
             if item is DROPPED or not isinstance(item, tuple):
                 yield b": dropped: too slow to keep up; reconnect\n\n"
                 return
