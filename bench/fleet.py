@@ -88,7 +88,7 @@ def _parse(argv: Sequence[str] | None) -> FleetOptions:
 
 def sim_argv(opts: FleetOptions, url: str, summary: Path) -> list[str]:
     """The ``csms-sim`` command line of the fleet."""
-    dwell_max = max(300.0, opts.duration_s / 2)
+    dwell_max = max(600.0, opts.duration_s / 2)
     return [
         sys.executable, "-m", "simulators", "--url", url, "--count", str(opts.stations),
         "--version", "mixed", "--connectors", str(opts.connectors), "--sessions", "0",

@@ -211,6 +211,7 @@ class LoadSettings(_Section):
     deadband_a: float = Field(default=1.0, ge=0)
     min_run_s: float = Field(default=900.0, ge=0)
     draw_margin_a: float = Field(default=2.0, ge=0)
+    draw_settle_s: float = Field(default=30.0, ge=0)
     profile_timeout_s: float = Field(default=15.0, gt=0)
     default_max_current_a: float = Field(default=32.0, gt=0)
     default_phases: int = Field(default=1, ge=1, le=3)

@@ -8,6 +8,10 @@
     st.draw(1)                                    # Draw(current_a=32.0, power_w=22080, ...)
     await session.wait()                          # until departure (or full, or stopped)
 
+Cars arriving over an evening: make them with :func:`simulators.ev.evening_evs` (seeded),
+then for each ``await clock.sleep_until(ev.arrival)`` and plug it in; stations that share
+one :class:`simulators.clock.SimClock` share one simulated evening.
+
 Rules:
 1. The session ticks every ``tick_s`` simulated seconds, at each change of the composite
    schedule, and at once when a charging profile or a fault changes
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
     from simulators.station import SimStation
 
 DEFAULT_TICK_S: Final = 60.0
-HORIZON_S: Final = 86_400  # how far ahead a limit change is looked for
+HORIZON_S: Final = 3600  # how far ahead a limit change is looked for (then: next tick)
 
 
 class ChargingSession:
@@ -89,13 +93,17 @@ class ChargingSession:
         """Preparing, Authorize, start the transaction; whether it started (on a refused
         token the connector goes back to Available and the session is over)."""
         st, cid = self.station, self.connector_id
-        await st.send_status(cid, Status.PREPARING)
-        self.auth_status = await st.authorize(self.id_tag)
-        if self.auth_status != "Accepted":
-            await st.send_status(cid, Status.AVAILABLE)
-            self._done.set()
-            return False
-        await st.start_transaction(cid, self.id_tag)
+        try:
+            await st.send_status(cid, Status.PREPARING)
+            self.auth_status = await st.authorize(self.id_tag)
+            if self.auth_status != "Accepted":
+                await st.send_status(cid, Status.AVAILABLE)
+                self._done.set()
+                return False
+            await st.start_transaction(cid, self.id_tag)
+        except BaseException:
+            self._done.set()  # a failed plug-in leaves the connector free
+            raise
         self.transaction = st.connector(cid).transaction
         self._recompute()  # the EV draws from the start's timestamp on
         return True

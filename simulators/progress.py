@@ -22,7 +22,7 @@ def progress_line(stats: Stats, stations: int, rate: float, elapsed_s: float) ->
     return (
         f"[{elapsed_s:7.1f} s] online {stats.online}/{stations}  charging {stats.charging}  "
         f"faulted {stats.faulted}  {rate:7.1f} msg/s  errors {stats.errors}  "
-        f"reconnects {stats.reconnects}  energy {stats.energy_wh / 1000:.1f} kWh"
+        f"reconnects {stats.reconnects}  ended sessions {stats.energy_wh / 1000:.1f} kWh"
     )
 
 

@@ -155,21 +155,16 @@ class GetCompositeSchedule:
 
 @dataclass(frozen=True, slots=True)
 class ShowCost:
-    """A transaction's cost so far (or final) for the charger's display, in integer fen
-    (exact, and plain JSON in the command log); ``cost_yuan`` is the same in yuan.
+    """A transaction's cost so far (or final) for the charger's display, in yuan (whole fen).
 
     2.0.1: CostUpdated (running only: the final cost is TransactionEventResponse.totalCost);
     1.6: California-pricing DataTransfer RunningCost / FinalCost with ``text`` as priceText.
     """
 
     transaction_ref: str
-    cost_fen: int
+    cost_yuan: Decimal
     final: bool = False
     text: str | None = None
-
-    @property
-    def cost_yuan(self) -> Decimal:
-        return Decimal(self.cost_fen).scaleb(-2)
 
 
 Command = (

@@ -19,6 +19,9 @@ Rules:
 5. A chain proves nothing about its own end: pass ``head`` (the last seq and hash, kept
    elsewhere) to detect removal or rewriting of the last records. Pass ``previous`` to
    verify a chain whose older records were pruned after their retention time.
+6. A head kept from an earlier check is an *anchor* of a chain that has grown since:
+   :func:`against_anchor` checks that the record at the anchor's seq still exists with the
+   anchor's hash (the records after it are vouched for by their links).
 """
 
 from __future__ import annotations
@@ -159,3 +162,15 @@ def _check_head(last: Link, head: Link | None) -> Break | None:
     if last.seq < head.seq:
         return Break(last.seq + 1, Problem.REMOVED, f"records after {last.seq} are missing")
     return Break(head.seq, Problem.ALTERED, "the last record does not match the head")
+
+
+def against_anchor(last: Link, hash_at_anchor: str | None, anchor: Link) -> Break | None:
+    """Rule 6: ``last`` is the chain's last record, ``hash_at_anchor`` the hash of its record
+    numbered ``anchor.seq`` (None if there is none)."""
+    if last.seq < anchor.seq:
+        return Break(last.seq + 1, Problem.REMOVED,
+                     f"records {last.seq + 1} to {anchor.seq} are missing (kept head "
+                     f"{anchor.seq})")
+    if hash_at_anchor != anchor.hash:
+        return Break(anchor.seq, Problem.ALTERED, "it does not match the kept head")
+    return None

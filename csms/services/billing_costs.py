@@ -38,7 +38,6 @@ from csms.services.events import (
     StationConnected,
 )
 from csms.store.billing import running_cost_yuan, session_cost_yuan
-from csms.store.billing_rows import fen
 from csms.store.repository import Store
 
 log = structlog.get_logger(__name__)
@@ -119,14 +118,14 @@ class CostDisplay:
             cost = await running_cost_yuan(conn, ask.session_id)
         if cost is not None:
             await self._commands.send(ask.station_id, ShowCost(
-                ask.transaction_ref, fen(cost), text=_text(cost, final=False)))
+                ask.transaction_ref, cost, text=_text(cost, final=False)))
 
     async def _final_v16(self, ask: _Ask) -> None:
         async with self._store.engine.connect() as conn:
             cost = await session_cost_yuan(conn, ask.session_id)
         if cost is not None:
             await self._commands.send(ask.station_id, ShowCost(
-                ask.transaction_ref, fen(cost), final=True, text=_text(cost, final=True)))
+                ask.transaction_ref, cost, final=True, text=_text(cost, final=True)))
 
 
 def _text(cost: Decimal, *, final: bool) -> str:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 import structlog
@@ -116,4 +117,6 @@ def _plain(value: Any) -> Any:
         return [_plain(item) for item in value]
     if isinstance(value, datetime):
         return value.isoformat()
+    if isinstance(value, Decimal):  # money (ShowCost): exact, as a string
+        return str(value)
     return value

@@ -70,6 +70,7 @@ def tuning(settings: LoadSettings) -> Tuning:
         ValleySettings(settings.valley_start_hour, settings.valley_end_hour,
                        settings.valley_assumed_share, settings.valley_safety_factor)
         if settings.valley_shifting else None,
+        settings.draw_settle_s,
     )
 
 
@@ -224,12 +225,19 @@ class LoadService:
         return view
 
     async def _run(self, site_id: int, state: SiteState) -> SiteView | None:
-        return await SitePass(site_id, state, self._store, self._commands, self._bus,
+        view = await SitePass(site_id, state, self._store, self._commands, self._bus,
                               self._tuning, self._draws, self._clock, self._needs).run()
+        if view is not None:  # a need belongs to the session running when it was declared
+            active = {(c.station_id, c.evse_id) for c in view.connectors}
+            for key in [k for k in self._needs if k not in active
+                        and self._station_sites.get(k[0]) == site_id]:
+                del self._needs[key]
+        return view
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self._settings.reallocate_interval_s)
+            self._station_sites.clear()  # charge points may have moved between sites
             try:
                 for site_id in await self._store.sites():
                     self._queue.put_nowait(("site", site_id))

@@ -45,6 +45,7 @@ from csms.smartcharging.leases import (
     LeasePolicy,
     lease_profile,
     needs_sending,
+    renewed,
     safe_profile,
 )
 from csms.smartcharging.measure import Draw, OverloadState, observe_overload
@@ -77,6 +78,7 @@ class Tuning:
     overload_hold_s: float
     series_interval_s: float
     valley: ValleySettings | None = None  # None: no valley shifting
+    draw_settle_s: float = 30.0  # samples this soon after a limit change are ignored
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,10 @@ class SitePass:
     def _demand(self, session: ActiveSession, spec: EvseSpec, voltage_v: float
                 ) -> SessionDemand:
         draw = self._draws.get(session.session_id)
-        measured = None if draw is None or draw.power_w is None else (
+        lease = self.state.leases.get((session.station_id, session.evse_id))
+        stale = draw is not None and lease is not None and not lease.settled(
+            draw.at, self._tuning.draw_settle_s)  # taken before the limit took effect
+        measured = None if draw is None or draw.power_w is None or stale else (
             draw.power_w / (voltage_v * spec.phases))
         need = self._needs.get((session.station_id, session.evse_id))
         return SessionDemand(session.session_id, feeder_node(spec.feeder_id, self.site_id),
@@ -253,8 +258,10 @@ class SitePass:
             sends.append((key, profile, limit.limit_a))
         results = await asyncio.gather(*(self._send(key, profile) for key, profile, _ in sends))
         for (key, profile, limit_a), ok in zip(sends, results, strict=True):
-            if ok and profile.valid_to is not None and profile.transaction_ref is not None:
-                self.state.leases[key] = Lease(profile.transaction_ref, limit_a, profile.valid_to)
+            if ok and profile.transaction_ref is not None:
+                self.state.leases[key] = renewed(self.state.leases.get(key),
+                                                 profile.transaction_ref, limit_a, now,
+                                                 self._tuning.policy)
 
     async def _send(self, key: EvseKey, profile: ChargingProfile) -> bool:
         """Whether the charger accepted ``profile`` (Rule 3)."""

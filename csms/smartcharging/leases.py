@@ -45,11 +45,17 @@ class LeasePolicy:
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    """A TxProfile limit the charger accepted, valid until ``valid_to``."""
+    """A TxProfile limit the charger accepted, valid until ``valid_to``; ``since``: when
+    this limit value was first sent (renewals keep it)."""
 
     transaction_ref: str
     limit_a: float
     valid_to: datetime
+    since: datetime | None = None
+
+    def settled(self, sample_at: datetime, settle_s: float) -> bool:
+        """Whether a meter sample taken at ``sample_at`` reflects this limit."""
+        return self.since is None or (sample_at - self.since).total_seconds() >= settle_s
 
 
 def safe_profile(evse_id: int, limit_a: float, phases: int) -> ChargingProfile:
@@ -73,6 +79,15 @@ def lease_profile(evse_id: int, transaction_ref: str, limit_a: float, phases: in
         valid_from=now, valid_to=now + timedelta(seconds=policy.lease_s),
         transaction_ref=transaction_ref,
     )
+
+
+def renewed(previous: Lease | None, transaction_ref: str, limit_a: float, now: datetime,
+            policy: LeasePolicy) -> Lease:
+    """The lease after ``limit_a`` was accepted at ``now``."""
+    keep = (previous is not None and previous.transaction_ref == transaction_ref
+            and previous.limit_a == limit_a)
+    since = previous.since if keep and previous is not None else now
+    return Lease(transaction_ref, limit_a, now + timedelta(seconds=policy.lease_s), since)
 
 
 def needs_sending(lease: Lease | None, transaction_ref: str, limit_a: float, now: datetime,

@@ -30,7 +30,16 @@ from sqlalchemy import Connection, Executable, func, select, text
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from csms.safety.audit import GENESIS, AuditEntry, AuditRecord, Break, Link, chain, verify
+from csms.safety.audit import (
+    GENESIS,
+    AuditEntry,
+    AuditRecord,
+    Break,
+    Link,
+    against_anchor,
+    chain,
+    verify,
+)
 from csms.store import tables as t
 from csms.store.rows import utc
 from csms.store.writer import WriteTx
@@ -126,21 +135,26 @@ async def rows_in_order(engine: AsyncEngine, chunk: int = 2000) -> AsyncIterator
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The outcome of :func:`verify_stored`: ``count`` records read; ``broken`` the first
-    break (None: intact) and ``row_id`` the id of the row it names, if that row exists."""
+    """The outcome of :func:`verify_stored`: ``count`` records intact; ``broken`` the first
+    break (None: intact) and ``row_id`` the id of the row it names, if that row exists;
+    ``head`` the last record's seq and hash (keep it, and pass it as the next anchor)."""
 
     count: int
     broken: Break | None
     row_id: int | None
+    head: Link = GENESIS
 
 
-async def verify_stored(engine: AsyncEngine, chunk: int = 2000) -> Verdict:
-    """Walk the whole stored chain from :data:`GENESIS` and report the first break.
+async def verify_stored(engine: AsyncEngine, chunk: int = 2000,
+                        anchor: Link | None = None) -> Verdict:
+    """Walk the whole stored chain from :data:`GENESIS` and report the first break; with
+    ``anchor`` (a head kept from an earlier check) also a removed or rewritten tail.
 
     Chunks overlap by one record, so a record rewritten with a fresh hash at the end of a
     chunk is still named by its successor's link (rule 4 of csms.safety.audit).
     """
     before, carry, count = GENESIS, list[AuditRow](), 0
+    at_anchor: str | None = None
     async for rows in rows_in_order(engine, chunk):
         window = carry + rows
         found = verify([r.record for r in window], before)
@@ -148,10 +162,24 @@ async def verify_stored(engine: AsyncEngine, chunk: int = 2000) -> Verdict:
             ids = {r.record.seq: r.id for r in window}
             return Verdict(found.seq - 1 - GENESIS.seq, found, ids.get(found.seq))
         count += len(rows)
+        at_anchor = next((r.record.hash for r in rows if anchor and r.record.seq == anchor.seq),
+                         at_anchor)
         if len(window) > 1:
             before = Link(window[-2].record.seq, window[-2].record.hash)
         carry = window[-1:]
-    return Verdict(count, None, None)
+    last = Link(carry[0].record.seq, carry[0].record.hash) if carry else GENESIS
+    found = None if anchor is None else against_anchor(last, at_anchor, anchor)
+    if found is not None:
+        row = await _row_id(engine, found.seq)
+        return Verdict(min(count, found.seq - 1), found, row, last)
+    return Verdict(count, None, None, last)
+
+
+async def _row_id(engine: AsyncEngine, seq: int) -> int | None:
+    async with engine.connect() as conn:
+        found = (await conn.execute(select(t.audit_log.c.id).where(
+            t.audit_log.c.seq == seq))).scalar_one_or_none()
+    return None if found is None else int(found)
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,7 @@ class _Session:
     ended_at: datetime
     id_token: str | None
     samples: list[RegisterSample]
+    ended: bool
 
 
 async def _read_session(conn: AsyncConnection, session_id: int) -> _Session:
@@ -82,11 +83,12 @@ async def _read_session(conn: AsyncConnection, session_id: int) -> _Session:
     start, end = utc(row.started_at), utc(row.ended_at or row.started_at)
     points = [(utc(r.at), r.value * _WH_PER_UNIT[r.unit]) for r in readings
               if r.unit in _WH_PER_UNIT]
-    for at, wh in ((start, row.meter_start_wh), (end, row.meter_stop_wh)):
-        if wh is not None:
-            points.append((at, wh))
+    # While a session runs, meter_stop_wh is its latest reading, not one at its end.
+    ends = ((start, row.meter_start_wh), (end, row.meter_stop_wh)) if row.ended_at \
+        else ((start, row.meter_start_wh),)
+    points += [(at, wh) for at, wh in ends if wh is not None]
     return _Session(row.id, row.station_id, start, max(start, end), row.id_token,
-                    register_samples(points, start))
+                    register_samples(points, start), row.ended_at is not None)
 
 
 def register_samples(points: list[tuple[datetime, float]], start: datetime) -> list[
@@ -247,8 +249,11 @@ async def session_cost_yuan(conn: AsyncConnection, session_id: int) -> Decimal |
 
 async def running_cost_yuan(conn: AsyncConnection, session_id: int) -> Decimal | None:
     """What the session's user would pay if it ended at its last reading (packages first,
-    rounded half-up per component); nothing is posted. None without a tariff or a site."""
+    rounded half-up per component); nothing is posted. None once it has ended (its cost
+    is posted), or without a tariff or a site."""
     session = await _read_session(conn, session_id)
+    if session.ended:
+        return None
     end = max(session.samples[-1].at, session.started_at)
     site_id, community_id = await place_of_station(conn, session.station_id)
     versions = await tariff_versions(conn, site_id, community_id)

@@ -125,15 +125,15 @@ async def subscriptions(conn: AsyncConnection, resident_id: int, start: datetime
     """The resident's subscriptions valid at some time in ``[start, end]``, with the kWh
     each has left."""
     s, p = b.subscriptions, b.packages
-    rows = (await conn.execute(
-        select(s, p).join(p, p.c.id == s.c.package_id).where(
-            s.c.resident_id == resident_id, s.c.valid_from <= end, s.c.valid_until > start)
+    rows = (await conn.execute(select(s).where(
+        s.c.resident_id == resident_id, s.c.valid_from <= end, s.c.valid_until > start)
     )).all()
+    products = {r.id: package(r) for r in (await conn.execute(select(p).where(
+        p.c.id.in_({r.package_id for r in rows})))).all()}
     used = await used_kwh(conn, [r.id for r in rows])
     return [
         Subscription(
-            subscription_id=str(r.id),
-            package=package(r._mapping),  # type: ignore[arg-type]
+            subscription_id=str(r.id), package=products[r.package_id],
             valid_from=utc(r.valid_from), valid_until=utc(r.valid_until),
             remaining_kwh=max(Decimal(r.included_kwh) - used.get(r.id, Decimal(0)),
                               Decimal(0)),

@@ -56,12 +56,12 @@ async def write_tokens(writer: Writer, engine: AsyncEngine, n: int) -> None:
     await asyncio.gather(*(access.add_token(r) for r in records))
 
 
-def verify_cli(database_url: str) -> subprocess.CompletedProcess[str]:
+def verify_cli(database_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CSMS_")}
     env["CSMS_DATABASE__URL"] = database_url
-    return subprocess.run(
-        [sys.executable, "-m", "csms", "audit", "verify"], env=env, capture_output=True,
-        text=True, timeout=60, check=False)
+    return subprocess.run(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "csms", "audit", "verify", *extra], env=env,
+        capture_output=True, text=True, timeout=60, check=False)
 
 
 async def id_of(engine: AsyncEngine, seq: int) -> int:
@@ -141,7 +141,28 @@ class TestVerifyCommand:
         """``csms audit verify`` says ok and the count, exit 0."""
         await write_tokens(writer, engine, 3)
         done = await asyncio.to_thread(verify_cli, database_url)
-        assert (0, "ok 3 records") == (done.returncode, done.stdout.strip())
+        ok, head = done.stdout.splitlines()
+        assert (0, "ok 3 records") == (done.returncode, ok)
+        async with engine.connect() as conn:
+            last = (await conn.execute(select(t.audit_log).where(t.audit_log.c.seq == 3))).one()
+        assert f"head 3:{last.hash}" == head
+
+    async def test_deleting_the_last_records_is_caught_with_a_kept_head(
+        self, engine: AsyncEngine, writer: Writer, database_url: str
+    ) -> None:
+        """The chain alone cannot show its tail was cut; the head kept from an earlier run
+        can: records 4-5 removed, exit 1. A head of a still-intact, grown chain passes."""
+        await write_tokens(writer, engine, 3)
+        kept = (await asyncio.to_thread(verify_cli, database_url)).stdout.splitlines()[1]
+        await write_tokens(writer, engine, 2)
+        grown = await asyncio.to_thread(verify_cli, database_url, "--head", kept[5:])
+        assert (0, "ok 5 records") == (grown.returncode, grown.stdout.splitlines()[0])
+        newest = grown.stdout.splitlines()[1][5:]
+        await as_attacker(engine, "DELETE FROM audit_log WHERE seq >= 4")
+        assert 0 == (await asyncio.to_thread(verify_cli, database_url)).returncode
+        cut = await asyncio.to_thread(verify_cli, database_url, "--head", newest)
+        assert 1 == cut.returncode
+        assert "audit log broken at record seq 4 (row missing): removed" in cut.stdout
 
     async def test_an_edited_row_is_named(self, engine: AsyncEngine, writer: Writer,
                                           database_url: str) -> None:

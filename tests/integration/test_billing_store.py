@@ -126,7 +126,8 @@ async def test_a_pricing_failure_never_fails_the_end_of_a_session(
 async def test_a_site_tariff_overrides_the_community_one_from_its_start(csms: Csms) -> None:
     """Community: Yunnan since 2024. Site: 1.00 + 0.50 flat from 00:30 local on 29 Nov.
     The 23:30-01:00 session is priced by the community's tariff up to 00:30 and by the
-    site's after: 3.5 kWh x 0.61 + 3.5 kWh x 0.31 + 3.5 kWh x 1.00 (electricity)."""
+    site's after: 3.5 x 0.61 + 3.5 x 0.31 + 3.5 x 1.00 = 6.72 electricity, 3.5 x 0.40
+    + 3.5 x 0.40 + 3.5 x 0.50 = 4.55 service."""
     await ended_session(csms)  # the place, with the community's Yunnan tariff
     async with csms.engine.connect() as conn:
         site = int((await conn.execute(select(t.sites.c.id))).scalar_one())
@@ -143,7 +144,7 @@ async def test_a_site_tariff_overrides_the_community_one_from_its_start(csms: Cs
     assert charge is not None
     assert [("flat", "0.61"), ("valley", "0.31"), ("flat", "1.00")] == [
         (d.period, str(d.electricity_yuan_per_kwh)) for d in charge.details]
-    assert (Decimal("5.72"), Decimal("1.40") + Decimal("1.40") + Decimal("1.75")) == (
+    assert (Decimal("6.72"), Decimal("1.40") + Decimal("1.40") + Decimal("1.75")) == (
         charge.electricity_yuan, charge.service_yuan)
     first = await BillingReads(csms.engine).charge(await ended_session(csms))
     assert first is not None

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 
 from csms.app import Csms, running
@@ -202,3 +203,24 @@ async def test_measured_power_above_the_headroom_raises_and_clears_an_overload(
         kinds = [(type(e).__name__, e.feeder_id) for e in seen
                  if isinstance(e, SiteOverloaded | SiteOverloadCleared)]
         assert [("SiteOverloaded", None), ("SiteOverloadCleared", None)] == kinds
+
+
+@pytest.mark.postgres
+async def test_a_site_locked_by_another_node_is_left_to_it(database_url: str) -> None:
+    """ARCHITECTURE property 6: while another node holds the site's advisory lock, this
+    node's pass does nothing (no allocation, no profile); once released, it allocates."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("advisory locks are PostgreSQL's")
+    async with csms_with(database_url) as app:
+        site = await make_site(app, ["N-1"], kva=20.0)
+        other = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+        try:
+            await other.execute("SELECT pg_advisory_lock(5005, $1)", site)
+            assert app.load is not None
+            assert await app.load.reallocate(site) is None
+            await other.execute("SELECT pg_advisory_unlock(5005, $1)", site)
+            view = await app.load.reallocate(site)
+            assert view is not None
+            assert 16_000.0 == view.headroom.available_w
+        finally:
+            await other.close()

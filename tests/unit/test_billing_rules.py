@@ -98,21 +98,21 @@ class TestMoney:
 class TestCostMessages:
     def test_v16_california_pricing(self) -> None:
         """DataTransfer costmsg with the cost written from the Decimal, as JSON text."""
-        action, payload = commands_v16.to_call("CP", ShowCost("42", 851, final=True,
+        action, payload = commands_v16.to_call("CP", ShowCost("42", Decimal("8.51"), final=True,
                                                              text="合计 8.51 元"))
         assert ("DataTransfer", "org.openchargealliance.costmsg", "FinalCost") == (
             action, payload["vendorId"], payload["messageId"])
         assert '"cost": 8.51' in payload["data"]
         assert {"transactionId": 42, "cost": 8.51, "priceText": "合计 8.51 元"} == json.loads(
             payload["data"])
-        _, running = commands_v16.to_call("CP", ShowCost("42", 100))
+        _, running = commands_v16.to_call("CP", ShowCost("42", Decimal("1.00")))
         assert "RunningCost" == running["messageId"]
 
     def test_v201_cost_updated_running_only(self) -> None:
         assert ("CostUpdated", {"totalCost": 2.5, "transactionId": "tx-1"}) == (
-            commands_v201.to_call("CS", ShowCost("tx-1", 250)))
+            commands_v201.to_call("CS", ShowCost("tx-1", Decimal("2.50"))))
         with pytest.raises(CommandNotSupported):
-            commands_v201.to_call("CS", ShowCost("tx-1", 250, final=True))
+            commands_v201.to_call("CS", ShowCost("tx-1", Decimal("2.50"), final=True))
 
 
 class TestTariffFile:

@@ -12,9 +12,15 @@ from pydantic import BaseModel, ValidationError
 from csms.config import (
     ApiSettings,
     AuthorizationSettings,
+    BillingSettings,
+    ClusterSettings,
     DatabaseSettings,
+    LoadSettings,
     LoggingSettings,
+    RetentionSettings,
+    SafetyConfig,
     ServerSettings,
+    SharingSettings,
     Settings,
     UnknownStationPolicy,
     UnknownTokenPolicy,
@@ -30,7 +36,13 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "database": DatabaseSettings,
     "authorization": AuthorizationSettings,
     "api": ApiSettings,
+    "cluster": ClusterSettings,
     "logging": LoggingSettings,
+    "retention": RetentionSettings,
+    "sharing": SharingSettings,
+    "safety": SafetyConfig,
+    "load": LoadSettings,
+    "billing": BillingSettings,
 }
 
 

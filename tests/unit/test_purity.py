@@ -15,8 +15,9 @@ FORBIDDEN = frozenset(
 )
 
 _OPTIONAL = ["handlers/commands_v16.py", "handlers/commands_v201.py"]
+PURE_PACKAGES = ("domain", "smartcharging", "safety", "tariffs")
 PURE_FILES = sorted(
-    [*(PACKAGE / "domain").glob("*.py")]
+    [path for package in PURE_PACKAGES for path in (PACKAGE / package).glob("*.py")]
     + [PACKAGE / "handlers" / name for name in
        ("translate_v16.py", "translate_v201.py", "ocppj.py", "timefmt.py")]
     + [PACKAGE / name for name in _OPTIONAL if (PACKAGE / name).is_file()]

@@ -17,6 +17,7 @@ from csms.safety.audit import (
     Break,
     Link,
     Problem,
+    against_anchor,
     canonical,
     chain,
     verify,
@@ -211,3 +212,24 @@ class TestTamperingProperty:
         """A chain nobody touched never reports a break."""
         records = chain(replace(entry(i), actor=a) for i, a in enumerate(actors))
         assert verify(records) is None
+
+
+class TestAnchor:
+    def test_a_grown_chain_still_holding_the_anchor_passes(self) -> None:
+        """Records added after the anchor was kept are fine."""
+        records = chain(entry(n) for n in range(5))
+        anchor = Link(3, records[2].hash)
+        assert against_anchor(head_of(records), records[2].hash, anchor) is None
+
+    def test_truncation_before_the_anchor_is_removed(self) -> None:
+        """The last records deleted below the anchor: the first missing one, removed."""
+        records = chain(entry(n) for n in range(5))
+        found = against_anchor(head_of(records[:2]), None, head_of(records))
+        assert found is not None
+        assert (3, Problem.REMOVED) == (found.seq, found.problem)
+
+    def test_a_rewritten_anchor_record_is_altered(self) -> None:
+        """The record at the anchor with another hash: that record, altered."""
+        records = chain(entry(n) for n in range(3))
+        assert Break(3, Problem.ALTERED, "it does not match the kept head") == against_anchor(
+            head_of(records), "f" * 64, head_of(records))

@@ -18,6 +18,7 @@ from csms.smartcharging.leases import (
     LeasePolicy,
     lease_profile,
     needs_sending,
+    renewed,
     safe_profile,
 )
 from csms.smartcharging.measure import (
@@ -125,6 +126,16 @@ class TestLeases:
         assert needs_sending(None, "17", 20.0, T0, self.POLICY)
         assert needs_sending(Lease("17", 0.0, T0 + timedelta(seconds=600)), "17", 6.0, T0,
                              self.POLICY)
+
+    def test_a_renewal_keeps_the_time_the_limit_changed(self) -> None:
+        """Samples taken before a limit has had ``settle_s`` to act do not count."""
+        first = renewed(None, "17", 20.0, T0, self.POLICY)
+        again = renewed(first, "17", 20.0, T0 + timedelta(minutes=8), self.POLICY)
+        raised = renewed(again, "17", 32.0, T0 + timedelta(minutes=9), self.POLICY)
+        assert (T0, T0, T0 + timedelta(minutes=9)) == (first.since, again.since, raised.since)
+        assert again.valid_to == T0 + timedelta(minutes=18)
+        assert not raised.settled(T0 + timedelta(minutes=9, seconds=20), 30)
+        assert raised.settled(T0 + timedelta(minutes=9, seconds=30), 30)
 
     def test_renewal_inside_the_lease_is_required(self) -> None:
         with pytest.raises(ValueError, match="renew_before_s"):

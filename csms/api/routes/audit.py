@@ -41,6 +41,8 @@ class AuditOut(BaseModel):
 class VerifyOut(BaseModel):
     ok: bool
     records: int
+    head_seq: int | None = None  # the last record: keep it elsewhere as an anchor
+    head_hash: str | None = None
     broken_seq: int | None = None
     broken_id: int | None = None
     problem: str | None = None
@@ -66,6 +68,7 @@ async def verify_audit(csms: CsmsDep, _: Reader) -> VerifyOut:
     verdict = await verify_stored(csms.engine)
     b = verdict.broken
     if b is None:
-        return VerifyOut(ok=True, records=verdict.count)
+        return VerifyOut(ok=True, records=verdict.count, head_seq=verdict.head.seq,
+                         head_hash=verdict.head.hash)
     return VerifyOut(ok=False, records=verdict.count, broken_seq=b.seq,
                      broken_id=verdict.row_id, problem=b.problem.value, detail=b.detail)
