@@ -220,8 +220,11 @@ async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
                         clock: Callable[[], datetime]) -> Csms:
     """The safety monitor (csms.services.safety); its rules run when safety.enabled."""
     limits = None if csms.load is None else load_limits(csms.load)
-    monitor = SafetyMonitor(csms.settings, AlarmStore(writer, csms.engine), bus,
-                            csms.commands, csms.connections, clock, limits)
+    store = AlarmStore(writer, csms.engine)
+    if csms.sharing is not None:  # webhook outbox rows commit with each transition
+        store.in_transaction.append(csms.sharing.queue_alarm)
+    monitor = SafetyMonitor(csms.settings, store, bus, csms.commands, csms.connections,
+                            clock, limits)
     await monitor.start()
     return dataclasses.replace(csms, safety=monitor)
 

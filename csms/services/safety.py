@@ -295,16 +295,7 @@ class SafetyMonitor:
                 self.protector.submit(alarm)
 
     def _publish(self, change: AlarmChange) -> None:
-        a = change.alarm
-        at = {"raised": a.raised_at, "acknowledged": a.acknowledged_at,
-              "cleared": a.cleared_at}[change.transition] or a.raised_at
-        self._bus.publish(AlarmChanged(
-            alarm_id=a.id, transition=change.transition, level=a.level, code=a.code,
-            station_id=a.station_id, evse_id=a.evse_id, connector_id=a.connector_id,
-            session_id=a.session_id, site_id=a.site_id, community_id=a.community_id,
-            district_id=a.district_id, at=at, by=change.by, comment=change.comment,
-            evidence=dict(a.evidence),
-        ))
+        self._bus.publish(alarm_changed(change))
 
     # -- operators -------------------------------------------------------------------------
 
@@ -326,3 +317,17 @@ class SafetyMonitor:
     def memory(self) -> Memory:
         """What the monitor remembers (for tests and diagnostics)."""
         return self._known
+
+
+def alarm_changed(change: AlarmChange) -> AlarmChanged:
+    """The bus event of a stored transition."""
+    a = change.alarm
+    at = {"raised": a.raised_at, "acknowledged": a.acknowledged_at,
+          "cleared": a.cleared_at}[change.transition] or a.raised_at
+    return AlarmChanged(
+        alarm_id=a.id, transition=change.transition, level=a.level, code=a.code,
+        station_id=a.station_id, evse_id=a.evse_id, connector_id=a.connector_id,
+        session_id=a.session_id, site_id=a.site_id, community_id=a.community_id,
+        district_id=a.district_id, at=at, by=change.by, comment=change.comment,
+        evidence=dict(a.evidence),
+    )

@@ -8,11 +8,10 @@ Rules:
    charge point's site, cached for ``[sharing] location_cache_s``.
 3. Every notice goes to the live feed (:class:`csms.services.feed.FeedHub`). A notice of a
    kind some webhook subscription wants is inserted into the outbox through the writer and
-   the deliverer is woken. For alarms this is a listener on the committed ``AlarmChanged``:
-   there is a small window (a crash between the alarm's commit and the outbox insert) in
-   which a transition is stored and audited but not queued for webhooks; the alarm store
-   can close it by calling :func:`csms.store.outbox.enqueue_notifications` in its own
-   transaction (and this service would then skip alarms).
+   the deliverer is woken. Alarm transitions are queued differently: inside the alarm's
+   own transaction (:meth:`Sharing.queue_alarm`, hooked into the alarm store by the
+   composition root), so a stored transition always has its outbox rows; the committed
+   ``AlarmChanged`` then only goes to the live feed and wakes the deliverer.
 4. A ``security_event`` station event and a boot (vendor, model, firmware) are written to
    the audit log as ``security_event`` and ``boot`` of ``charge_point``, actor
    ``station:<id>``, in the same unit as any outbox rows for them.
@@ -37,9 +36,11 @@ from csms.config import Settings
 from csms.domain.model import ConnectorStatusChanged, StationBooted, StationEventReported
 from csms.services.events import AlarmChanged, DomainEvent, EventBus
 from csms.services.feed import FeedHub, Notice
+from csms.services.safety import alarm_changed
 from csms.services.webhooks import Deliverer
 from csms.store import access as places
 from csms.store.access import audit
+from csms.store.alarms import AlarmChange
 from csms.store.audit import normalised, record_configuration
 from csms.store.outbox import Outbox, enqueue_notifications
 from csms.store.tables_sharing import webhook_subscriptions as subs
@@ -130,11 +131,21 @@ class Sharing:
             return
         notice = await self._notice(event)
         self.hub.publish(notice)
+        if isinstance(event, AlarmChanged):
+            self.deliverer.wake()  # its outbox rows committed with it (queue_alarm)
+            return
         queue_it = notice.kind in await self._wanted_kinds()
         audited = (_security_audit(event) if isinstance(event, StationEventReported)
                    and event.kind == "security_event" else None)
         if queue_it or audited:
             await self._write(notice if queue_it else None, audited)
+
+    async def queue_alarm(self, tx: WriteTx, change: AlarmChange) -> None:
+        """Queue an alarm transition for webhooks in the transaction that stores it."""
+        event = alarm_changed(change)
+        notice = Notice("alarm", event.at, event.station_id, event.community_id,
+                        event.district_id, normalised(_alarm_data(event)), level=event.level)
+        await enqueue_notifications(tx, notice, self._clock())
 
     async def _write(self, notice: Notice | None, audited: dict[str, Any] | None) -> None:
         now = self._clock()

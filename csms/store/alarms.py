@@ -16,7 +16,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -107,6 +107,9 @@ class AlarmChange:
     comment: str | None = None
 
 
+ChangeHook = Callable[[WriteTx, AlarmChange], Awaitable[None]]
+
+
 def _aware(value: datetime | None) -> datetime | None:
     return None if value is None else utc(value)
 
@@ -155,6 +158,14 @@ class AlarmStore:
     def __init__(self, writer: Writer, engine: AsyncEngine) -> None:
         self._writer = writer
         self._engine = engine
+        # Run inside the transaction of every transition, after its audit row: what must
+        # commit with it (the webhook outbox rows of csms.services.sharing).
+        self.in_transaction: list[ChangeHook] = []
+
+    async def _hooks(self, tx: WriteTx, change: AlarmChange) -> AlarmChange:
+        for hook in self.in_transaction:
+            await hook(tx, change)
+        return change
 
     async def open_keys(self, station_id: str | None = None) -> set[str]:
         """The conditions of every open alarm (of one charge point, if given)."""
@@ -211,7 +222,7 @@ class AlarmStore:
         created = stored(row)
         audit(tx, RULE_ACTOR, "raise", "alarm", created.id,
               _audit_details(created, evidence=alarm.evidence))
-        return AlarmChange(created, "raised")
+        return await self._hooks(tx, AlarmChange(created, "raised"))
 
     async def _clear_by_rule(self, tx: WriteTx, decision: Clear) -> AlarmChange | None:
         row = await _row(tx, open_key=condition_text(decision.key))
@@ -256,7 +267,8 @@ class AlarmStore:
         audit(tx, actor, verb, "alarm", current.id,
               _audit_details(changed, comment=comment, **({"evidence": evidence}
                                                          if evidence else {})))
-        return AlarmChange(changed, to, None if actor == RULE_ACTOR else actor, comment)
+        return await self._hooks(
+            tx, AlarmChange(changed, to, None if actor == RULE_ACTOR else actor, comment))
 
     async def acknowledge(self, alarm_id: int, actor: str, comment: str | None,
                           at: datetime) -> AlarmChange:

@@ -17,12 +17,21 @@ from csms.api.tokens import new_token
 from csms.app import Csms, running
 from csms.config import Settings
 from csms.domain.model import ConnectorStatus, ConnectorStatusChanged, StationEventReported
+from csms.services.events import AlarmChanged
 from tests.api.conftest import TokenFactory, bearer
-from tests.api.test_webhooks import alarm_in, make_places
+from tests.api.test_webhooks import Places, make_places
 from tests.conftest import eventually
 
 STREAM = {"Accept": "text/event-stream"}
 
+
+
+def alarm_in(places: Places, community: int, alarm_id: int) -> AlarmChanged:
+    """A synthetic committed alarm of CP-A or CP-B, as the safety monitor publishes it."""
+    station = "CP-A" if community == places.a else "CP-B"
+    return AlarmChanged(alarm_id, "raised", 1, "ground_fault", station, 1, 1, None, None,
+                        community, places.district, datetime.now(UTC),
+                        evidence={"error_code": "GroundFailure"})
 
 class Feed:
     """One open feed: :meth:`next` returns the next event's fields (comments skipped)."""

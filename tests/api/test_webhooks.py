@@ -18,11 +18,11 @@ from sqlalchemy import insert, select
 from csms.api.access import Role
 from csms.app import Csms
 from csms.config import Settings, SharingSettings
-from csms.services.events import AlarmChanged
 from csms.services.webhooks import signature
 from csms.store import tables as t
+from simulators.station import SimStation
 from tests.api.conftest import TokenFactory, bearer
-from tests.conftest import eventually, make_settings
+from tests.conftest import eventually, make_settings, ocpp_url
 
 SECRET = "s3cret-s3cret-s3cret"
 
@@ -115,11 +115,12 @@ async def make_places(csms: Csms) -> Places:
     return Places(district, ids[0], ids[1])
 
 
-def alarm_in(places: Places, community: int, alarm_id: int) -> AlarmChanged:
-    station = "CP-A" if community == places.a else "CP-B"
-    return AlarmChanged(alarm_id, "raised", 1, "ground_fault", station, 1, 1, None, None,
-                        community, places.district, datetime.now(UTC),
-                        evidence={"error_code": "GroundFailure"})
+async def ground_fault(csms: Csms, station_id: str) -> None:
+    """A real level-1 alarm: the charger reports a GroundFailure (the alarm and its outbox
+    rows are stored together, asynchronously; tests poll for the delivery)."""
+    async with SimStation(station_id, "ocpp1.6", ocpp_url(csms)).running() as sim:
+        await sim.boot()
+        await sim.send_status(1, "Faulted", error_code="GroundFailure")
 
 
 @pytest.fixture
@@ -213,12 +214,12 @@ class TestDelivery:
         places = await make_places(csms)
         sub_a = await subscribe(http, admin, receiver.url("/a"), community_id=places.a)
         sub_b = await subscribe(http, admin, receiver.url("/b"), community_id=places.b)
-        csms.bus.publish(alarm_in(places, places.a, 41))
+        await ground_fault(csms, "CP-A")
         await eventually(lambda: asyncio.sleep(0, receiver.accepted))
         [got] = receiver.requests
-        assert ("/a", True, "alarm", 41, places.a) == (
-            got.path, got.signed, got.body["kind"], got.body["data"]["alarm_id"],
-            got.body["community_id"])
+        assert ("/a", True, "alarm", "ground_fault", "CP-A", places.a) == (
+            got.path, got.signed, got.body["kind"], got.body["data"]["code"],
+            got.body["data"]["station_id"], got.body["community_id"])
         assert got.delivery_id == got.body["delivery_id"]
         delivered = await eventually(lambda: deliveries(http, admin, sub_a),
                                      lambda items: items[0]["status"] == "delivered")
@@ -232,10 +233,10 @@ class TestDelivery:
         admin = await token(Role.ADMIN)
         places = await make_places(csms)
         await subscribe(http, admin, receiver.url(), district_id=places.district)
-        csms.bus.publish(alarm_in(places, places.a, 1))
-        csms.bus.publish(alarm_in(places, places.b, 2))
+        await ground_fault(csms, "CP-A")
+        await ground_fault(csms, "CP-B")
         await eventually(lambda: asyncio.sleep(0, len(receiver.accepted)), lambda n: n == 2)
-        assert {1, 2} == {r.body["data"]["alarm_id"] for r in receiver.requests}
+        assert {"CP-A", "CP-B"} == {r.body["station_id"] for r in receiver.requests}
 
     async def test_retried_after_a_server_error_with_the_same_delivery_id(
         self, csms: Csms, http: httpx.AsyncClient, token: TokenFactory, receiver: Receiver
@@ -245,7 +246,7 @@ class TestDelivery:
         places = await make_places(csms)
         sub_id = await subscribe(http, admin, receiver.url(), community_id=places.a)
         receiver.script = [500]
-        csms.bus.publish(alarm_in(places, places.a, 7))
+        await ground_fault(csms, "CP-A")
         done = await eventually(lambda: deliveries(http, admin, sub_id),
                                 lambda items: bool(items) and items[0]["status"] == "delivered")
         assert [500, 200] == [r.status for r in receiver.requests]
@@ -260,7 +261,7 @@ class TestDelivery:
         places = await make_places(csms)
         sub_id = await subscribe(http, admin, receiver.url(), community_id=places.a)
         receiver.default = 503
-        csms.bus.publish(alarm_in(places, places.a, 8))
+        await ground_fault(csms, "CP-A")
         done = await eventually(lambda: deliveries(http, admin, sub_id),
                                 lambda items: bool(items) and items[0]["status"] == "failed")
         assert (3, "HTTP 503", 3) == (done[0]["attempts"], done[0]["last_error"],
