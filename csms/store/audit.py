@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Executable, func, select, text
-from sqlalchemy.engine import CursorResult, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.safety.audit import (
     GENESIS,
@@ -59,35 +59,21 @@ def normalised(details: dict[str, Any] | None) -> dict[str, Any]:
     return result
 
 
-class _ChainedAppend(Executable):
-    """A statement for :meth:`WriteTx.execute_later` that chains and inserts its entries.
-
-    The writer runs each deferred statement once per transaction with every parameter set
-    queued for it, in order; this one reads the head (under the advisory lock on
-    PostgreSQL), links the entries after it and inserts them, all in that transaction.
-    """
-
-    inherit_cache = False
-
-    def _execute_on_connection(  # type: ignore[override]
-        self, connection: Connection, distilled_params: Sequence[dict[str, Any]],
-        execution_options: Any,
-    ) -> CursorResult[Any]:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
-        head = connection.execute(
-            select(t.audit_log.c.seq, t.audit_log.c.hash)
-            .order_by(t.audit_log.c.seq.desc()).limit(1)).one_or_none()
-        previous = GENESIS if head is None else Link(head.seq, head.hash)
-        records = chain((AuditEntry(p["at"], p["actor"], p["action"], p["resource"],
-                                    p["details"], p["resource_id"]) for p in distilled_params),
-                        previous)
-        rows = [{**{c: p[c] for c in _COLUMNS}, "seq": r.seq, "prev_hash": r.prev_hash,
-                 "hash": r.hash} for p, r in zip(distilled_params, records, strict=True)]
-        return connection.execute(t.audit_log.insert(), rows)
-
-
-_APPEND = _ChainedAppend()
+async def _append_chained(conn: AsyncConnection, entries: list[dict[str, Any]]) -> None:
+    """Chain ``entries`` after the head and insert them, in the batch's transaction (the
+    :meth:`WriteTx.collect` finisher of every audit entry): under the advisory lock on
+    PostgreSQL, so nodes append one at a time; the unique ``seq`` forbids forks anyway."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK})
+    head = (await conn.execute(
+        select(t.audit_log.c.seq, t.audit_log.c.hash)
+        .order_by(t.audit_log.c.seq.desc()).limit(1))).one_or_none()
+    previous = GENESIS if head is None else Link(head.seq, head.hash)
+    records = chain((AuditEntry(p["at"], p["actor"], p["action"], p["resource"],
+                                p["details"], p["resource_id"]) for p in entries), previous)
+    rows = [{**{c: p[c] for c in _COLUMNS}, "seq": r.seq, "prev_hash": r.prev_hash,
+             "hash": r.hash} for p, r in zip(entries, records, strict=True)]
+    await conn.execute(t.audit_log.insert(), rows)
 
 
 def append_later(tx: WriteTx, at: datetime, actor: str, action: str, resource: str,
@@ -99,7 +85,7 @@ def append_later(tx: WriteTx, at: datetime, actor: str, action: str, resource: s
     """
     if at.tzinfo is None:
         raise ValueError("audit timestamps must be timezone-aware")
-    tx.execute_later(_APPEND, {
+    tx.collect(_append_chained, {
         "at": at, "actor": actor, "action": action, "resource": resource,
         "resource_id": resource_id, "details": normalised(details),
     })

@@ -30,6 +30,9 @@ T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 
+Collector = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
+
+
 class WriteTx:
     """What a unit of work gets: the connection, and a buffer for bulk inserts."""
 
@@ -38,11 +41,17 @@ class WriteTx:
         self._compiled = compiled
         self._bulk: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._deferred: dict[Executable, list[dict[str, Any]]] = {}
+        self._collected: dict[Collector, list[Any]] = {}
 
     def execute_later(self, statement: Executable, params: dict[str, Any]) -> None:
         """Run ``statement`` (a prebuilt one with bind parameters) with ``params`` at the end
         of the batch, in one ``executemany`` with every other unit's use of it."""
         self._deferred.setdefault(statement, []).append(params)
+
+    def collect(self, finish: Collector, item: Any) -> None:
+        """Hand ``item`` to ``finish``, which runs once at the end of the batch, before the
+        bulk inserts and the commit, with every item collected for it, in order."""
+        self._collected.setdefault(finish, []).append(item)
 
     def insert_later(self, table: Table, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` into ``table`` at the end of the batch, before commit."""
@@ -53,6 +62,9 @@ class WriteTx:
         for statement, params in self._deferred.items():
             await self.conn.execute(statement, params)
         self._deferred.clear()
+        for finish, items in self._collected.items():
+            await finish(self.conn, items)
+        self._collected.clear()
         for (table, columns), rows in self._bulk.items():
             insert = self._compiled.get((table, columns))
             if insert is None:
