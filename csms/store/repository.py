@@ -130,7 +130,7 @@ class Store:
                 update(cp).where(cp.c.id == event.station_id).values(
                     vendor=event.vendor, model=event.model, serial_number=event.serial_number,
                     firmware_version=event.firmware_version, last_boot_at=event.at,
-                    last_seen_at=now_utc(),
+                    last_seen_at=event.at,  # the CSMS clock when the boot arrived
                 )
             )
             status = (
