@@ -8,7 +8,8 @@ Rules (as in :mod:`csms.store.organisation`):
 3. Wallet movements go through the pure ledger (``csms.tariffs.ledger``): a refund or a
    package purchase never takes more than the wallet holds; a negative adjustment never
    takes it below the policy's floor. ``ref`` makes a movement idempotent: the same ref
-   again returns the entry already written.
+   again returns the entry already written. A movement that leaves money in the wallet
+   settles what the resident owes first (ledger Rule 7).
 """
 
 from __future__ import annotations
@@ -272,7 +273,10 @@ class BillingAdmin:
             done = [e for e in entries if e.ref == entry.ref]
             if done:  # Rule 3: idempotent by ref
                 return done[0]
-            await _insert_entries(tx.conn, [entry], resident_id, actor)
+            settled = core.settle_owed([*entries, entry], str(resident_id), at,
+                                       f"{entry.ref}:settle")
+            await _insert_entries(tx.conn, [entry, *([settled] if settled else [])],
+                                  resident_id, actor)
             audit(tx, actor, action, "wallet", resident_id, jsonable({
                 "kind": entry.kind, "amount_yuan": entry.amount_yuan, "ref": entry.ref}))
             return entry

@@ -2,8 +2,9 @@
 resident's monthly statement. Frozen records out; reads see committed data only.
 
 Statement rules:
-1. The month is a calendar month in ``zone`` (default Asia/Shanghai): ``[first day 00:00,
-   next month's first day 00:00)`` local, as aware UTC.
+1. The month is a calendar month in the zone of the resident's community's sites (Asia/
+   Shanghai if they have none or differ): ``[first day 00:00, next month's first day
+   00:00)`` local, as aware UTC.
 2. The opening balance is the wallet's balance from every entry before the month, the
    closing balance from every entry before its end; so opening + the month's movements =
    closing, exactly (integer fen).
@@ -13,7 +14,7 @@ Statement rules:
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,12 +24,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from csms.store import tables as t
 from csms.store import tables_billing as b
 from csms.store.billing import wallet_balance_fen
 from csms.store.billing_rows import plain, yuan
 from csms.store.organisation import Listing, fetch_page
 from csms.store.rows import utc
 from csms.tariffs.ledger import receivable, wallet
+
+DEFAULT_ZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,11 +123,20 @@ def month_bounds(year: int, month: int, zone: str) -> tuple[datetime, datetime]:
 
 
 def _movement(row: Row[Any]) -> Movement:
+    """Seen from the wallet when the entry touches it (a settlement moves money from the
+    wallet to what is owed: −), else from what is owed (a shortfall: −)."""
     user = str(row.resident_id)
-    sign = 1 if row.credit in (wallet(user), receivable(user)) else -1
-    account = "wallet" if wallet(user) in (row.debit, row.credit) else "owed"
+    account, mine = ("wallet", wallet(user)) if wallet(user) in (row.debit, row.credit) \
+        else ("owed", receivable(user))
+    sign = 1 if row.credit == mine else -1
     return Movement(row.id, utc(row.at), row.kind, sign * yuan(row.amount_fen), row.ref,
                     row.memo, row.session_id, account)
+
+
+def _owed(rows: Sequence[Any], resident_id: int) -> Decimal:
+    account = receivable(str(resident_id))
+    return yuan(sum(r.amount_fen for r in rows if r.debit == account)
+                - sum(r.amount_fen for r in rows if r.credit == account))
 
 
 def _detail(row: Row[Any]) -> Detail:
@@ -166,14 +179,11 @@ class BillingReads:
     async def balance(self, resident_id: int) -> tuple[Decimal, Decimal]:
         """(wallet balance, owed) in yuan."""
         w = b.wallet_entries
-        owed_account = receivable(str(resident_id))
         async with self._engine.connect() as conn:
             balance = await wallet_balance_fen(conn, resident_id)
             rows = (await conn.execute(select(w.c.debit, w.c.credit, w.c.amount_fen).where(
                 w.c.resident_id == resident_id))).all()
-        owed = sum(r.amount_fen for r in rows if r.debit == owed_account) - sum(
-            r.amount_fen for r in rows if r.credit == owed_account)
-        return yuan(balance), yuan(owed)
+        return yuan(balance), _owed(rows, resident_id)
 
     async def movements(self, resident_id: int, limit: int, offset: int) -> Listing[Movement]:
         w = b.wallet_entries
@@ -217,11 +227,13 @@ class BillingReads:
                                       datetime.max.replace(tzinfo=UTC))
 
     async def statement(self, resident_id: int, year: int, month: int,
-                        zone: str = "Asia/Shanghai") -> Statement:
-        """The resident's statement for ``year-month`` (module rules 1–3)."""
-        start, end = month_bounds(year, month, zone)
+                        zone: str | None = None) -> Statement:
+        """The resident's statement for ``year-month`` (module rules 1–3), in ``zone`` or
+        else the time zone of their community's sites (Asia/Shanghai if they differ)."""
         w, c = b.wallet_entries, b.session_charges
         async with self._engine.connect() as conn:
+            zone = zone or await _community_zone(conn, resident_id)
+            start, end = month_bounds(year, month, zone)
             rows = (await conn.execute(select(w).where(w.c.resident_id == resident_id,
                                                        w.c.at < end).order_by(w.c.at,
                                                                               w.c.id))).all()
@@ -235,10 +247,17 @@ class BillingReads:
         def wallet_sum(items: Collection[Movement]) -> Decimal:
             return sum((m.amount_yuan for m in items if m.account == "wallet"), Decimal("0.00"))
 
-        owed = -sum((m.amount_yuan for m in moves if m.account == "owed"), Decimal("0.00"))
         return Statement(resident_id, f"{year:04d}-{month:02d}", zone, start, end,
                          wallet_sum(before), wallet_sum(before) + wallet_sum(month_moves),
-                         owed, month_moves, tuple(charges), tuple(packages))
+                         _owed(rows, resident_id), month_moves, tuple(charges),
+                         tuple(packages))
+
+
+async def _community_zone(conn: AsyncConnection, resident_id: int) -> str:
+    r, site = t.residents, t.sites
+    zones = set((await conn.execute(select(site.c.timezone).join(
+        r, r.c.community_id == site.c.community_id).where(r.c.id == resident_id))).scalars())
+    return zones.pop() if len(zones) == 1 else DEFAULT_ZONE
 
 
 async def _package_use(conn: AsyncConnection, resident_id: int, start: datetime,

@@ -16,6 +16,8 @@ Rules:
 5. A session is charged once: a second charge with the same ``ref`` posts nothing.
 6. Refunds and package purchases need the money in the wallet (no credit); a negative
    adjustment may not take the wallet below the floor.
+7. What is owed is settled from the wallet as soon as it holds money (``settle_owed``,
+   after a top-up): as much as the wallet holds above zero, never more than is owed.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class EntryKind(StrEnum):
     REFUND = "refund"
     ADJUSTMENT = "adjustment"
     PACKAGE_PURCHASE = "package_purchase"
+    SETTLEMENT = "settlement"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,3 +167,14 @@ def charge_session(
             if part > 0:
                 posted.append(LedgerEntry(EntryKind.SESSION_CHARGE, at, debit, revenue, part, ref))
     return tuple(posted)
+
+
+def settle_owed(
+    entries: Sequence[LedgerEntry], user: str, at: datetime, ref: str
+) -> LedgerEntry | None:
+    """Pay what the user owes from the wallet, as far as it holds money (Rule 7); None if
+    nothing is owed or the wallet is empty."""
+    amount = min(owed_yuan(entries, user), balance(entries, wallet(user)))
+    if amount <= 0:
+        return None
+    return LedgerEntry(EntryKind.SETTLEMENT, at, wallet(user), receivable(user), amount, ref)

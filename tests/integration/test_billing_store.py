@@ -35,9 +35,9 @@ END = START + timedelta(minutes=90)
 
 
 def event(kind: SessionEventKind, at: datetime, seq: int, wh: float,
-          ref: str = "tx-r") -> SessionEvent:
+          ref: str = "tx-r", station: str = "CP-R", card: str = "CARD-R") -> SessionEvent:
     sample = MeterSample(at, (SampledValue(wh, unit="Wh"),))
-    return SessionEvent("CP-R", kind, at, 1, 1, ref, IdToken("CARD-R"), samples=(sample,),
+    return SessionEvent(station, kind, at, 1, 1, ref, IdToken(card), samples=(sample,),
                         seq_no=seq)
 
 
@@ -149,3 +149,31 @@ async def test_a_site_tariff_overrides_the_community_one_from_its_start(csms: Cs
     first = await BillingReads(csms.engine).charge(await ended_session(csms))
     assert first is not None
     assert Decimal("8.51") == first.total_yuan  # the night before: the community's alone
+
+
+async def test_a_shortfall_is_owed_and_settled_by_the_next_top_up(csms: Csms) -> None:
+    """3.00 yuan in the wallet, a session of 8.51: the wallet pays 3.00 (never below zero),
+    5.51 is owed; a top-up of 10.00 settles it first: 4.49 left, nothing owed; the
+    statement still reconciles."""
+    place = await new_place(csms, "CP-S", "CARD-S")
+    await yunnan_tariff(csms, place)
+    await top_up(csms, place, "3.00", START - timedelta(hours=1), "s1")
+    kw = {"ref": "tx-s", "station": "CP-S", "card": "CARD-S"}
+    await csms.stations.session_event(event(SessionEventKind.STARTED, START, 0, 0, **kw))
+    verdict = await csms.stations.session_event(event(SessionEventKind.ENDED, END, 1, 10_500,
+                                                      **kw))
+    assert verdict.session_id is not None
+    reads = BillingReads(csms.engine)
+    charge = await reads.charge(verdict.session_id)
+    assert charge is not None
+    assert (Decimal("3.00"), Decimal("5.51")) == (charge.wallet_yuan, charge.shortfall_yuan)
+    assert (Decimal("0.00"), Decimal("5.51")) == await reads.balance(place.resident_id)
+    await top_up(csms, place, "10.00", END + timedelta(hours=1), "s2")
+    assert (Decimal("4.49"), Decimal("0.00")) == await reads.balance(place.resident_id)
+    statement = await reads.statement(place.resident_id, 2026, 11)
+    wallet_moves = [m.amount_yuan for m in statement.movements if m.account == "wallet"]
+    # the wallet pays electricity first (4.31: 3.00 of it), the rest is owed
+    assert [Decimal("3.00"), Decimal("-3.00"), Decimal("10.00"), Decimal("-5.51")] == wallet_moves
+    assert (Decimal("4.49"), Decimal("0.00")) == (statement.closing_balance_yuan,
+                                                  statement.owed_yuan)
+    assert statement.opening_balance_yuan + sum(wallet_moves) == statement.closing_balance_yuan

@@ -282,8 +282,9 @@ async def get_statement(
     resident_id: ResidentId, month: Month, csms: CsmsDep, principal: Reader,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> StatementOut | Response:
-    """The resident's monthly statement (Asia/Shanghai calendar month): opening and closing
-    balance, wallet movements, sessions with charge details, package use; JSON or CSV."""
+    """The resident's monthly statement (a calendar month in their sites' time zone):
+    opening and closing balance, wallet movements, sessions with charge details, package
+    use; JSON or CSV."""
     await _resident(csms, principal, resident_id)
     year, number = _split(month)
     statement = await BillingReads(csms.engine).statement(resident_id, year, number)
