@@ -99,7 +99,7 @@ def sim_argv(opts: FleetOptions, url: str, summary: Path) -> list[str]:
         "--ev-dwell-max-s", str(dwell_max),
         "--fault-kinds", "GroundFailure,HighTemperature,OverVoltage,PowerMeterFailure",
         "--fault-rate-per-h", str(opts.fault_rate_per_h), "--fault-clear-after-s", "120",
-        "--call-timeout-s", "60", "--progress-s", str(opts.progress_s),
+        "--call-timeout-s", "60", "--grace-s", "120", "--progress-s", str(opts.progress_s),
         "--summary", str(summary), "--log-level", "error",
     ]
 
@@ -200,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise_file_limit()
     figures = asyncio.run(run(opts))
     problems = verdict(figures)
+    if opts.summary is not None:
+        opts.summary.write_text(json.dumps({**figures, "problems": problems}, indent=2) + "\n")
     head = {k: v for k, v in figures.items() if k != "summary"}
     print(f"fleet: {opts.stations} stations (mixed 1.6/2.0.1, {opts.connectors} connectors), "
           f"{opts.duration_s:.0f} s")
@@ -207,8 +209,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {key:<24} {value}")
     print("  verdict                  " + ("PASS" if not problems else "; ".join(problems)))
     print(json.dumps(figures["summary"], indent=2))
-    if opts.summary is not None:
-        opts.summary.write_text(json.dumps({**figures, "problems": problems}, indent=2) + "\n")
     return 0 if not problems else 1
 
 

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--ramp-per-s", type=float, default=20.0, help="new connections a second")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--call-timeout-s", type=float, default=30.0)
+    p.add_argument("--grace-s", type=float, default=15.0,
+                   help="after --duration-s, real seconds for sessions to stop cleanly")
     p.add_argument("--speed", type=float, default=1.0,
                    help="simulated seconds per real second (60: an hour a minute)")
     p.add_argument("--start", default=None, metavar="ISO8601",
@@ -106,7 +108,8 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[FleetConfig, argpar
         connectors=args.connectors, sessions=args.sessions, samples=args.samples,
         meter_interval_s=args.meter_interval_s, duration_s=args.duration_s,
         ramp_per_s=args.ramp_per_s, seed=args.seed, call_timeout_s=args.call_timeout_s,
-        speed=args.speed, start=args.start, ev_arrival_window_s=args.ev_arrival_window_s,
+        grace_s=args.grace_s, speed=args.speed, start=args.start,
+        ev_arrival_window_s=args.ev_arrival_window_s,
         ev_dwell_min_s=args.ev_dwell_min_s, ev_dwell_max_s=args.ev_dwell_max_s,
         faults=tuple(args.faults), fault_kinds=_kinds(args.fault_kinds),
         fault_rate_per_h=args.fault_rate_per_h, fault_clear_after_s=args.fault_clear_after_s,
@@ -148,7 +151,7 @@ def _problem(cfg: FleetConfig) -> str | None:
     positive = {
         "--count": cfg.count, "--connectors": cfg.connectors,
         "--meter-interval-s": cfg.meter_interval_s, "--ramp-per-s": cfg.ramp_per_s,
-        "--call-timeout-s": cfg.call_timeout_s, "--speed": cfg.speed,
+        "--call-timeout-s": cfg.call_timeout_s, "--speed": cfg.speed, "--grace-s": cfg.grace_s,
         "--ev-dwell-min-s": cfg.ev_dwell_min_s,
     }
     for name, value in positive.items():

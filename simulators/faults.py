@@ -89,8 +89,8 @@ REWIND_WH: Final = 1000.0
 
 @dataclass(frozen=True, slots=True)
 class ScheduledFault:
-    """A fault to inject ``at_s`` simulated seconds into the run; ``clear_after_s`` later
-    it heals (``None``: never)."""
+    """A fault to inject ``at_s`` simulated seconds after it is scheduled (in a fleet: once
+    the station has booted); ``clear_after_s`` later it heals (``None``: never)."""
 
     kind: FaultKind
     at_s: float

@@ -22,7 +22,8 @@ Rules:
    after the previous left; each stays ``ev_dwell_min_s``..``ev_dwell_max_s`` and draws
    what the charging profiles allow. Without it, sessions are plain ``samples`` readings.
 6. Faults (:mod:`simulators.faults`): ``faults`` are scheduled ones
-   (``KIND@AT_S[:CONNECTOR][+CLEAR_S][#STATION]``, every station without ``#STATION``);
+   (``KIND@AT_S[:CONNECTOR][+CLEAR_S][#STATION]``, every station without ``#STATION``;
+   ``AT_S`` counts from the station's boot);
    ``fault_kinds`` with ``fault_rate_per_h`` add random ones per station (Poisson, seeded),
    healing after ``fault_clear_after_s``. A station whose connection was lost on purpose
    (ConnectionLost) is not counted as failed.

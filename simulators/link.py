@@ -370,26 +370,6 @@ class Link:
             while self._followups:
                 await asyncio.wait(set(self._followups))
 
-    async def wait_received(
-        self, action: str, *, count: int = 1, timeout_s: float = 5.0
-    ) -> list[Payload]:
-        """Wait until ``count`` ``action`` commands were handled; return all of them."""
-        await wait_until(
-            lambda: sum(1 for a, _ in self.received if a == action) >= count,
-            timeout_s=timeout_s, what=f"{count} x {action} received",
-        )
-        return [p for a, p in self.received if a == action]
-
-    async def wait_sent(
-        self, action: str, *, count: int = 1, timeout_s: float = 5.0
-    ) -> list[Payload]:
-        """Wait until ``count`` ``action`` CALLs were sent (needs ``keep_history``)."""
-        await wait_until(
-            lambda: sum(1 for a, _ in self.sent if a == action) >= count,
-            timeout_s=timeout_s, what=f"{count} x {action} sent",
-        )
-        return [p for a, p in self.sent if a == action]
-
     def _task_group(self) -> asyncio.TaskGroup:
         if self._tg is None or self._closing:
             raise SimulatorError(f"{self.station_id} is not connected")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from simulators.link import Answer, Link, Payload
 from simulators.stats import Stats
+from simulators.waiting import wait_until
 
 if TYPE_CHECKING:
     from simulators.offline import Outbox
@@ -96,4 +97,18 @@ class StationPlumbing:
         self, action: str, *, count: int = 1, timeout_s: float = 5.0
     ) -> list[Payload]:
         """Wait for ``count`` handled ``action`` commands; return all of them."""
-        return await self.link.wait_received(action, count=count, timeout_s=timeout_s)
+        await wait_until(
+            lambda: sum(1 for a, _ in self.link.received if a == action) >= count,
+            timeout_s=timeout_s, what=f"{count} x {action} received",
+        )
+        return [p for a, p in self.link.received if a == action]
+
+    async def wait_sent(
+        self, action: str, *, count: int = 1, timeout_s: float = 5.0
+    ) -> list[Payload]:
+        """Wait until ``count`` ``action`` CALLs were sent (needs ``keep_history``)."""
+        await wait_until(
+            lambda: sum(1 for a, _ in self.link.sent if a == action) >= count,
+            timeout_s=timeout_s, what=f"{count} x {action} sent",
+        )
+        return [p for a, p in self.link.sent if a == action]

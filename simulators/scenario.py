@@ -53,6 +53,7 @@ class _ScenarioModel(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] | None = None
     log_format: Literal["auto", "json", "console"] | None = None
     speed: float | None = Field(default=None, gt=0)
+    grace_s: float | None = Field(default=None, gt=0)
     start: str | None = None
     ev_arrival_window_s: float | None = Field(default=None, ge=0)
     ev_dwell_min_s: float | None = Field(default=None, gt=0)
@@ -121,6 +122,7 @@ class Scenario:
     log_level: str | None = None
     log_format: str | None = None
     speed: float | None = None
+    grace_s: float | None = None
     start: str | None = None
     ev_arrival_window_s: float | None = None
     ev_dwell_min_s: float | None = None
@@ -157,7 +159,7 @@ def parse_scenario(data: dict[str, Any], *, source: str = "scenario") -> Scenari
     fields = model.model_dump()
     for key in ("meter_interval_s", "duration_s", "ramp_per_s", "call_timeout_s", "speed",
                 "ev_arrival_window_s", "ev_dwell_min_s", "ev_dwell_max_s", "fault_rate_per_h",
-                "fault_clear_after_s", "progress_s"):
+                "fault_clear_after_s", "progress_s", "grace_s"):
         if fields[key] is not None:
             fields[key] = float(fields[key])
     for key in ("faults", "fault_kinds"):

@@ -62,7 +62,7 @@ async def test_hard_reset_ends_the_session_reboots_and_boots_again(
         await eventually(lambda: _connected(csms, "CP-RST"))
         answer = await csms.commands.send("CP-RST", Reset(ResetKind.HARD), timeout_s=5)
         assert "Accepted" == getattr(answer, "status", None)
-        await sim.link.wait_sent("BootNotification", count=2, timeout_s=10)
+        await sim.wait_sent("BootNotification", count=2, timeout_s=10)
         await sim.settle()
         assert 1 == sim.link.reconnects
     [session] = await eventually(lambda: sessions(csms, "CP-RST"))

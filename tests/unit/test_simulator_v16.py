@@ -101,7 +101,7 @@ async def test_reset_stops_transactions_and_boots_again(kind: str, reason: str) 
         await st.start_transaction(1, "T1")
         assert await csms.call("CP-1", "Reset", {"type": kind}) == {"status": "Accepted"}
         await st.settle()
-        await st.link.wait_sent("BootNotification", count=2)
+        await st.wait_sent("BootNotification", count=2)
         await st.settle()
         assert csms.messages("CP-1", "StopTransaction")[0]["reason"] == reason
         assert len(csms.messages("CP-1", "BootNotification")) == 2

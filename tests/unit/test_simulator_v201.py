@@ -99,7 +99,7 @@ async def test_reset_immediate_and_on_idle() -> None:
         assert len(csms.messages("CP-1", "BootNotification")) == 1  # not yet
         await st.stop_transaction(1)
         await st.settle()
-        await st.link.wait_sent("BootNotification", count=2)
+        await st.wait_sent("BootNotification", count=2)
         await st.settle()
         boots = csms.messages("CP-1", "BootNotification")
         assert [b["reason"] for b in boots] == ["PowerUp", "RemoteReset"]
@@ -109,7 +109,7 @@ async def test_reset_immediate_and_on_idle() -> None:
         ended = csms.messages("CP-1", "TransactionEvent")[-1]
         assert ended["transactionInfo"]["stoppedReason"] == "ImmediateReset"
         assert ended["triggerReason"] == "ResetCommand"
-        await st.link.wait_sent("BootNotification", count=3)
+        await st.wait_sent("BootNotification", count=3)
         await st.settle()
         assert len(csms.messages("CP-1", "BootNotification")) == 3
         unknown = await csms.call("CP-1", "Reset", {"type": "Immediate", "evseId": 5})
