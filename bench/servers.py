@@ -110,6 +110,8 @@ def csms_toml(port: int, db_url: str) -> str:
         "[database]",
         f'url = "{db_url}"',
         'sqlite_synchronous = "FULL"',
+        "[api]",
+        "enabled = false",  # the bench measures OCPP; no port 8080 to collide with
         "[logging]",
         'level = "warning"',
         'format = "json"',
