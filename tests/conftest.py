@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,8 +16,10 @@ import asyncpg
 import pytest
 
 from csms.app import Csms, running
-from csms.config import Settings, load_settings
+from csms.config import DatabaseSettings, Settings, load_settings
 from csms.logs import configure_logging
+from csms.store import migrate
+from csms.store.engine import create_engine
 
 T = TypeVar("T")
 PG_ADMIN_DSN = os.environ.get("CSMS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
@@ -42,26 +46,97 @@ async def eventually(
         await asyncio.sleep(0.01)  # polling interval of a deadline loop, not a wait for work
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped after."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'csms.db'}"
-        return
-    name = f"csms_test_{uuid.uuid4().hex[:12]}"
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+class _Templates:
+    """One migrated database per kind and test session, copied for every test that wants a
+    migrated one: migrating PostgreSQL from scratch costs over a second, copying a template
+    about a tenth of that."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._sqlite: Path | None = None
+        self._postgres: str | None = None
+
+    async def sqlite(self) -> Path:
+        if self._sqlite is None:
+            path = self._directory / "template.db"
+            await _migrate(f"sqlite+aiosqlite:///{path}")
+            self._sqlite = path
+        return self._sqlite
+
+    async def postgres(self) -> str:
+        if self._postgres is None:
+            name = f"csms_template_{uuid.uuid4().hex[:12]}"
+            await _pg_admin(f'CREATE DATABASE "{name}"')
+            await _migrate(f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}")
+            self._postgres = name
+        return self._postgres
+
+    def drop(self) -> None:
+        if self._postgres is not None:
+            asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{self._postgres}" WITH (FORCE)'))
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(DatabaseSettings(url=url))
+    try:
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _pg_admin(statement: str) -> None:
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.execute(statement)
     finally:
         await admin.close()
+
+
+@pytest.fixture(scope="session")
+def _templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Templates]:
+    templates = _Templates(tmp_path_factory.mktemp("templates"))
+    yield templates
+    templates.drop()
+
+
+@asynccontextmanager
+async def _database(kind: str, tmp_path: Path, template: _Templates | None
+                    ) -> AsyncIterator[str]:
+    """A fresh database of ``kind``: a copy of the migrated template, or empty."""
+    if kind == "sqlite":
+        path = tmp_path / "csms.db"
+        if template is not None:
+            shutil.copyfile(await template.sqlite(), path)
+        yield f"sqlite+aiosqlite:///{path}"
+        return
+    name = f"csms_test_{uuid.uuid4().hex[:12]}"
+    copy = "" if template is None else f' TEMPLATE "{await template.postgres()}"'
+    await _pg_admin(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
     finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+        await _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=DATABASES)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, _templates: _Templates
+) -> AsyncIterator[str]:
+    """A fresh database at the latest migration: a SQLite file, or a new PostgreSQL
+    database dropped after (both copied from a template migrated once per session)."""
+    async with _database(request.param, tmp_path, _templates) as url:
+        yield url
+
+
+@pytest.fixture(params=DATABASES)
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path
+                             ) -> AsyncIterator[str]:
+    """A fresh, empty database (no migrations applied), for the migrations' own tests."""
+    async with _database(request.param, tmp_path, None) as url:
+        yield url
 
 
 def make_settings(database_url: str, **server: Any) -> Settings:

@@ -206,9 +206,11 @@ class TestVerifyCommand:
 
 
 class TestMigration:
-    async def test_rows_from_before_the_chain_are_chained(self, database_url: str) -> None:
+    async def test_rows_from_before_the_chain_are_chained(
+        self, empty_database_url: str
+    ) -> None:
         """Audit rows written at revision 0003 are numbered and linked by the upgrade."""
-        engine = create_engine(DatabaseSettings(url=database_url))
+        engine = create_engine(DatabaseSettings(url=empty_database_url))
         try:
             await migrate.upgrade(engine, "0003")
             old_shape = sa.table(

@@ -206,11 +206,11 @@ async def test_measured_power_above_the_headroom_raises_and_clears_an_overload(
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 async def test_a_site_locked_by_another_node_is_left_to_it(database_url: str) -> None:
-    """ARCHITECTURE property 6: while another node holds the site's advisory lock, this
-    node's pass does nothing (no allocation, no profile); once released, it allocates."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("advisory locks are PostgreSQL's")
+    """ARCHITECTURE property 6 (advisory locks are PostgreSQL's): while another node holds
+    the site's advisory lock, this node's pass does nothing (no allocation, no profile);
+    once released, it allocates."""
     async with csms_with(database_url) as app:
         site = await make_site(app, ["N-1"], kva=20.0)
         other = await asyncpg.connect(database_url.replace("+asyncpg", ""))
