@@ -111,7 +111,7 @@ async def evening(database_url: str, clock: StepClock, peak_base_w: float,
     over the first three hours, in 5-minute steps; cars arrive every five minutes needing
     8 to 22.5 kWh."""
     settings = make_settings(database_url).model_copy(update={"load": LoadSettings(**{
-        "reallocate_interval_s": 0.2, "lease_s": 600.0, "renew_before_s": 120.0,
+        "reallocate_interval_s": 0.05, "lease_s": 600.0, "renew_before_s": 120.0,
         "min_run_s": 600.0, "series_interval_s": 60.0, "profile_timeout_s": 5.0, **load})})
     ids = [f"EVE-{n:02d}" for n in range(30)]
     async with running(settings, clock=clock) as app:

@@ -46,6 +46,8 @@ webhook_backoff_initial_s = 0.1
 webhook_backoff_max_s = 0.5
 webhook_poll_interval_s = 0.2
 webhook_max_attempts = 1000
+# Rows in flight at the kill stay leased for 2 x timeout + 5 s: keep the wait short.
+webhook_timeout_s = 1.0
 """, encoding="utf-8")
     return path
 
