@@ -107,7 +107,7 @@ def sim_argv(opts: FleetOptions, url: str, summary: Path) -> list[str]:
 def csms_config(port: int, db_url: str) -> str:
     """The CSMS under test: the load benchmark's settings, tokens accepted, no HTTP API."""
     return csms_toml(port, db_url) + "\n".join([
-        "[authorization]", 'unknown_id_tokens = "accept"', "[api]", "enabled = false", ""])
+        "[authorization]", 'unknown_id_tokens = "accept"', ""])  # csms_toml: API off
 
 
 async def _wait_child(proc: subprocess.Popen[bytes]) -> tuple[int, resource.struct_rusage]:
