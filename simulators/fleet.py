@@ -156,6 +156,9 @@ async def run_fleet(cfg: FleetConfig, stats: Stats | None = None) -> dict[str, A
     real_s = None if cfg.duration_s is None else cfg.duration_s / cfg.speed
     clock = Deadline(None if real_s is None else started + real_s, cfg.speed)
     hard_limit = None if real_s is None else real_s + cfg.grace_s
+    stop_burst = None  # from the deadline on, answers also count as the stop burst
+    if real_s is not None:
+        stop_burst = loop.call_at(started + real_s, setattr, stats, "stopping", True)
     progress = None
     if cfg.progress_s > 0:
         progress = asyncio.create_task(report_progress(stats, cfg.count, cfg.progress_s))
@@ -169,6 +172,8 @@ async def run_fleet(cfg: FleetConfig, stats: Stats | None = None) -> dict[str, A
     finally:
         if progress is not None:
             progress.cancel()
+        if stop_burst is not None:
+            stop_burst.cancel()
     return {
         "stations": cfg.count,
         **stats.summary(),

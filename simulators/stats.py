@@ -29,6 +29,11 @@ class LatencyHistogram:
         self.count += 1
         self.max_ms = max(self.max_ms, ms)
 
+    def digest(self) -> dict[str, Any]:
+        """``count``, ``p50``, ``p99`` and ``max`` in milliseconds (JSON-ready)."""
+        return {"count": self.count, "p50": self.quantile(0.50), "p99": self.quantile(0.99),
+                "max": round(self.max_ms, 3)}
+
     def quantile(self, q: float) -> float | None:
         """The latency below which a fraction ``q`` of the samples lie, or ``None`` if empty."""
         if self.count == 0:
@@ -65,6 +70,11 @@ class Stats:
         self.call_errors: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
         self.latency = LatencyHistogram()
+        self.latency_by_action: dict[str, LatencyHistogram] = {}
+        # Calls answered once the run's deadline passed, when every running session stops
+        # at once: a burst no charger fleet produces in normal operation, kept apart.
+        self.stopping = False
+        self.latency_at_stop = LatencyHistogram()
         self.energy_wh = 0.0
         self.connected = 0
         self.booted = 0
@@ -83,7 +93,14 @@ class Stats:
 
     def call_answered(self, action: str, seconds: float, payload: dict[str, Any]) -> None:
         """Our CALL got a valid CALLRESULT after ``seconds``."""
-        self.latency.add(seconds * 1000)
+        ms = seconds * 1000
+        self.latency.add(ms)
+        by_action = self.latency_by_action.get(action)
+        if by_action is None:
+            by_action = self.latency_by_action[action] = LatencyHistogram()
+        by_action.add(ms)
+        if self.stopping:
+            self.latency_at_stop.add(ms)
         status = answer_status(payload)
         if status is not None:
             self.answers[status] += 1
@@ -125,12 +142,10 @@ class Stats:
             "answers_by_status": dict(sorted(self.answers.items())),
             "call_errors": dict(sorted(self.call_errors.items())),
             "station_failures": dict(sorted(self.failures.items())),
-            "latency_ms": {
-                "count": self.latency.count,
-                "p50": self.latency.quantile(0.50),
-                "p99": self.latency.quantile(0.99),
-                "max": round(self.latency.max_ms, 3),
-            },
+            "latency_ms": self.latency.digest(),
+            "latency_ms_by_action": {
+                action: h.digest() for action, h in sorted(self.latency_by_action.items())},
+            "latency_ms_at_stop": self.latency_at_stop.digest(),
             "energy_wh": round(self.energy_wh, 3),
             "profiles_received": self.received["SetChargingProfile"],
             "faults_injected": dict(sorted(self.faults.items())),

@@ -57,6 +57,23 @@ async def test_a_lost_connection_is_not_a_station_failure() -> None:
     assert summary["faults_injected"] == {"ConnectionLost": 1}
 
 
+async def test_latency_by_action_and_the_stop_burst_apart() -> None:
+    """Cars still charging at the deadline stop then, all at once: those answers are in
+    ``latency_ms_at_stop`` too; the per-action histograms add up to the whole."""
+    async with LoopbackCsms() as csms:
+        summary = await run_fleet(ev_fleet(csms.url, duration_s=480.0, faults=(),
+                                           ev_arrival_window_s=1.0))
+    by_action = summary["latency_ms_by_action"]
+    assert sum(d["count"] for d in by_action.values()) == summary["latency_ms"]["count"]
+    assert by_action["BootNotification"]["count"] == 4
+    assert max(d["max"] for d in by_action.values()) == summary["latency_ms"]["max"]
+    stops = [a for _, a, p in csms.received
+             if a == "StopTransaction" or (a == "TransactionEvent" and p["eventType"] == "Ended")]
+    assert len(stops) == 4
+    at_stop = summary["latency_ms_at_stop"]
+    assert len(stops) <= at_stop["count"] < summary["latency_ms"]["count"]
+
+
 async def test_random_faults_come_from_the_seed() -> None:
     """A high random fault rate injects the same faults twice with the same seed."""
     cfg = ev_fleet("ws://unused/", fault_kinds=("OverVoltage", "UnderVoltage"),
