@@ -20,10 +20,10 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
-from functools import lru_cache
 from typing import TypeAlias
 
 Json: TypeAlias = "str | int | float | bool | list[Json] | dict[str, Json] | None"
@@ -106,7 +106,6 @@ class ConditionKey:
     feeder_id: int | None = None
 
 
-@lru_cache(maxsize=65536)  # every sample's decisions are spelt: keep the common ones
 def condition_text(key: ConditionKey) -> str:
     """Rule 6: ``code|station|evse|connector`` or ``code|site:<id>[/feeder:<id>]``."""
     if key.site_id is not None:
@@ -168,17 +167,32 @@ def settle(
     return tuple(effective), frozenset(current)
 
 
+def stations_with_open(open_conditions: Iterable[str], code: AlarmCode) -> set[str]:
+    """The stations with an open condition of ``code`` (not site conditions), read back
+    from the texts of rule 6 (a station id may itself contain ``|``)."""
+    prefix = f"{code.value}|"
+    return {text[len(prefix):].rsplit("|", 2)[0] for text in open_conditions
+            if text.startswith(prefix) and not text.startswith(f"{prefix}site:")}
+
+
+def would_change(open_conditions: AbstractSet[str], decision: Decision) -> bool:
+    """Whether ``decision`` changes anything given the open condition texts: a raise of a
+    condition not open, or a clear of one that is."""
+    is_open = condition_text(decision.key) in open_conditions
+    return is_open if isinstance(decision, Clear) else not is_open
+
+
 def settle_conditions(
     open_conditions: set[str], decisions: Iterable[Decision]
 ) -> tuple[Decision, ...]:
     """:func:`settle` over condition texts (rule 6); updates ``open_conditions`` in place."""
     effective: list[Decision] = []
     for decision in decisions:
-        text = condition_text(decision.key)
-        if isinstance(decision, Raise) and text not in open_conditions:
-            open_conditions.add(text)
-            effective.append(decision)
-        elif isinstance(decision, Clear) and text in open_conditions:
-            open_conditions.discard(text)
+        if would_change(open_conditions, decision):
+            text = condition_text(decision.key)
+            if isinstance(decision, Raise):
+                open_conditions.add(text)
+            else:
+                open_conditions.discard(text)
             effective.append(decision)
     return tuple(effective)

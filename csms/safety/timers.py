@@ -23,6 +23,11 @@ from csms.safety.history import LoadPoint, excess_duration
 from csms.safety.settings import SafetySettings
 
 
+def silence_allowed(heartbeat_interval_s: float, settings: SafetySettings) -> timedelta:
+    """Rule 1: how long a station may be silent before it counts as lost."""
+    return timedelta(seconds=heartbeat_interval_s * settings.lost_communication_intervals)
+
+
 def lost_communication(
     station_id: str,
     last_seen: datetime,
@@ -30,11 +35,10 @@ def lost_communication(
     now: datetime,
     settings: SafetySettings,
 ) -> Decision:
-    """Rule 1."""
+    """Rule 1. A station seen within :func:`silence_allowed` always gets a clear."""
     key = ConditionKey(AlarmCode.LOST_COMMUNICATION, station_id)
-    allowed = timedelta(seconds=heartbeat_interval_s * settings.lost_communication_intervals)
     silent = now - last_seen
-    if silent > allowed:
+    if silent > silence_allowed(heartbeat_interval_s, settings):
         evidence: Evidence = {
             "last_seen": last_seen.isoformat(), "silent_s": silent.total_seconds(),
             "heartbeat_interval_s": heartbeat_interval_s,

@@ -38,10 +38,18 @@ from csms.config import SafetyConfig, Settings
 from csms.domain.model import ConnectorStatusChanged, StationBooted, StationEventReported
 from csms.handlers.connection import ConnectionRegistry
 from csms.safety import monitor
-from csms.safety.alarms import AlarmCode, ConditionKey, Decision, Raise, settle_conditions
+from csms.safety.alarms import (
+    AlarmCode,
+    ConditionKey,
+    Decision,
+    Raise,
+    settle_conditions,
+    stations_with_open,
+    would_change,
+)
 from csms.safety.alarms import condition_text as text_of
 from csms.safety.settings import DEFAULT_ALARMING_SECURITY_EVENTS, SafetySettings
-from csms.safety.timers import lost_communication
+from csms.safety.timers import lost_communication, silence_allowed
 from csms.services.commands import CommandService
 from csms.services.events import (
     AlarmChanged,
@@ -215,8 +223,15 @@ class SafetyMonitor:
         return (lost_communication(station_id, now, self._interval_s, now, self.rules),)
 
     async def tick(self) -> None:
-        """Rule 4: the clock rules, once."""
+        """Rule 4: the clock rules, once.
+
+        Only decisions that could change something are kept (a station heard in time whose
+        lost-communication alarm is not open would only be cleared again): with thousands of
+        stations, a tick must not build and hold a decision for each of them.
+        """
         now = self._clock()
+        heard_by = now - silence_allowed(self._interval_s, self.rules)
+        lost = stations_with_open(self._open, AlarmCode.LOST_COMMUNICATION)
         decisions: list[Decision] = []
         for station_id, seen in list(self._known.last_seen.items()):
             connection = self._connections.get(station_id)
@@ -225,11 +240,14 @@ class SafetyMonitor:
                 if frame is not None and frame != self._known.frames.get(station_id):
                     self._known.frames[station_id] = frame
                     seen = self._known.last_seen[station_id] = now
+            if seen >= heard_by and station_id not in lost:
+                continue
             decisions.append(lost_communication(station_id, seen, self._interval_s, now,
                                                 self.rules))
         decisions = await self._confirm_lost(decisions, now)
         for history in self._known.histories.values():
-            decisions.extend(monitor.on_tick(history, now, self.rules))
+            decisions.extend(d for d in monitor.on_tick(history, now, self.rules)
+                             if would_change(self._open, d))
         await self._apply(tuple(decisions))
 
     async def _confirm_lost(self, decisions: list[Decision], now: datetime) -> list[Decision]:

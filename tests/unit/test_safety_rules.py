@@ -18,7 +18,19 @@ from csms.domain.model import (
     SessionEventKind,
     StationEventReported,
 )
-from csms.safety.alarms import AlarmCode, AlarmLevel, Clear, ConditionKey, Decision, Raise
+from csms.safety.alarms import (
+    Alarm,
+    AlarmCode,
+    AlarmLevel,
+    Clear,
+    ConditionKey,
+    Decision,
+    Raise,
+    condition_text,
+    settle_conditions,
+    stations_with_open,
+    would_change,
+)
 from csms.safety.faults import notify_event, repeated_faults, security_event, status_fault
 from csms.safety.history import ConnectorHistory, LoadPoint, observe_session, observe_status
 from csms.safety.measurements import (
@@ -31,7 +43,7 @@ from csms.safety.measurements import (
     voltage,
 )
 from csms.safety.settings import SafetySettings
-from csms.safety.timers import lost_communication, site_overload
+from csms.safety.timers import lost_communication, silence_allowed, site_overload
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 S = SafetySettings()
@@ -359,6 +371,32 @@ class TestLostCommunication:
         """A message at 12:20 moves last_seen: clear."""
         assert C.LOST_COMMUNICATION == cleared(
             lost_communication("CP1", at(1200), 300, at(1200), S))
+
+
+    def test_two_intervals_are_allowed(self) -> None:
+        assert timedelta(seconds=600) == silence_allowed(300, S)
+
+
+class TestWhatChanges:
+    """Only a raise of a closed condition or a clear of an open one changes anything; the
+    tick keeps just those (a clear for every station heard in time would be thrown away)."""
+
+    KEY = ConditionKey(AlarmCode.LOST_COMMUNICATION, "CP|1")
+
+    def test_would_change_agrees_with_settle(self) -> None:
+        raise_ = Raise(Alarm(self.KEY, T0))
+        clear = Clear(self.KEY, T0, "message received")
+        for open_ in (set(), {condition_text(self.KEY)}):
+            for decision in (raise_, clear):
+                expected = bool(settle_conditions(set(open_), [decision]))
+                assert expected == would_change(open_, decision)
+
+    def test_stations_with_open_reads_station_ids_back(self) -> None:
+        """Ids containing "|" survive; other codes and site conditions are not stations."""
+        texts = {condition_text(self.KEY), condition_text(ConditionKey(C.LOST_COMMUNICATION, "B")),
+                 condition_text(ConditionKey(C.GROUND_FAULT, "X", 1, 1)),
+                 condition_text(ConditionKey(C.LOST_COMMUNICATION, "", site_id=3))}
+        assert {"CP|1", "B"} == stations_with_open(texts, C.LOST_COMMUNICATION)
 
 
 class TestSiteOverload:
