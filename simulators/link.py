@@ -259,6 +259,12 @@ class Link:
             async def recorded(payload: Payload) -> Payload:
                 self.received.append((action, payload))
                 self.stats.command_received(action)
+                # A charger has taken in the answer to its own request before it reads the
+                # next message: the caller waiting for that answer (a StartTransaction
+                # learning its transaction id) runs first, so a TxProfile sent right after
+                # the answer finds its transaction. The reader would otherwise handle this
+                # CALL before the caller's wake-up, already queued, ran.
+                await asyncio.sleep(0)
                 return await handler(payload)
 
             return recorded

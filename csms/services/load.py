@@ -141,7 +141,8 @@ class LoadService:
                 if event.session_id is not None:
                     self._measured(event.session_id, event.event.samples)
             case StationConnected() | StationBooted():
-                self._station_sites.pop(event.station_id, None)
+                if isinstance(event, StationConnected):  # its site is read again once per
+                    self._station_sites.pop(event.station_id, None)  # connection, not per boot
                 for state in self._states.values():
                     state.forget_station(event.station_id)
                 self._queue.put_nowait(("station", event.station_id))

@@ -8,7 +8,10 @@ Rules:
    Sends to different chargers run concurrently.
 3. An answer other than Accepted, a CALLERROR or a timeout marks the EVSE as refusing: it
    is counted at its maximum from the next pass on, and ``ChargingProfileRefused`` is
-   published. A charger that is offline is not marked (it runs on its own profiles).
+   published. A charger that is offline is not marked (it runs on its own profiles). A
+   refusal is tried again one lease period later (or when the charger reconnects): it may
+   have been passing (a TxProfile that crossed its StartTransaction answer), and a charger
+   left on a 0 A safe share would otherwise keep its car waiting for good.
 4. Measured site power is the sum of the latest draw of every active session; it is
    compared with the headroom for the overload check and written to the series.
 """
@@ -133,7 +136,7 @@ class SiteState:
     previous: Allocation | None = None
     leases: dict[EvseKey, Lease] = field(default_factory=dict)
     safe: dict[EvseKey, float] = field(default_factory=dict)
-    refused: set[EvseKey] = field(default_factory=set)
+    refused: dict[EvseKey, datetime] = field(default_factory=dict)  # EVSE -> refused at
     overload: dict[str, OverloadState] = field(default_factory=dict)  # by tree node
     last_series_at: datetime | None = None
     view: SiteView | None = None
@@ -144,7 +147,12 @@ class SiteState:
         for keys in (self.safe, self.leases):
             for key in [k for k in keys if k[0] == station_id]:
                 del keys[key]
-        self.refused = {k for k in self.refused if k[0] != station_id}
+        self.refused = {k: at for k, at in self.refused.items() if k[0] != station_id}
+
+    def retry_refused(self, now: datetime, after_s: float) -> None:
+        """Trust again the EVSEs that refused at least ``after_s`` ago (rule 3)."""
+        self.refused = {k: at for k, at in self.refused.items()
+                        if (now - at).total_seconds() < after_s}
 
 
 class SitePass:
@@ -171,6 +179,7 @@ class SitePass:
             return None
         sessions = await self._store.active_sessions(self.site_id)
         now = self._clock()
+        self.state.retry_refused(now, self._tuning.policy.lease_s)
         head = headroom(model.limits, now, model.profile, model.reading)
         specs = _specs(model, sessions, self._tuning.defaults)
         await self._install_safe_shares(model, specs, head)
@@ -284,7 +293,7 @@ class SitePass:
     def _refused(self, key: EvseKey, outcome: str) -> None:
         log.warning("load.profile_refused", site_id=self.site_id, station_id=key[0],
                     evse_id=key[1], outcome=outcome)
-        self.state.refused.add(key)
+        self.state.refused[key] = self._clock()
         self.state.leases.pop(key, None)
         self._bus.publish(ChargingProfileRefused(key[0], key[1], outcome, self._clock()))
 

@@ -131,6 +131,9 @@ class SafetyMonitor:
         self._connections = connections
         self._clock = clock
         self._interval_s = float(settings.server.heartbeat_interval_s)
+        # With several nodes a station's alarms may have been opened on another one, so they
+        # are read again when it connects here; a single node opened them all itself.
+        self._other_nodes = settings.cluster.command_bus != "local"
         self._queue: asyncio.Queue[DomainEvent] = asyncio.Queue(settings.safety.queue_size)
         self._open: set[str] = set()
         self._known = Memory()
@@ -201,7 +204,7 @@ class SafetyMonitor:
         station = getattr(event, "station_id", None)
         if self._load_limits is not None and isinstance(station, str):
             await self._place(station)  # cached: the limit look-up needs the site
-        if isinstance(event, StationConnected):  # its alarms may have been opened elsewhere
+        if isinstance(event, StationConnected) and self._other_nodes:
             self._open |= await self.store.open_keys(event.station_id)
         decisions = decide(self._known, event, self.rules)
         if isinstance(station, str) and not isinstance(event, StationDisconnected):

@@ -55,6 +55,7 @@ class Evening:
     worst_over_w: float = 0.0  # after re-allocation
     worst_between_w: float = 0.0  # new base load, old profiles
     seen_currents: set[float] = field(default_factory=set)
+    most_waiting: int = 0  # the most cars plugged in at 0 A at the end of one minute
 
     def headroom_w(self) -> float:
         return USABLE_W - self.base_w(self.minute)
@@ -76,12 +77,15 @@ class Evening:
         self.app.load.site_changed(self.site)
         await eventually(self._passes, lambda n: n >= mark + 2, timeout_s=20)
         self.worst_over_w = max(self.worst_over_w, self.site_power_w(now) - self.headroom_w())
+        waiting = 0
         for car in self.cars:
             if car.charging:
                 current = car.sim.profiles.limit(1, "A", now)
                 self.seen_currents.add(current)
                 car.waited_min = car.waited_min + 1 if current == 0 else 0
                 car.longest_wait_min = max(car.longest_wait_min, car.waited_min)
+                waiting += current == 0
+        self.most_waiting = max(self.most_waiting, waiting)
 
     async def _passes(self) -> int:
         assert self.app.load is not None
@@ -152,9 +156,13 @@ async def test_an_evening_of_thirty_cars_stays_under_the_headroom(database_url: 
         assert all(a == 0 or 6.0 <= a <= 32.0 for a in eve.seen_currents), eve.seen_currents
         assert 0.0 in eve.seen_currents  # the headroom really was short: some waited
         longest = max(c.longest_wait_min for c in eve.cars)
-        # Rotation bound: at most 8 cars wait (30 kW / 1.32 kW per car at 6 A = 22 run);
-        # each waiter starts within (waiters ahead + 1) x min_run_s plus one pass.
-        assert longest <= 9 * 10 + 1, longest
+        # Rotation bound (allocator rule 7, one tree level): a waiter with m waiters ahead
+        # starts within (m + 1) x min_run_s (10 min) plus one pass; m + 1 is at most the most
+        # cars ever waiting at once. About 8 wait at the peak (30 kW / 1.32 kW per car at
+        # 6 A = 22 run); how many exactly depends on when in a minute each car's meter
+        # values reach a pass, so the bound is taken from what was seen.
+        assert eve.most_waiting <= 12, eve.most_waiting
+        assert longest <= eve.most_waiting * 10 + 1, (longest, eve.most_waiting)
         assert all(c.delivered_wh > 0 for c in eve.cars)
         series = await LoadStore(eve.app.engine, eve.app.store.writer).series(
             eve.site, None, None, 1000)

@@ -24,6 +24,8 @@ from csms.domain.commands import (
 from csms.errors import CommandRejected, CommandTimeout, StationOffline
 from csms.services import command_bus
 from csms.services import command_codec as codec
+from csms.store.alarms_queries import AlarmFilter, AlarmQueries
+from csms.store.queries import Window
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 
@@ -109,3 +111,29 @@ async def test_errors_cross_nodes_typed(nodes: tuple[Csms, Csms]) -> None:
 
 async def _received(sim: SimStation, action: str) -> bool:
     return any(name == action for name, _ in sim.received)
+
+
+@ON_POSTGRES
+async def test_an_alarm_raised_on_one_node_clears_on_the_next(
+    nodes: tuple[Csms, Csms]
+) -> None:
+    """A charger faults on node A, then reconnects to node B (started before the alarm
+    existed) and reports NoError: B reads the charger's open alarms when it connects and
+    clears the one A raised."""
+    a, b = nodes
+
+    async def over_voltage(state: str) -> bool:
+        found = await AlarmQueries(a.engine).alarms(
+            AlarmFilter(code="over_voltage", station_id="CP-MOVE"), Window(10))
+        return [state] == [alarm.state for alarm in found.items]
+
+    first = SimStation("CP-MOVE", "ocpp1.6", ocpp_url(a))
+    async with first.running():
+        await first.boot()
+        await first.send_status(1, "Faulted", error_code="OverVoltage")
+        await eventually(lambda: over_voltage("raised"))
+    second = SimStation("CP-MOVE", "ocpp1.6", ocpp_url(b))
+    async with second.running():
+        await second.boot()
+        await second.send_status(1, "Available", error_code="NoError")
+        await eventually(lambda: over_voltage("cleared"))

@@ -142,6 +142,38 @@ async def test_a_charger_that_refuses_profiles_is_counted_at_its_maximum(
         assert (True, 32.0) == (row.refused, row.limit_a)
 
 
+async def test_a_refusal_is_tried_again_one_lease_later(database_url: str) -> None:
+    """A refusal may have been passing: one lease period after it, the next pass offers the
+    charger a profile again, and once it accepts it shares the site like the others."""
+    clock = StepClock()
+    settings = make_settings(database_url).model_copy(
+        update={"load": load_settings(lease_s=600.0)})
+    async with running(settings, clock=clock) as app, AsyncExitStack() as stack:
+        await app.store.put_token("TAG", AuthorizationStatus.ACCEPTED)
+        site = await make_site(app, ["T-1", "T-2"], kva=20.0, reading_at=clock.now)
+        fussy = SimStation("T-1", "ocpp1.6", ocpp_url(app), hardware=ONE_PHASE_7KW)
+        fussy.settings.entries["ChargeProfileMaxStackLevel"].value = "0"
+        await stack.enter_async_context(fussy.running())
+        await fussy.boot()
+        await fussy.send_status(1, "Available")
+        await fussy.start_transaction(1, "TAG")
+        await charging(app, stack, ["T-2"])
+        assert app.load is not None
+
+        async def refused() -> bool:
+            assert app.load is not None
+            view = await app.load.reallocate(site)
+            assert view is not None
+            return next(c for c in view.connectors if c.station_id == "T-1").refused
+
+        assert await eventually(refused)
+        fussy.settings.entries["ChargeProfileMaxStackLevel"].value = "8"  # fixed on site
+        clock.advance(599)
+        assert await refused()  # not yet a lease period
+        clock.advance(1)
+        assert not await refused()  # offered again and accepted in the same pass
+
+
 async def test_the_site_series_is_kept(database_url: str) -> None:
     """Each pass at least ``series_interval_s`` after the last writes one series point."""
     async with csms_with(database_url, series_interval_s=0.001) as app, AsyncExitStack() as st:
