@@ -46,6 +46,19 @@ async def eventually(
         await asyncio.sleep(0.01)  # polling interval of a deadline loop, not a wait for work
 
 
+async def until(
+    check: Callable[[], T],
+    accept: Callable[[T], bool] = bool,
+    timeout_s: float = 10.0,
+) -> T:
+    """:func:`eventually` for a check of in-memory state (no I/O to await)."""
+
+    async def probe() -> T:
+        return check()
+
+    return await eventually(probe, accept, timeout_s)
+
+
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

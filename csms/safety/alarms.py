@@ -150,6 +150,11 @@ class Clear:
 Decision: TypeAlias = Raise | Clear
 
 
+def _changes(decision: Decision, is_open: bool) -> bool:
+    """Rule 6: a raise changes something when its condition is not open, a clear when it is."""
+    return is_open if isinstance(decision, Clear) else not is_open
+
+
 def settle(
     open_keys: frozenset[ConditionKey], decisions: Iterable[Decision]
 ) -> tuple[tuple[Decision, ...], frozenset[ConditionKey]]:
@@ -157,12 +162,11 @@ def settle(
     effective: list[Decision] = []
     current = set(open_keys)
     for decision in decisions:
-        is_open = decision.key in current
-        if isinstance(decision, Raise) and not is_open:
-            current.add(decision.key)
-            effective.append(decision)
-        elif isinstance(decision, Clear) and is_open:
-            current.discard(decision.key)
+        if _changes(decision, decision.key in current):
+            if isinstance(decision, Raise):
+                current.add(decision.key)
+            else:
+                current.discard(decision.key)
             effective.append(decision)
     return tuple(effective), frozenset(current)
 
@@ -176,10 +180,8 @@ def stations_with_open(open_conditions: Iterable[str], code: AlarmCode) -> set[s
 
 
 def would_change(open_conditions: AbstractSet[str], decision: Decision) -> bool:
-    """Whether ``decision`` changes anything given the open condition texts: a raise of a
-    condition not open, or a clear of one that is."""
-    is_open = condition_text(decision.key) in open_conditions
-    return is_open if isinstance(decision, Clear) else not is_open
+    """Whether ``decision`` changes anything, given the open condition texts."""
+    return _changes(decision, condition_text(decision.key) in open_conditions)
 
 
 def settle_conditions(
@@ -188,8 +190,8 @@ def settle_conditions(
     """:func:`settle` over condition texts (rule 6); updates ``open_conditions`` in place."""
     effective: list[Decision] = []
     for decision in decisions:
-        if would_change(open_conditions, decision):
-            text = condition_text(decision.key)
+        text = condition_text(decision.key)
+        if _changes(decision, text in open_conditions):
             if isinstance(decision, Raise):
                 open_conditions.add(text)
             else:

@@ -141,8 +141,8 @@ class LoadService:
                 if event.session_id is not None:
                     self._measured(event.session_id, event.event.samples)
             case StationConnected() | StationBooted():
-                if isinstance(event, StationConnected):  # its site is read again once per
-                    self._station_sites.pop(event.station_id, None)  # connection, not per boot
+                if isinstance(event, StationConnected):  # its site: read once a connection
+                    self._station_sites.pop(event.station_id, None)
                 for state in self._states.values():
                     state.forget_station(event.station_id)
                 self._queue.put_nowait(("station", event.station_id))

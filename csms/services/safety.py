@@ -206,6 +206,7 @@ class SafetyMonitor:
             await self._place(station)  # cached: the limit look-up needs the site
         if isinstance(event, StationConnected) and self._other_nodes:
             self._open |= await self.store.open_keys(event.station_id)
+        self._known.heard(event, self._clock())
         decisions = decide(self._known, event, self.rules)
         if isinstance(station, str) and not isinstance(event, StationDisconnected):
             decisions = (*self._seen(station), *decisions)
@@ -249,7 +250,8 @@ class SafetyMonitor:
                                                 self.rules))
         decisions = await self._confirm_lost(decisions, now)
         for history in self._known.histories.values():
-            decisions.extend(d for d in monitor.on_tick(history, now, self.rules)
+            charger_now = self._known.charger_now(history.station_id, now)
+            decisions.extend(d for d in monitor.on_tick(history, charger_now, self.rules)
                              if would_change(self._open, d))
         await self._apply(tuple(decisions))
 

@@ -15,13 +15,17 @@ Rules:
 5. Before samples go through the rules, the connector's effective limit (A) is asked of
    ``limit_of`` (load management's limit sent to that EVSE), when there is one: the
    over-current rule compares with the lower of it and Current.Offered.
+6. A connector's history holds the charger's own times. The clock rules compare them with
+   "now" on the same clock: the CSMS's now plus how far the station's clock was ahead when
+   the monitor took in its latest timestamped message (:meth:`Memory.charger_now`), so a
+   charger whose clock is hours off is not taken for a stalled one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from csms.domain.model import ConnectorStatusChanged, SessionEventKind, StationEventReported
 from csms.safety import monitor
@@ -53,7 +57,20 @@ class Memory:
     histories: dict[Where, ConnectorHistory] = field(default_factory=dict)
     session_where: dict[int, Where] = field(default_factory=dict)
     places: dict[str, tuple[float, Place]] = field(default_factory=dict)
+    clock_ahead: dict[str, timedelta] = field(default_factory=dict)  # charger - CSMS (rule 6)
     limit_of: Callable[[str, int], float | None] | None = None
+
+    def heard(self, event: DomainEvent, now: datetime) -> None:
+        """Note how far the station's clock is ahead of ours (rule 6), from ``event``'s own
+        timestamp received ``now`` (CSMS clock)."""
+        stamped = charger_time(event)
+        if stamped is not None:
+            station_id, at = stamped
+            self.clock_ahead[station_id] = at - now
+
+    def charger_now(self, station_id: str, now: datetime) -> datetime:
+        """``now`` (CSMS clock) on the station's own clock (rule 6)."""
+        return now + self.clock_ahead.get(station_id, timedelta(0))
 
     def history(self, where: Where) -> ConnectorHistory:
         found = self.histories.get(where)
@@ -76,6 +93,18 @@ class Memory:
             if station == station_id and evse == evse_id and history.session_ref:
                 return history.session_ref
         return None
+
+
+def charger_time(event: DomainEvent) -> tuple[str, datetime] | None:
+    """The station and its own timestamp on ``event``, for the events that carry one."""
+    match event:
+        case ConnectorStatusChanged():
+            return event.station_id, event.at
+        case SessionRecorded():
+            return event.event.station_id, event.event.at
+        case MeterValuesRecorded() if event.event.samples:
+            return event.event.station_id, max(sample.at for sample in event.event.samples)
+    return None
 
 
 def decide(memory: Memory, event: DomainEvent, rules: SafetySettings) -> Decided:

@@ -22,7 +22,7 @@ from csms.services.webhooks import signature
 from csms.store import tables as t
 from simulators.station import SimStation
 from tests.api.conftest import TokenFactory, bearer
-from tests.conftest import eventually, make_settings, ocpp_url
+from tests.conftest import eventually, make_settings, ocpp_url, until
 
 SECRET = "s3cret-s3cret-s3cret"
 
@@ -215,7 +215,7 @@ class TestDelivery:
         sub_a = await subscribe(http, admin, receiver.url("/a"), community_id=places.a)
         sub_b = await subscribe(http, admin, receiver.url("/b"), community_id=places.b)
         await ground_fault(csms, "CP-A")
-        await eventually(lambda: asyncio.sleep(0, receiver.accepted))
+        await until(lambda: receiver.accepted)
         [got] = receiver.requests
         assert ("/a", True, "alarm", "ground_fault", "CP-A", places.a) == (
             got.path, got.signed, got.body["kind"], got.body["data"]["code"],
@@ -235,7 +235,7 @@ class TestDelivery:
         await subscribe(http, admin, receiver.url(), district_id=places.district)
         await ground_fault(csms, "CP-A")
         await ground_fault(csms, "CP-B")
-        await eventually(lambda: asyncio.sleep(0, len(receiver.accepted)), lambda n: n == 2)
+        await until(lambda: len(receiver.accepted), lambda n: n == 2)
         assert {"CP-A", "CP-B"} == {r.body["station_id"] for r in receiver.requests}
 
     async def test_retried_after_a_server_error_with_the_same_delivery_id(

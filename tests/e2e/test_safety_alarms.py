@@ -4,7 +4,6 @@ connector out of service, and the condition's end clears the alarm."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +20,7 @@ from csms.store.alarms import StoredAlarm
 from csms.store.alarms_queries import AlarmFilter, AlarmQueries
 from csms.store.queries import Window
 from simulators.station import SimStation
-from tests.conftest import eventually, make_settings, ocpp_url
+from tests.conftest import eventually, make_settings, ocpp_url, until
 
 VERSIONS = ["ocpp1.6", "ocpp2.0.1"]
 
@@ -116,7 +115,7 @@ async def test_ground_fault_stops_the_session_and_takes_the_connector_out(
         await sim.wait_received(stop)
         [availability] = await sim.wait_received("ChangeAvailability")
         await eventually(lambda: _session_status(csms, "CP-GF"), lambda s: s == ["ended"])
-        await eventually(lambda: asyncio.sleep(0, not sim.connector(1).operative))
+        await until(lambda: not sim.connector(1).operative)
         full = await eventually(lambda: one_alarm(csms, code="ground_fault"),
                                 lambda a: len(a.actions) == 2)
     [raised] = alarm
@@ -188,7 +187,7 @@ async def test_lost_communication_is_raised_and_cleared(database_url: str) -> No
             await sim.boot()
             assert csms.safety is not None
             memory = csms.safety.memory
-            await eventually(lambda: asyncio.sleep(0, "CP-LC" in memory.frames))
+            await until(lambda: "CP-LC" in memory.frames)
             clock.now += timedelta(seconds=120)
             for _ in range(3):  # exactly two intervals: still in time
                 await csms.safety.tick()
@@ -198,31 +197,41 @@ async def test_lost_communication_is_raised_and_cleared(database_url: str) -> No
             assert (2, "CP-LC") == (lost.level, lost.station_id)
             await sim.heartbeat()
             await eventually(lambda: alarms(csms, open=False, code="lost_communication"))
-        await eventually(lambda: asyncio.sleep(0, csms.connections.get("CP-LC") is None))
+        await until(lambda: csms.connections.get("CP-LC") is None)
         clock.now += timedelta(seconds=121)  # disconnected and not back for two intervals
         await eventually(lambda: alarms(csms, open=True, code="lost_communication"))
 
 
-async def test_no_energy_increase_raises_energy_stalled(database_url: str) -> None:
+@pytest.mark.parametrize("charger_behind", [timedelta(0), timedelta(hours=5)])
+async def test_no_energy_increase_raises_energy_stalled(
+    database_url: str, charger_behind: timedelta
+) -> None:
     """A charging session whose register does not rise for more than 15 minutes (by the
-    CSMS clock) raises energy_stalled; a rise clears it."""
+    CSMS clock) raises energy_stalled; a rise clears it. A charger whose clock is five
+    hours behind is measured on its own clock: it is not stalled from the start."""
     clock = Clock()
+
+    def charger_now() -> datetime:
+        return clock.now - charger_behind
+
     async with running(safety_settings(database_url), clock) as csms:
+        assert csms.safety is not None
         await csms.store.put_token("RES-1", AuthorizationStatus.ACCEPTED)
         sim = SimStation("CP-ST", "ocpp1.6", ocpp_url(csms))
         async with sim.running():
             await sim.boot()
-            await sim.start_transaction(1, "RES-1", timestamp=clock.now)
-            await sim.send_status(1, "Charging", timestamp=clock.now)
-            await sim.send_meter_values(1, energy_wh=500, timestamp=clock.now)
-            await eventually(lambda: asyncio.sleep(0, _charging(csms)))
+            await sim.start_transaction(1, "RES-1", timestamp=charger_now())
+            await sim.send_status(1, "Charging", timestamp=charger_now())
+            await sim.send_meter_values(1, energy_wh=500, timestamp=charger_now())
+            await until(lambda: _charging(csms))
             clock.now += timedelta(minutes=15)
+            await csms.safety.tick()
             assert [] == await alarms(csms, code="energy_stalled")
             clock.now += timedelta(seconds=1)
             [stalled] = await eventually(lambda: alarms(csms, code="energy_stalled"))
             assert (3, "CP-ST", stalled.session_id is not None) == (
                 stalled.level, stalled.station_id, True)
-            await sim.send_meter_values(1, energy_wh=900, timestamp=clock.now)
+            await sim.send_meter_values(1, energy_wh=900, timestamp=charger_now())
             await eventually(lambda: alarms(csms, open=False, code="energy_stalled"))
 
 

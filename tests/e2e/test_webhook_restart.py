@@ -21,7 +21,7 @@ from csms.store import tables as t
 from csms.store.engine import create_engine
 from csms.store.tables_sharing import webhook_outbox, webhook_subscriptions
 from tests.api.test_webhooks import SECRET, Receiver
-from tests.conftest import eventually
+from tests.conftest import eventually, until
 
 PENDING = 20
 
@@ -114,7 +114,7 @@ async def test_pending_deliveries_arrive_once_per_id_after_a_kill(
     path, log = config(tmp_path, database_url), tmp_path / "csms.log"
     first = await start(path, log)
     try:
-        await eventually(lambda: asyncio.sleep(0, len(receiver.requests)), lambda n: n >= 30,
+        await until(lambda: len(receiver.requests), lambda n: n >= 30,
                          timeout_s=60)
     finally:
         first.send_signal(signal.SIGKILL)
@@ -123,7 +123,7 @@ async def test_pending_deliveries_arrive_once_per_id_after_a_kill(
     receiver.default = 200
     second = await start(path, log)
     try:
-        await eventually(lambda: asyncio.sleep(0, set(receiver.accepted)),
+        await until(lambda: set(receiver.accepted),
                          lambda seen: seen == ids, timeout_s=60)
         assert PENDING == await eventually(lambda: delivered(database_url),
                                            lambda n: n == PENDING, timeout_s=30)

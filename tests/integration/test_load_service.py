@@ -109,6 +109,18 @@ async def test_the_safe_shares_take_over_when_the_leases_run_out(database_url: s
         assert sum(fallback) * VOLTAGE <= 15_000
 
 
+async def refusing(app: Csms, stack: AsyncExitStack, station_id: str) -> SimStation:
+    """A connected 1.6 charger, charging, that rejects every charging profile (its maximum
+    stack level is 0)."""
+    sim = SimStation(station_id, "ocpp1.6", ocpp_url(app), hardware=ONE_PHASE_7KW)
+    sim.settings.entries["ChargeProfileMaxStackLevel"].value = "0"
+    await stack.enter_async_context(sim.running())
+    await sim.boot()
+    await sim.send_status(1, "Available")
+    await sim.start_transaction(1, "TAG")
+    return sim
+
+
 async def _limits(sims: list[SimStation]) -> list[float]:
     return [limit_a(s) for s in sims]
 
@@ -123,12 +135,7 @@ async def test_a_charger_that_refuses_profiles_is_counted_at_its_maximum(
         app.bus.subscribe(seen.append)
         await app.store.put_token("TAG", AuthorizationStatus.ACCEPTED)
         site = await make_site(app, ["R-1", "R-2", "R-3"], kva=20.0)
-        stubborn = SimStation("R-1", "ocpp1.6", ocpp_url(app), hardware=ONE_PHASE_7KW)
-        stubborn.settings.entries["ChargeProfileMaxStackLevel"].value = "0"
-        await stack.enter_async_context(stubborn.running())
-        await stubborn.boot()
-        await stubborn.send_status(1, "Available")
-        await stubborn.start_transaction(1, "TAG")
+        await refusing(app, stack, "R-1")
         others = await charging(app, stack, ["R-2", "R-3"])
         # 16 kW - 32 A x 220 V = 8960 W for two: 20.3 A each.
         await eventually(lambda: _limits(others), lambda v: all(abs(a - 20.3) < 0.01 for a in v))
@@ -143,20 +150,16 @@ async def test_a_charger_that_refuses_profiles_is_counted_at_its_maximum(
 
 
 async def test_a_refusal_is_tried_again_one_lease_later(database_url: str) -> None:
-    """A refusal may have been passing: one lease period after it, the next pass offers the
-    charger a profile again, and once it accepts it shares the site like the others."""
+    """A refusal may have been passing: one lease period after it (not before), the next
+    pass offers the charger a profile again, and once it accepts it is no longer counted
+    as refusing."""
     clock = StepClock()
     settings = make_settings(database_url).model_copy(
         update={"load": load_settings(lease_s=600.0)})
     async with running(settings, clock=clock) as app, AsyncExitStack() as stack:
         await app.store.put_token("TAG", AuthorizationStatus.ACCEPTED)
         site = await make_site(app, ["T-1", "T-2"], kva=20.0, reading_at=clock.now)
-        fussy = SimStation("T-1", "ocpp1.6", ocpp_url(app), hardware=ONE_PHASE_7KW)
-        fussy.settings.entries["ChargeProfileMaxStackLevel"].value = "0"
-        await stack.enter_async_context(fussy.running())
-        await fussy.boot()
-        await fussy.send_status(1, "Available")
-        await fussy.start_transaction(1, "TAG")
+        fussy = await refusing(app, stack, "T-1")
         await charging(app, stack, ["T-2"])
         assert app.load is not None
 

@@ -372,7 +372,6 @@ class TestLostCommunication:
         assert C.LOST_COMMUNICATION == cleared(
             lost_communication("CP1", at(1200), 300, at(1200), S))
 
-
     def test_two_intervals_are_allowed(self) -> None:
         assert timedelta(seconds=600) == silence_allowed(300, S)
 
