@@ -129,6 +129,7 @@ class StationConnection:
         name = type(job.command).__name__
         try:
             action, payload = translate.to_call(self.station_id, job.command)
+            await self.endpoint.answered()  # what the charger asked is answered first
             remaining = job.deadline - asyncio.get_running_loop().time()
             answer = await self.endpoint.call(action, payload, max(remaining, 0.001))
             result: CommandResult | BaseException = translate.from_answer(job.command, answer)

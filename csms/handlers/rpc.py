@@ -108,6 +108,8 @@ class RpcEndpoint:
         self._observer = observer
         self._pending: dict[str, tuple[str, asyncio.Future[Payload]]] = {}
         self.received_at: float | None = None  # time.time() of the last frame from the peer
+        self._idle = asyncio.Event()  # set while no CALL of the peer is being handled
+        self._idle.set()
 
     async def serve(self) -> None:
         """Receive frames until the transport closes (its exception propagates)."""
@@ -155,6 +157,16 @@ class RpcEndpoint:
         )
         return result
 
+    async def answered(self) -> None:
+        """Return once no CALL of the peer is being handled: its answer has been sent.
+
+        A command that follows from what a peer's CALL did (a charging profile for the
+        transaction a StartTransaction just created) must not reach the peer before the
+        answer that tells it about that. The peer's CALLs are handled one at a time, in
+        :meth:`serve`'s task; do not await this from a handler.
+        """
+        await self._idle.wait()
+
     async def _on_frame(self, frame: str | bytes) -> None:
         try:
             message = parse_frame(frame)
@@ -168,6 +180,13 @@ class RpcEndpoint:
             self._on_answer(message)
 
     async def _on_call(self, call: Call) -> None:
+        self._idle.clear()
+        try:
+            await self._answer(call)
+        finally:
+            self._idle.set()
+
+    async def _answer(self, call: Call) -> None:
         started = time.perf_counter()
         log = self._log.bind(action=call.action, message_id=call.message_id)
         log.info("ocpp.call.received")

@@ -9,9 +9,10 @@ Rules:
 3. An answer other than Accepted, a CALLERROR or a timeout marks the EVSE as refusing: it
    is counted at its maximum from the next pass on, and ``ChargingProfileRefused`` is
    published. A charger that is offline is not marked (it runs on its own profiles). A
-   refusal is tried again one lease period later (or when the charger reconnects): it may
-   have been passing (a TxProfile that crossed its StartTransaction answer), and a charger
-   left on a 0 A safe share would otherwise keep its car waiting for good.
+   refusal is tried again one lease period later, when another transaction runs on the
+   EVSE than the one its TxProfile was for, or when the charger reconnects: it may have been
+   passing (a TxProfile that crossed the transaction's end), and a charger left on a 0 A
+   safe share would otherwise keep its car waiting for good.
 4. Measured site power is the sum of the latest draw of every active session; it is
    compared with the headroom for the overload check and written to the series.
 """
@@ -129,6 +130,15 @@ class SiteView:
     safe_shares_a: dict[str, float]  # "station/evse" -> A
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """When an EVSE refused a profile, and the transaction of that profile (None: a safe
+    share, which has none)."""
+
+    at: datetime
+    transaction_ref: str | None
+
+
 @dataclass(slots=True)
 class SiteState:
     """What one site's passes remember between them (this node only)."""
@@ -136,7 +146,7 @@ class SiteState:
     previous: Allocation | None = None
     leases: dict[EvseKey, Lease] = field(default_factory=dict)
     safe: dict[EvseKey, float] = field(default_factory=dict)
-    refused: dict[EvseKey, datetime] = field(default_factory=dict)  # EVSE -> refused at
+    refused: dict[EvseKey, Refusal] = field(default_factory=dict)
     overload: dict[str, OverloadState] = field(default_factory=dict)  # by tree node
     last_series_at: datetime | None = None
     view: SiteView | None = None
@@ -147,12 +157,16 @@ class SiteState:
         for keys in (self.safe, self.leases):
             for key in [k for k in keys if k[0] == station_id]:
                 del keys[key]
-        self.refused = {k: at for k, at in self.refused.items() if k[0] != station_id}
+        self.refused = {k: r for k, r in self.refused.items() if k[0] != station_id}
 
-    def retry_refused(self, now: datetime, after_s: float) -> None:
-        """Trust again the EVSEs that refused at least ``after_s`` ago (rule 3)."""
-        self.refused = {k: at for k, at in self.refused.items()
-                        if (now - at).total_seconds() < after_s}
+    def retry_refused(self, now: datetime, after_s: float,
+                      transactions: Mapping[EvseKey, str | None]) -> None:
+        """Trust again the EVSEs that refused at least ``after_s`` ago, or whose refused
+        TxProfile was for another transaction than the one running now (rule 3)."""
+        self.refused = {
+            k: r for k, r in self.refused.items()
+            if (now - r.at).total_seconds() < after_s
+            and (r.transaction_ref is None or transactions.get(k) == r.transaction_ref)}
 
 
 class SitePass:
@@ -179,7 +193,8 @@ class SitePass:
             return None
         sessions = await self._store.active_sessions(self.site_id)
         now = self._clock()
-        self.state.retry_refused(now, self._tuning.policy.lease_s)
+        self.state.retry_refused(now, self._tuning.policy.lease_s, {
+            (s.station_id, s.evse_id): s.transaction_ref for s in sessions})
         head = headroom(model.limits, now, model.profile, model.reading)
         specs = _specs(model, sessions, self._tuning.defaults)
         await self._install_safe_shares(model, specs, head)
@@ -282,18 +297,18 @@ class SitePass:
         except StationOffline:
             return False
         except CommandError as exc:
-            self._refused(key, type(exc).__name__)
+            self._refused(key, profile, type(exc).__name__)
             return False
         status = result.status if isinstance(result, CommandStatus) else "Invalid"
         if status != "Accepted":
-            self._refused(key, status)
+            self._refused(key, profile, status)
             return False
         return True
 
-    def _refused(self, key: EvseKey, outcome: str) -> None:
+    def _refused(self, key: EvseKey, profile: ChargingProfile, outcome: str) -> None:
         log.warning("load.profile_refused", site_id=self.site_id, station_id=key[0],
                     evse_id=key[1], outcome=outcome)
-        self.state.refused[key] = self._clock()
+        self.state.refused[key] = Refusal(self._clock(), profile.transaction_ref)
         self.state.leases.pop(key, None)
         self._bus.publish(ChargingProfileRefused(key[0], key[1], outcome, self._clock()))
 

@@ -20,6 +20,7 @@ from csms.services.events import (
     SiteOverloadCleared,
     SiteOverloaded,
 )
+from csms.services.load_site import Refusal, SiteState
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME
 from csms.store.load import LoadStore
 from csms.store.load_config import LoadConfig
@@ -259,3 +260,15 @@ async def test_a_site_locked_by_another_node_is_left_to_it(database_url: str) ->
             assert 16_000.0 == view.headroom.available_w
         finally:
             await other.close()
+
+
+def test_a_refusal_ends_with_its_transaction() -> None:
+    """A refused TxProfile counts for its own transaction only; a refused safe share (no
+    transaction) and a refusal of the running transaction stay until a lease has passed."""
+    now = now_utc()
+    state = SiteState(refused={
+        ("A", 1): Refusal(now, "11"), ("A", 2): Refusal(now, "12"), ("B", 1): Refusal(now, None)})
+    state.retry_refused(now + timedelta(seconds=60), 600.0, {("A", 1): "11", ("A", 2): "13"})
+    assert {("A", 1), ("B", 1)} == set(state.refused)
+    state.retry_refused(now + timedelta(seconds=600), 600.0, {("A", 1): "11"})
+    assert {} == state.refused
