@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: run test lint typecheck pytest bench lock clean
+.PHONY: run test lint typecheck pytest pytest-clock test-clock system-packages bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,19 @@ typecheck: $(VENV)/.installed-dev
 pytest: $(VENV)/.installed-dev
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+# Debian packages the tests need, installed when missing (CI and developers run as root).
+system-packages:
+	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq faketime; }
+
+# The billing, tariff and safety-timer tests under a faked clock at two awkward instants.
+pytest-clock: $(VENV)/.installed-dev system-packages
+	scripts/at-instants --short
+
+# The whole suite at each of the four instants (about four times `make pytest`).
+test-clock: $(VENV)/.installed-dev system-packages
+	scripts/at-instants
+
+test: lint typecheck pytest-clock pytest
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.load

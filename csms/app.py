@@ -11,16 +11,16 @@ import asyncio
 import dataclasses
 import gc
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Final
 
 import structlog
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms.clock import Clock, system_clock
 from csms.config import Settings, UnknownStationPolicy, UnknownTokenPolicy
 from csms.handlers.connection import ConnectionRegistry
 from csms.handlers.ocppj import OcppVersion
@@ -43,10 +43,6 @@ from csms.store.repository import Store
 from csms.store.writer import Writer
 
 log = structlog.get_logger(__name__)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +131,12 @@ class _QuietServer(uvicorn.Server):
 
 
 @asynccontextmanager
-async def store_only(settings: Settings) -> AsyncIterator[Store]:
+async def store_only(settings: Settings, clock: Clock = system_clock) -> AsyncIterator[Store]:
     """A store with its writer, no servers: for the command line."""
     engine = create_engine(settings.database)
     try:
         await migrate.upgrade(engine)
-        writer = Writer(engine, settings.database.commit_batch_max)
+        writer = Writer(engine, settings.database.commit_batch_max, clock=clock)
         task = asyncio.create_task(writer.run(), name="store-writer")
         try:
             yield Store(engine, writer)
@@ -154,7 +150,7 @@ async def store_only(settings: Settings) -> AsyncIterator[Store]:
 
 @asynccontextmanager
 async def running(
-    settings: Settings, clock: Callable[[], datetime] = utc_now
+    settings: Settings, clock: Clock = system_clock
 ) -> AsyncIterator[Csms]:
     """Start everything; stop it all on exit."""
     engine = create_engine(settings.database)
@@ -162,7 +158,7 @@ async def running(
         if settings.database.migrate_on_start:
             await migrate.upgrade(engine)
         metrics = Metrics()
-        writer = Writer(engine, settings.database.commit_batch_max, metrics.committed)
+        writer = Writer(engine, settings.database.commit_batch_max, metrics.committed, clock)
         writer_task = asyncio.create_task(writer.run(), name="store-writer")
         store = Store(engine, writer)
         bus = EventBus()
@@ -211,7 +207,7 @@ async def running(
 
 
 async def _start_sharing(csms: Csms, writer: Writer, bus: EventBus,
-                         clock: Callable[[], datetime]) -> Csms:
+                         clock: Clock) -> Csms:
     """Live feed, webhook outbox and deliverer, security-event audit (csms.services.sharing);
     started before the producers of the events it shares."""
     sharing = Sharing(csms.engine, writer, bus, csms.settings, clock)
@@ -220,7 +216,7 @@ async def _start_sharing(csms: Csms, writer: Writer, bus: EventBus,
 
 
 async def _start_load(csms: Csms, writer: Writer, bus: EventBus,
-                      clock: Callable[[], datetime]) -> Csms:
+                      clock: Clock) -> Csms:
     """Orderly charging (csms.services.load), when enabled."""
     if not csms.settings.load.enabled:
         return csms
@@ -231,7 +227,7 @@ async def _start_load(csms: Csms, writer: Writer, bus: EventBus,
 
 
 async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
-                        clock: Callable[[], datetime]) -> Csms:
+                        clock: Clock) -> Csms:
     """The safety monitor (csms.services.safety); its rules run when safety.enabled."""
     limits = None if csms.load is None else load_limits(csms.load)
     store = AlarmStore(writer, csms.engine)
@@ -264,13 +260,13 @@ async def _command_bus(
 GC_THRESHOLDS: Final = (50_000, 20, 100)
 
 
-async def serve_forever(settings: Settings) -> None:
+async def serve_forever(settings: Settings, clock: Clock = system_clock) -> None:
     """Run until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with running(settings):
+    async with running(settings, clock):
         gc.freeze()  # start-up objects never need collecting; shortens full collections
         gc.set_threshold(*GC_THRESHOLDS)
         log.info("csms.started")

@@ -13,7 +13,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +24,7 @@ from csms import cli_audit, cli_billing, cli_db, cli_load, passwords
 from csms.api.access import Role, scope_valid
 from csms.api.tokens import new_token
 from csms.app import serve_forever, store_only
+from csms.clock import Clock, system_clock
 from csms.config import Settings, load_settings
 from csms.domain.model import AuthorizationStatus, RegistrationStatus
 from csms.errors import ConfigError
@@ -38,8 +39,10 @@ from csms.store.repository import Store
 from csms.store.residents import Residents
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
+    """Run the sub-command of ``argv``; ``clock`` is the one clock its writes are dated by."""
     args = _parser().parse_args(argv)
+    args.clock = clock
     config = args.config or os.environ.get("CSMS_CONFIG")
     try:
         settings = load_settings(Path(config) if config else None)
@@ -128,8 +131,8 @@ def _add_seed_parser(sub: Any) -> None:
     districts.set_defaults(func=_seed_districts)
 
 
-async def _run(settings: Settings, _: argparse.Namespace) -> int:
-    await serve_forever(settings)
+async def _run(settings: Settings, args: argparse.Namespace) -> int:
+    await serve_forever(settings, args.clock)
     return 0
 
 
@@ -147,10 +150,10 @@ async def _chargepoint_add(settings: Settings, args: argparse.Namespace) -> int:
     password = _password(args)
     values = {
         "id": args.station_id, "registration_status": RegistrationStatus(args.status).value,
-        "site_id": args.site, "created_at": datetime.now(UTC),
+        "site_id": args.site, "created_at": args.clock(),
         "password_hash": passwords.hash_password(password) if password else None,
     }
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             await Network(store.engine, store.writer).add_charge_point(values, _cli_actor())
         except StoreError as exc:
@@ -163,7 +166,7 @@ async def _chargepoint_add(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _chargepoint_status(settings: Settings, args: argparse.Namespace) -> int:
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             await Network(store.engine, store.writer).update_charge_point(
                 args.station_id, {"registration_status": args.status}, _cli_actor())
@@ -176,7 +179,7 @@ async def _chargepoint_status(settings: Settings, args: argparse.Namespace) -> i
 
 async def _chargepoint_password(settings: Settings, args: argparse.Namespace) -> int:
     password = args.password or passwords.generate()
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             await Network(store.engine, store.writer).set_password(
                 args.station_id, passwords.hash_password(password), _cli_actor())
@@ -192,10 +195,10 @@ async def _idtoken_add(settings: Settings, args: argparse.Namespace) -> int:
     expires: datetime | None = parse_time(args.expires) if args.expires else None
     values = {"status": AuthorizationStatus(args.status).value, "expires_at": expires,
               "owner": args.owner, "resident_id": args.resident}
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             await Residents(store.engine, store.writer).put_id_token(
-                args.id_token, values, datetime.now(UTC), f"cli:{getpass.getuser()}")
+                args.id_token, values, args.clock(), f"cli:{getpass.getuser()}")
         except StoreError as exc:
             print(f"csms: {exc}", file=sys.stderr)
             return 1
@@ -220,7 +223,7 @@ async def _seed_districts(settings: Settings, args: argparse.Namespace) -> int:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, ValidationError) as exc:
         print(f"csms: {args.path}: {exc}", file=sys.stderr)
         return 1
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             done = await Organisation(store.engine, store.writer).seed_districts(
                 [(d.name, d.code) for d in seed.district], f"cli:{getpass.getuser()}")
@@ -234,8 +237,8 @@ async def _seed_districts(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _token_create(settings: Settings, args: argparse.Namespace) -> int:
     role = Role(args.role)
-    now = datetime.now(UTC)
-    async with store_only(settings) as store:
+    now = args.clock()
+    async with store_only(settings, args.clock) as store:
         access = AccessStore(store.writer, store.engine)
         district = await _district_id(store, args.district) if args.district else None
         if args.district and district is None:
@@ -260,7 +263,7 @@ async def _token_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         access = AccessStore(store.writer, store.engine)
         if not await access.revoke_token(args.token_id, f"cli:{getpass.getuser()}"):
             print(f"csms: no active token {args.token_id}", file=sys.stderr)
@@ -269,8 +272,8 @@ async def _token_revoke(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _token_list(settings: Settings, _: argparse.Namespace) -> int:
-    async with store_only(settings) as store:
+async def _token_list(settings: Settings, args: argparse.Namespace) -> int:
+    async with store_only(settings, args.clock) as store:
         for r in await AccessStore(store.writer, store.engine).list_tokens():
             state = "revoked" if r.revoked_at else f"expires {r.expires_at or 'never'}"
             scope = (f"district {r.district_id}" if r.district_id else

@@ -22,7 +22,6 @@ import re
 import sys
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -136,10 +135,10 @@ async def _create_tariff(settings: Settings, args: argparse.Namespace, path: Pat
         spec = load_tariff_file(path, community_id=args.community, site_id=args.site)
     except ConfigError as exc:
         return _fail(exc, 2)
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             tariff_id = await _admin(settings, store.writer).create_tariff(
-                spec, datetime.now(UTC), _actor())
+                spec, args.clock(), _actor())
         except StoreError as exc:
             return _fail(exc)
     print(f"tariff {tariff_id} ({spec.name}) takes effect at {spec.effective_from.isoformat()}")
@@ -162,10 +161,10 @@ async def _package_create(settings: Settings, args: argparse.Namespace) -> int:
                            communities=args.community)
     except ValidationError as exc:
         return _fail(exc, 2)
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             package_id = await _admin(settings, store.writer).create_package(
-                body.spec(), datetime.now(UTC), _actor())
+                body.spec(), args.clock(), _actor())
         except StoreError as exc:
             return _fail(exc)
     print(f"package {package_id} ({args.code})")
@@ -174,10 +173,10 @@ async def _package_create(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _subscribe(settings: Settings, args: argparse.Namespace) -> int:
     year, month = args.month
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             made = await _admin(settings, store.writer).subscribe(
-                args.resident_id, args.package_id, year, month, datetime.now(UTC), _actor(),
+                args.resident_id, args.package_id, year, month, args.clock(), _actor(),
                 args.auto_renew)
         except StoreError as exc:
             return _fail(exc)
@@ -186,11 +185,11 @@ async def _subscribe(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _renew_due(settings: Settings, _: argparse.Namespace) -> int:
-    async with store_only(settings) as store:
+async def _renew_due(settings: Settings, args: argparse.Namespace) -> int:
+    async with store_only(settings, args.clock) as store:
         admin = BillingAdmin(store.writer, WalletPolicy(settings.billing.credit_floor_yuan),
                              store.engine)
-        results = await admin.renew_due(datetime.now(UTC), _actor())
+        results = await admin.renew_due(args.clock(), _actor())
     for old, new in results:
         print(f"subscription {old}: " + (f"renewed as {new}" if isinstance(new, int)
                                          else f"not renewed ({new})"))
@@ -200,10 +199,10 @@ async def _renew_due(settings: Settings, _: argparse.Namespace) -> int:
 async def _top_up(settings: Settings, args: argparse.Namespace) -> int:
     if args.amount_yuan <= 0:
         return _fail("a top-up is more than 0 yuan", 2)
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             entry = await _admin(settings, store.writer).top_up(
-                args.resident_id, args.amount_yuan, datetime.now(UTC), _actor(),
+                args.resident_id, args.amount_yuan, args.clock(), _actor(),
                 args.ref or f"top_up:{uuid.uuid4().hex}", args.memo)
         except StoreError as exc:
             return _fail(exc)
@@ -214,7 +213,7 @@ async def _top_up(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _statement(settings: Settings, args: argparse.Namespace) -> int:
     year, month = args.month
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         statement = await BillingReads(store.engine).statement(args.resident_id, year, month)
     if args.csv:
         sys.stdout.write(statement_csv(statement))

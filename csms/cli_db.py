@@ -9,7 +9,6 @@ pruned (csms.store.retention).
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
 from typing import Any
 
 from csms.app import store_only
@@ -28,9 +27,9 @@ def register(db: Any) -> None:
 
 
 async def _prune(settings: Settings, args: argparse.Namespace) -> int:
-    now = parse_time(args.now) if args.now else datetime.now(UTC)
+    now = parse_time(args.now) if args.now else args.clock()
     cut = retention.Cutoffs.of(settings.retention, now)
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         if args.apply:
             counts = await retention.prune(store.writer, cut)
         else:

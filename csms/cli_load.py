@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import tomllib
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,7 @@ async def _configure(settings: Settings, args: argparse.Namespace) -> int:
     if args.kva <= 0 or not 0 < args.power_factor <= 1 or args.loading <= 0:
         print("csms: --kva, --loading and --power-factor must be positive (power factor <= 1)")
         return 2
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             record = await LoadConfig(store.writer).put_site(args.site_id, values, _actor())
         except StoreError as exc:
@@ -83,7 +82,7 @@ async def _profile(settings: Settings, args: argparse.Namespace) -> int:
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
         print(f"csms: {args.file}: needs workday_w = [24 numbers] ({exc})")
         return 2
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         try:
             await LoadConfig(store.writer).put_profile(args.site_id, workday, rest_day,
                                                        _actor())
@@ -95,7 +94,7 @@ async def _profile(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _show(settings: Settings, args: argparse.Namespace) -> int:
-    async with store_only(settings) as store:
+    async with store_only(settings, args.clock) as store:
         loads = LoadStore(store.engine, store.writer)
         s = settings.load
         model = await loads.site_model(args.site_id, EvseDefaults(
@@ -104,7 +103,7 @@ async def _show(settings: Settings, args: argparse.Namespace) -> int:
             print(f"csms: site {args.site_id} has no load settings")
             return 1
         sessions = await loads.active_sessions(args.site_id)
-    now = datetime.now(UTC)
+    now = args.clock()
     head = headroom(model.limits, now, model.profile, model.reading)
     print(f"site {args.site_id}: headroom {head.available_w:.0f} W "
           f"(base load {head.base_load_w:.0f} W from {head.source})")

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from csms.store import tables as t
 from csms.store.audit import append_later
-from csms.store.rows import now_utc, utc
+from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx
 
 
@@ -37,7 +37,7 @@ def audit(tx: WriteTx, actor: str, action: str, resource: str, resource_id: obje
     Raises:
         ValueError: ``at`` is naive or ``details`` holds NaN.
     """
-    append_later(tx, at or now_utc(), actor, action, resource,
+    append_later(tx, at or tx.now, actor, action, resource,
                  None if resource_id is None else str(resource_id), details)
 
 
@@ -83,7 +83,7 @@ class AccessStore:
             result = await tx.conn.execute(
                 update(t.api_tokens).where(t.api_tokens.c.id == token_id,
                                            t.api_tokens.c.revoked_at.is_(None))
-                .values(revoked_at=now_utc()))
+                .values(revoked_at=tx.now))
             if result.rowcount:
                 audit(tx, actor, "revoke", "api_token", token_id)
             return bool(result.rowcount)

@@ -46,7 +46,7 @@ from csms.store.billing_rows import (
     tariff_versions,
     yuan,
 )
-from csms.store.rows import event_row, now_utc, utc
+from csms.store.rows import event_row, utc
 from csms.store.writer import WriteTx
 from csms.tariffs.ledger import WalletPolicy, receivable, wallet
 from csms.tariffs.packages import apply_packages
@@ -123,8 +123,8 @@ class SessionBilling:
         except Exception as exc:  # the end of a session must always commit
             log.exception("billing.session_failed", session_id=session_id)
             tx.insert_later(t.station_events, [event_row(StationEventReported(
-                await _station_of(tx.conn, session_id), "billing_unpriced", now_utc(),
-                code=str(session_id), details={"reason": "error", "error": repr(exc)}))])
+                await _station_of(tx.conn, session_id), "billing_unpriced", tx.now,
+                code=str(session_id), details={"reason": "error", "error": repr(exc)}), tx.now)])
 
     async def _post(self, tx: WriteTx, session_id: int) -> None:
         conn = tx.conn
@@ -141,7 +141,7 @@ class SessionBilling:
             return
         resident_id = await resident_of_token(conn, session.id_token)
         settlement = await self._settle(conn, priced, session, resident_id, community_id)
-        await _write(conn, session, priced, settlement, resident_id, community_id)
+        await _write(conn, session, priced, settlement, resident_id, community_id, tx.now)
 
     async def _settle(self, conn: AsyncConnection, priced: PricedSession, session: _Session,
                       resident_id: int | None, community_id: int | None) -> Settlement:
@@ -173,12 +173,12 @@ def _unpriced(tx: WriteTx, session: _Session, reason: str, exc: Exception) -> No
                 error=str(exc))
     tx.insert_later(t.station_events, [event_row(StationEventReported(
         session.station_id, "billing_unpriced", session.ended_at, code=str(session.id),
-        details={"reason": reason, "error": str(exc)}))])
+        details={"reason": reason, "error": str(exc)}), tx.now)])
 
 
 async def _write(conn: AsyncConnection, session: _Session, priced: PricedSession,
                  settled: Settlement, resident_id: int | None,
-                 community_id: int | None) -> None:
+                 community_id: int | None, priced_at: datetime) -> None:
     order, packages = settled.order, settled.packages
     user = str(resident_id)
     paid = {wallet(user): 0, receivable(user): 0}
@@ -192,7 +192,7 @@ async def _write(conn: AsyncConnection, session: _Session, priced: PricedSession
         due_electricity_fen=fen(round_yuan(packages.electricity_yuan)),
         due_service_fen=fen(round_yuan(packages.service_yuan)),
         wallet_fen=paid[wallet(user)], shortfall_fen=paid[receivable(user)],
-        priced_at=now_utc(),
+        priced_at=priced_at,
     ))
     details: list[dict[str, Any]] = [
         {"session_id": session.id, "position": i, "starts_at": d.start, "ends_at": d.end,

@@ -19,7 +19,7 @@ from csms.store import tables as t
 from csms.store import tables_load as tl
 from csms.store.access import audit
 from csms.store.organisation import BadReference, Conflict, NotFound, StoreError, submit
-from csms.store.rows import now_utc, utc
+from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx
 
 SITE_FIELDS = ("enabled", "transformer_kva", "loading_factor", "power_factor", "margin_w",
@@ -100,7 +100,7 @@ class LoadConfig:
             if not await _site_exists(tx.conn, site_id):
                 return NotFound("no such site")
             current = await read_site_load(tx.conn, site_id)
-            stamp = {"updated_at": now_utc()}
+            stamp = {"updated_at": tx.now}
             if current is None:
                 missing = [k for k in ("transformer_kva", "loading_factor", "power_factor",
                                        "margin_w", "supply_phases", "voltage_v",
@@ -158,7 +158,7 @@ class LoadConfig:
             r = tl.site_base_load_reading
             await tx.conn.execute(delete(r).where(r.c.site_id == site_id))
             await tx.conn.execute(insert(r).values(site_id=site_id, load_w=load_w, at=at,
-                                                   received_at=now_utc()))
+                                                   received_at=tx.now))
             audit(tx, actor, "update", "base_load_reading", site_id,
                   {"load_w": load_w, "at": at.isoformat()})
             return None

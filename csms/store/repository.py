@@ -26,7 +26,7 @@ from csms.domain.model import (
     StationEventReported,
 )
 from csms.store import tables as t
-from csms.store.rows import event_row, meter_rows, now_utc, read_token
+from csms.store.rows import event_row, meter_rows, read_token
 from csms.store.sessions import SessionRecorder
 from csms.store.writer import Writer, WriteTx
 
@@ -93,7 +93,7 @@ class Store:
         async def unit(tx: WriteTx) -> None:
             stmt = self._insert(t.charge_points).values(
                 id=station_id, registration_status=status.value, password_hash=password_hash,
-                site_id=site_id, created_at=now_utc(),
+                site_id=site_id, created_at=tx.now,
             )
             await tx.conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
 
@@ -156,7 +156,7 @@ class Store:
         """Current connector status plus a history row."""
 
         async def unit(tx: WriteTx) -> None:
-            received = now_utc()
+            received = tx.now
             where = {"station_id": event.station_id, "evse_id": event.evse_id}
             tx.execute_later(self._add_evse, where)
             current = {
@@ -177,7 +177,7 @@ class Store:
                     evse_id=event.evse_id, connector_id=event.connector_id,
                     details={"status": event.status.value,
                              "vendor_error_code": event.vendor_error_code, "info": event.info},
-                ))])
+                ), tx.now)])
 
         await self.writer.submit(unit)
 
@@ -202,7 +202,7 @@ class Store:
 
     async def record_events(self, events: Sequence[StationEventReported]) -> None:
         async def unit(tx: WriteTx) -> None:
-            tx.insert_later(t.station_events, [event_row(event) for event in events])
+            tx.insert_later(t.station_events, [event_row(event, tx.now) for event in events])
 
         await self.writer.submit(unit)
 
@@ -243,7 +243,7 @@ class Store:
             values = {"status": status.value, "expires_at": expires_at, "owner": owner,
                       "group_id": group_id}
             stmt = self._insert(t.id_tokens).values(
-                id_token=id_token, created_at=now_utc(), **values
+                id_token=id_token, created_at=tx.now, **values
             )
             await tx.conn.execute(
                 stmt.on_conflict_do_update(index_elements=["id_token"], set_=values)

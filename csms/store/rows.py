@@ -19,10 +19,6 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
 def meter_rows(
     station_id: str,
     evse_id: int | None,
@@ -53,9 +49,10 @@ async def read_token(conn: AsyncConnection, id_token: str) -> TokenRecord | None
     return TokenRecord(row.id_token, AuthorizationStatus(row.status), expires, row.group_id)
 
 
-def event_row(event: StationEventReported) -> dict[str, Any]:
+def event_row(event: StationEventReported, received_at: datetime) -> dict[str, Any]:
+    """A ``station_events`` row; ``received_at`` is the CSMS's instant (``WriteTx.now``)."""
     return {
         "station_id": event.station_id, "kind": event.kind, "code": event.code,
         "evse_id": event.evse_id, "connector_id": event.connector_id, "at": event.at,
-        "received_at": now_utc(), "details": event.details,
+        "received_at": received_at, "details": event.details,
     }

@@ -39,7 +39,7 @@ from csms.domain.sessions import (
     session_energy_wh,
 )
 from csms.store import tables as t
-from csms.store.rows import event_row, meter_rows, now_utc, read_token
+from csms.store.rows import event_row, meter_rows, read_token
 from csms.store.writer import Writer, WriteTx
 
 SessionRow = Row[*tuple[Any, ...]]
@@ -107,7 +107,7 @@ class SessionRecorder:
         ).one_or_none()
         if existing is not None:
             return _verdict(existing, auth)
-        session_id = await self._insert(tx.conn, event, auth, transaction_ref=None)
+        session_id = await self._insert(tx.conn, event, auth, transaction_ref=None, stamp=tx.now)
         await tx.conn.execute(
             update(s).where(s.c.id == session_id).values(transaction_id=str(session_id))
         )
@@ -123,7 +123,7 @@ class SessionRecorder:
                 event.station_id, "unknown_transaction_stopped", event.at,
                 code=event.transaction_ref, connector_id=event.connector_id,
                 details={"meter_stop_wh": event.meter_wh, "reason": event.stop_reason},
-            ))])
+            ), tx.now)])
             tx.insert_later(t.meter_values, meter_rows(
                 event.station_id, event.evse_id, event.connector_id, None, event.samples
             ))
@@ -144,7 +144,8 @@ class SessionRecorder:
         assert event.seq_no is not None
         row = await self._find(tx.conn, event.station_id, event.transaction_ref)
         if row is None:
-            await self._insert(tx.conn, event, auth, transaction_ref=event.transaction_ref)
+            await self._insert(tx.conn, event, auth, transaction_ref=event.transaction_ref,
+                               stamp=tx.now)
             row = await self._find(tx.conn, event.station_id, event.transaction_ref)
             assert row is not None
         elif await self._seen(tx.conn, row.id, event.seq_no):
@@ -154,7 +155,7 @@ class SessionRecorder:
         tx.insert_later(t.meter_values, meter_rows(
             event.station_id, row.evse_id, row.connector_id, row.id, event.samples
         ))
-        values: dict[str, Any] = {"updated_at": now_utc(),
+        values: dict[str, Any] = {"updated_at": tx.now,
                                   "last_seq_no": max(event.seq_no, row.last_seq_no or 0)}
         if event.offline:
             values["had_offline_events"] = True
@@ -180,7 +181,7 @@ class SessionRecorder:
 
     async def _log_event(self, tx: WriteTx, row: SessionRow, event: SessionEvent) -> None:
         assert event.seq_no is not None
-        received = now_utc()
+        received = tx.now
         await tx.conn.execute(t.transaction_events.insert().values(
             session_id=row.id, seq_no=event.seq_no, event_type=event.kind.value,
             trigger_reason=event.trigger_reason, offline=event.offline, at=event.at,
@@ -193,7 +194,7 @@ class SessionRecorder:
                 evse_id=row.evse_id, connector_id=row.connector_id,
                 details={"last_seq_no": row.last_seq_no, "seq_no": event.seq_no,
                          "missing": missing},
-            ))])
+            ), tx.now)])
 
     # -- shared ----------------------------------------------------------------------------
 
@@ -203,12 +204,12 @@ class SessionRecorder:
         event: SessionEvent,
         auth: Authorization | None,
         transaction_ref: str | None,
+        stamp: datetime,
     ) -> int:
         readings = register_readings_wh(event.samples)
         meter_start = event.meter_wh if event.meter_wh is not None else (
             readings[0] if readings else None
         )
-        stamp = now_utc()
         started = event.at if event.kind is SessionEventKind.STARTED or event.seq_no is None \
             else None
         result = await conn.execute(t.sessions.insert().values(
@@ -232,11 +233,11 @@ class SessionRecorder:
                 event.station_id, "energy_register_backwards", event.at,
                 code=row.transaction_id, evse_id=row.evse_id, connector_id=row.connector_id,
                 details={"meter_start_wh": start, "meter_stop_wh": meter_stop_wh},
-            ))])
+            ), tx.now)])
         await tx.conn.execute(update(t.sessions).where(t.sessions.c.id == row.id).values(
             status=ENDED, ended_at=event.at, meter_stop_wh=meter_stop_wh,
             energy_wh=session_energy_wh(start, meter_stop_wh), stop_reason=event.stop_reason,
-            updated_at=now_utc(),
+            updated_at=tx.now,
         ))
         if self.on_ended is not None:
             await self.on_ended(tx, row.id)

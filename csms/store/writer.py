@@ -13,6 +13,8 @@ Rules:
    statements (heartbeat times, connector statuses) with :meth:`WriteTx.execute_later`; each
    kind is written with one ``executemany`` just before commit, deferred statements first,
    in the order first queued. A unit must not read back what it deferred.
+5. The writer owns the store's clock: a batch reads it once, and what its units stamp
+   (received, created, updated, priced) is that instant, :attr:`WriteTx.now`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlalchemy import Dialect, Executable, Table, bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from csms.clock import Clock, system_clock
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)
@@ -36,8 +41,9 @@ Collector = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
 class WriteTx:
     """What a unit of work gets: the connection, and a buffer for bulk inserts."""
 
-    def __init__(self, conn: AsyncConnection, compiled: _Compiled) -> None:
+    def __init__(self, conn: AsyncConnection, compiled: _Compiled, now: datetime) -> None:
         self.conn = conn
+        self.now = now  # the batch's instant, from the writer's clock: stamps what it writes
         self._compiled = compiled
         self._bulk: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._deferred: dict[Executable, list[dict[str, Any]]] = {}
@@ -122,8 +128,10 @@ class Writer:
         engine: AsyncEngine,
         batch_max: int = 512,
         on_commit: Callable[[float, int], None] | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._batch_max = batch_max
         self._queue: asyncio.Queue[_Job[Any]] = asyncio.Queue()
         self._on_commit = on_commit
@@ -176,7 +184,7 @@ class Writer:
             self._conn = await self._engine.connect()
         try:
             async with self._conn.begin():
-                tx = WriteTx(self._conn, self._compiled)
+                tx = WriteTx(self._conn, self._compiled, self._clock())
                 results = [await job.unit(tx) for job in jobs]
                 await tx.flush()
         except Exception:

@@ -15,10 +15,10 @@ from sqlalchemy import insert, select
 
 from csms import cli
 from csms.app import Csms
+from csms.clock import system_clock
 from csms.logs import configure_logging
 from csms.store import tables as t
 from csms.store.load import LoadStore, SeriesPoint
-from csms.store.rows import now_utc
 from tests.api.conftest import TokenFactory, bearer
 
 SETTINGS = {"transformer_kva": 800, "loading_factor": 0.8, "power_factor": 1.0,
@@ -35,7 +35,7 @@ async def a_site(csms: Csms, station_id: str = "API-L1") -> tuple[int, int]:
         site = (await conn.execute(insert(t.sites).values(
             community_id=community, name="S").returning(t.sites.c.id))).scalar_one()
         await conn.execute(insert(t.charge_points).values(
-            id=station_id, site_id=site, registration_status="Accepted", created_at=now_utc()))
+            id=station_id, site_id=site, registration_status="Accepted", created_at=system_clock()))
     return int(site), int(community)
 
 
@@ -124,7 +124,7 @@ async def test_allocations_and_series(
     site, _ = await a_site(csms)
     auth = bearer(await token("admin"))
     await http.put(f"/sites/{site}/load", json=SETTINGS, headers=auth)
-    t0 = now_utc().replace(microsecond=0)
+    t0 = system_clock().replace(microsecond=0)
     await LoadStore(csms.engine, csms.store.writer).add_series(site, [
         SeriesPoint(t0 + timedelta(minutes=m), 100.0, 50.0, 40.0 + m, 10.0) for m in range(5)])
     got = await http.get(f"/sites/{site}/load/series", headers=auth, params={

@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import sqlite3
+from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -27,29 +29,40 @@ def seed_place(db: Path) -> None:
                      "VALUES (7, 1, '张三', '2026-01-01 00:00:00')")
 
 
+# 2026-11-30 23:30 in Asia/Shanghai: the last half hour of November, local time (UTC is
+# 15:30), so a movement dated by the wall clock instead of this clock lands in another month.
+NOVEMBER_END = datetime(2026, 11, 30, 15, 30, tzinfo=UTC)
+
+
+def run_at(at: datetime, argv: list[str]) -> int:
+    """``csms ARGV`` with its clock stopped at ``at``."""
+    return cli.main(argv, clock=lambda: at)
+
+
 def test_seed_package_top_up_subscribe_statement(
     cli_db: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The whole CLI path; every write is audited as cli:<user>."""
+    """The whole CLI path at a fixed instant; every write is audited as cli:<user>."""
+    run = partial(run_at, NOVEMBER_END)
     seed_place(cli_db)
-    assert 0 == cli.main(["billing", "seed", "yunnan", "--community", "1"])
-    assert 1 == cli.main(["billing", "seed", "yunnan", "--community", "1"])  # same start
-    assert 0 == cli.main(["billing", "package", "create", "valley-20", "--name", "谷时",
+    assert 0 == run(["billing", "seed", "yunnan", "--community", "1"])
+    assert 1 == run(["billing", "seed", "yunnan", "--community", "1"])  # same start
+    assert 0 == run(["billing", "package", "create", "valley-20", "--name", "谷时",
                           "--price", "30", "--kwh", "20", "--periods", "valley",
                           "--community", "1"])
-    assert 1 == cli.main(["billing", "subscribe", "7", "1", "--month", "2026-11"])  # no money
-    assert 0 == cli.main(["billing", "top-up", "7", "100.00", "--ref", "pay-1"])
-    assert 0 == cli.main(["billing", "subscribe", "7", "1", "--month", "2026-11"])
-    assert 0 == cli.main(["billing", "subscribe", "7", "1", "--month", "2026-10",
+    assert 1 == run(["billing", "subscribe", "7", "1", "--month", "2026-11"])  # no money
+    assert 0 == run(["billing", "top-up", "7", "100.00", "--ref", "pay-1"])
+    assert 0 == run(["billing", "subscribe", "7", "1", "--month", "2026-11"])
+    assert 0 == run(["billing", "subscribe", "7", "1", "--month", "2026-10",
                           "--auto-renew"])  # ended: due for renewal (into November: taken)
     capsys.readouterr()
-    assert 1 == cli.main(["billing", "renew-due"])
+    assert 1 == run(["billing", "renew-due"])
     assert "already has this package" in capsys.readouterr().out
-    assert 0 == cli.main(["billing", "statement", "7", "--month", "2026-11", "--csv"])
+    assert 0 == run(["billing", "statement", "7", "--month", "2026-11", "--csv"])
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert ["100.00", "-30.00", "-30.00"] == [
         r["amount_yuan"] for r in rows if r["line"] == "movement"]
-    assert 0 == cli.main(["billing", "statement", "7", "--month", "2026-12"])
+    assert 0 == run(["billing", "statement", "7", "--month", "2026-12"])
     december = json.loads(capsys.readouterr().out)
     assert ("40.00", "40.00") == (december["opening_balance_yuan"],
                                   december["closing_balance_yuan"])

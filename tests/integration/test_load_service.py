@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from csms.app import Csms, running
+from csms.clock import system_clock
 from csms.config import LoadSettings
 from csms.domain.model import AuthorizationStatus
 from csms.services.events import (
@@ -24,7 +25,6 @@ from csms.services.load_site import Refusal, SiteState
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME
 from csms.store.load import LoadStore
 from csms.store.load_config import LoadConfig
-from csms.store.rows import now_utc
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 from tests.integration.test_load_support import ONE_PHASE_7KW, StepClock, make_site
@@ -63,7 +63,7 @@ async def charging(app: Csms, stack: AsyncExitStack, ids: list[str], version: st
 
 def limit_a(sim: SimStation, seconds_ahead: float = 0.0) -> float:
     """What the simulated charger offers on connector 1, ``seconds_ahead`` from now."""
-    return sim.profiles.limit(1, "A", now_utc() + timedelta(seconds=seconds_ahead))
+    return sim.profiles.limit(1, "A", system_clock() + timedelta(seconds=seconds_ahead))
 
 
 def tx_profiles(sim: SimStation) -> list[dict[str, Any]]:
@@ -87,7 +87,7 @@ async def test_three_chargers_share_the_headroom_and_get_it_back(database_url: s
         assert all(p["validTo"] for s in sims for p in tx_profiles(s))
         await sims[0].stop_transaction(1)
         await eventually(limits, lambda v: v[1:] == [32.0, 32.0])
-        await LoadConfig(app.store.writer).put_reading(site, 8_000.0, now_utc(), "test")
+        await LoadConfig(app.store.writer).put_reading(site, 8_000.0, system_clock(), "test")
         assert app.load is not None
         app.load.site_changed(site)
         after = await eventually(limits, lambda v: abs(v[1] - 18.1) < 0.01)
@@ -265,7 +265,7 @@ async def test_a_site_locked_by_another_node_is_left_to_it(database_url: str) ->
 def test_a_refusal_ends_with_its_transaction() -> None:
     """A refused TxProfile counts for its own transaction only; a refused safe share (no
     transaction) and a refusal of the running transaction stay until a lease has passed."""
-    now = now_utc()
+    now = system_clock()
     state = SiteState(refused={
         ("A", 1): Refusal(now, "11"), ("A", 2): Refusal(now, "12"), ("B", 1): Refusal(now, None)})
     state.retry_refused(now + timedelta(seconds=60), 600.0, {("A", 1): "11", ("A", 2): "13"})

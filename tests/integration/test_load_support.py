@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import insert
 
 from csms.app import Csms
+from csms.clock import system_clock
 from csms.store import tables as t
 from csms.store.load_config import LoadConfig
-from csms.store.rows import now_utc
 from simulators.model import Hardware
 
 ONE_PHASE_7KW = Hardware(max_current_a=32.0, phases=1, voltage_v=220.0)  # 7 kW
@@ -48,12 +48,12 @@ async def make_site(app: Csms, stations: list[str], *, kva: float, loading: floa
         for station_id in stations:
             await conn.execute(insert(t.charge_points).values(
                 id=station_id, site_id=site, registration_status="Accepted",
-                created_at=now_utc()))
+                created_at=system_clock()))
     config = LoadConfig(app.store.writer)
     await config.put_site(site, {
         "transformer_kva": kva, "loading_factor": loading, "power_factor": power_factor,
         "margin_w": margin_w, "supply_phases": 1, "voltage_v": voltage_v,
         "reading_max_age_s": reading_max_age_s, **extra}, "test")
     if reading_w is not None:
-        await config.put_reading(site, reading_w, reading_at or now_utc(), "test")
+        await config.put_reading(site, reading_w, reading_at or system_clock(), "test")
     return int(site)
