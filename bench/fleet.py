@@ -13,7 +13,9 @@ with ``--connectors`` connectors charging EVs back to back (EV model, a meter re
 
 It reports the simulator's CPU seconds over wall seconds (cores; also per 1,000 stations)
 and its peak RSS, from the child's own rusage (``os.wait4``), against the limits the issue
-sets (under half a core and under 1 GiB), the CSMS's CPU, and the simulator's JSON summary.
+sets (under half a core and under 1 GiB), the CSMS's CPU, the simulator's JSON summary, and
+what the CSMS stored: every session the simulator completed must be in the database once,
+ended, with its energy (``stored``; the check of issue 20).
 ``--profile PATH`` records the simulator with py-spy (raw format, for flamegraph tools).
 The exit status is 0 when the limits hold and no station failed, 1 otherwise.
 """
@@ -35,6 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from bench.machine import LOAD_CPU, REPO, cpu_seconds, free_port, raise_file_limit
 from bench.servers import Database, ServerProcess, csms_executable, csms_toml
@@ -175,15 +180,56 @@ async def run(opts: FleetOptions) -> dict[str, Any]:
         figures = await run_simulator(opts, f"ws://127.0.0.1:{port}/", tmp)
         server.check_alive()
         figures["csms_cpu_s"] = round(cpu_seconds(server.pid) - server_cpu0, 1)
+        figures["stored"] = await stored_sessions(database.url)
         return figures
     finally:
         server.stop()
         await database.drop()
 
 
-def verdict(figures: dict[str, Any]) -> list[str]:
-    """What failed: the CPU or memory limit, the child's exit, failed stations."""
+async def stored_sessions(url: str) -> dict[str, Any]:
+    """What the CSMS stored of the fleet's sessions: by status, energy, duplicated starts."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(text(
+                "SELECT status, count(*), coalesce(sum(energy_wh), 0) FROM sessions "
+                "WHERE station_id LIKE 'FLEET-%' GROUP BY status"))).all()
+            twice = (await conn.execute(text(
+                "SELECT count(*) FROM (SELECT station_id, evse_id, started_at FROM sessions "
+                "WHERE station_id LIKE 'FLEET-%' GROUP BY station_id, evse_id, started_at "
+                "HAVING count(*) > 1) AS repeated"))).scalar_one()
+    finally:
+        await engine.dispose()
+    by_status = {status: (int(n), float(wh)) for status, n, wh in rows}
+    ended, energy = by_status.get("ended", (0, 0.0))
+    return {"ended": ended, "active": by_status.get("active", (0, 0.0))[0],
+            "ended_energy_wh": round(energy, 3), "duplicated_starts": int(twice)}
+
+
+def session_problems(figures: dict[str, Any]) -> list[str]:
+    """Every session the simulator completed is stored once, ended, with its energy (1.6
+    meter values are whole Wh: up to 1 Wh a session of rounding)."""
+    stored, summary = figures.get("stored"), figures["summary"]
+    if stored is None or not summary:
+        return []
     problems = []
+    completed = summary.get("sessions_completed", 0)
+    if stored["ended"] != completed:
+        problems.append(f"{stored['ended']} ended sessions stored, {completed} completed")
+    if stored["active"] or stored["duplicated_starts"]:
+        problems.append(f"{stored['active']} sessions left active, "
+                        f"{stored['duplicated_starts']} starts stored twice")
+    if abs(stored["ended_energy_wh"] - summary.get("energy_wh", 0.0)) > max(1, completed):
+        problems.append(f"stored energy {stored['ended_energy_wh']} Wh, "
+                        f"simulator {summary.get('energy_wh')} Wh")
+    return problems
+
+
+def verdict(figures: dict[str, Any]) -> list[str]:
+    """What failed: the CPU or memory limit, the child's exit, failed stations, sessions
+    not stored once with their energy."""
+    problems = session_problems(figures)
     if figures["cores"] >= CPU_LIMIT_CORES:
         problems.append(f"simulator used {figures['cores']} cores (limit {CPU_LIMIT_CORES})")
     if figures["peak_rss_mib"] >= RSS_LIMIT_MIB:

@@ -40,6 +40,7 @@ from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
 from csms.store.load import LoadStore
 from csms.store.repository import Store
+from csms.store.sessions import Limits
 from csms.store.writer import Writer
 
 log = structlog.get_logger(__name__)
@@ -161,6 +162,8 @@ async def running(
         writer = Writer(engine, settings.database.commit_batch_max, metrics.committed, clock)
         writer_task = asyncio.create_task(writer.run(), name="store-writer")
         store = Store(engine, writer)
+        store.sessions.limits = Limits(settings.transactions.max_power_w,
+                                       settings.safety.register_backwards_tolerance_wh)
         bus = EventBus()
         stations = StationService(store, settings, clock, bus)
         billing = BillingService(store, settings.billing, clock)

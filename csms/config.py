@@ -140,6 +140,7 @@ class SafetyConfig(_Section):
     stall_s: float = Field(default=15 * 60.0, gt=0)
     stall_min_increase_wh: float = Field(default=1.0, ge=0)
     register_backwards_tolerance_wh: float = Field(default=0.0, ge=0)
+    per_transaction_meter_start_max_wh: float = Field(default=10.0, ge=0)
     lost_communication_intervals: float = Field(default=2.0, ge=1)
     emergency_stop_words: tuple[str, ...] = ("emergency", "estop", "e-stop", "e_stop")
     alarming_security_events: tuple[str, ...] | None = None  # None: the OCPP list
@@ -242,6 +243,15 @@ class LoggingSettings(_Section):
     format: Literal["auto", "json", "console"] = "auto"
 
 
+class TransactionSettings(_Section):
+    """What makes a charger's transaction data suspect (csms.domain.transactions)."""
+
+    # The most a charger of this network can deliver (W): energy beyond it over a session's
+    # time flags the session for review, and a start register the next reading cannot be
+    # reached from is replaced (a 2.0.1 offline Started with Transaction.Begin = 0).
+    max_power_w: float = Field(default=150_000.0, gt=0)
+
+
 class BillingSettings(_Section):
     """``[billing]``: prepaid wallets and cost display (csms.services.billing)."""
 
@@ -280,6 +290,7 @@ class Settings(BaseSettings):
     safety: SafetyConfig = SafetyConfig()
     load: LoadSettings = LoadSettings()
     billing: BillingSettings = BillingSettings()
+    transactions: TransactionSettings = TransactionSettings()
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:

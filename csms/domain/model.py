@@ -153,12 +153,28 @@ class SessionEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionChange:
+    """What the store applied of a session event, for the rest of the CSMS to act on.
+
+    ``event`` is the event as applied: its EVSE and connector are the session's (learned from
+    a later event if the first had none), and it is an ENDED event for a session the CSMS
+    ended itself (a new transaction on its EVSE). A retransmission changes nothing and has no
+    change; neither has a reading that arrived after its session ended.
+    """
+
+    event: SessionEvent
+    session_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionVerdict:
-    """What the CSMS answers to a session event."""
+    """What the CSMS answers to a session event, and what it changed."""
 
     session_id: int | None  # None for a stop of a transaction the CSMS never knew
     transaction_ref: str
     authorization: Authorization | None
+    changes: tuple[SessionChange, ...] = ()
+    notices: tuple[StationEventReported, ...] = ()  # anomalies recorded on the way
 
 
 @dataclass(frozen=True, slots=True)

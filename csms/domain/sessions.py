@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from csms.domain.model import MeterSample
 
@@ -40,6 +41,12 @@ def register_readings_wh(samples: Iterable[MeterSample]) -> list[float]:
                 if scale is not None:
                     readings.append(value.value * scale)
     return readings
+
+
+def register_points_wh(samples: Iterable[MeterSample]) -> list[tuple[datetime, float]]:
+    """:func:`register_readings_wh` with the instant of each reading."""
+    return [(sample.at, reading) for sample in samples
+            for reading in register_readings_wh((sample,))]
 
 
 def seq_gap(last_seq_no: int | None, seq_no: int) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 
 from csms.domain.model import RegistrationStatus
@@ -27,6 +28,7 @@ class StationContext:
     registration: RegistrationStatus
     # transaction id -> session id, for the transactions seen on this connection
     sessions: dict[str, int] = field(default_factory=dict)
+    seen_at: datetime | None = None  # the last last_seen_at stamp of this connection
 
 
 ContextHandler = Callable[[StationContext, Payload], Awaitable[Payload]]
@@ -44,9 +46,11 @@ def guarded(handler: ContextHandler, *, before_boot_ok: bool = False) -> Context
                 f"charge point is {ctx.registration.value}; only BootNotification is allowed",
             )
         try:
-            return await handler(ctx, payload)
+            answer = await handler(ctx, payload)
         except ValueError as exc:
             raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(exc)) from None
+        ctx.seen_at = ctx.service.heard(ctx.station_id, ctx.seen_at)
+        return answer
 
     return run
 

@@ -37,10 +37,13 @@ async def authorize(ctx: StationContext, p: Payload) -> Payload:
 async def start_transaction(ctx: StationContext, p: Payload) -> Payload:
     verdict = await ctx.service.session_event(tr.start_transaction(ctx.station_id, p))
     assert verdict.authorization is not None
-    assert verdict.session_id is not None
-    ctx.sessions[verdict.transaction_ref] = verdict.session_id
+    for change in verdict.changes:  # an older session on this connector ended with it
+        if change.session_id != verdict.session_id and change.event.transaction_ref:
+            ctx.sessions.pop(change.event.transaction_ref, None)
+    if verdict.session_id is not None:
+        ctx.sessions[verdict.transaction_ref] = verdict.session_id
     return {
-        "transactionId": verdict.session_id,
+        "transactionId": int(verdict.transaction_ref),
         "idTagInfo": tr.id_tag_info(verdict.authorization),
     }
 

@@ -63,6 +63,7 @@ class AlarmCode(StrEnum):
     ENERGY_STALLED = "energy_stalled"
     SECURITY_EVENT = "security_event"
     CHARGING_PROFILE_REFUSED = "charging_profile_refused"
+    TRANSACTION_ANOMALY = "transaction_anomaly"  # a session the CSMS had to end or flag
 
 
 _P, _E, _N = AlarmLevel.PERSONAL_SAFETY, AlarmLevel.EQUIPMENT, AlarmLevel.NOTICE
@@ -93,6 +94,7 @@ LEVELS: Mapping[AlarmCode, AlarmLevel] = {
     AlarmCode.WEAK_SIGNAL: _N,
     AlarmCode.ENERGY_STALLED: _N,
     AlarmCode.SECURITY_EVENT: _N,
+    AlarmCode.TRANSACTION_ANOMALY: _N,
 }
 
 

@@ -48,6 +48,8 @@ class ConnectorHistory:
     charging: bool = False
     fault_times: tuple[datetime, ...] = ()
     last_energy_wh: float | None = None
+    energy_session_ref: str | None = None  # the session last_energy_wh was read in
+    meter_per_transaction: bool = False  # the charger restarts its register per transaction
     last_rise_at: datetime | None = None
     load: tuple[LoadPoint, ...] = ()
     limit_a: float | None = None  # the effective smart-charging limit, set by the caller

@@ -13,8 +13,12 @@ Rules:
    check). Above reference × (1 + tolerance) for longer than ``over_current_duration_s``
    (history rule 4) raises; a sample within the reference clears.
 4. Energy register (whole-meter Energy.Active.Import.Register, kWh scaled to Wh): a reading
-   below the previous one by more than the tolerance raises energy_register_backwards
-   (cleared by a person after checking the meter); a rise of at least
+   below the previous one by more than the tolerance (at least 1 Wh when either is a whole
+   number) raises energy_register_backwards (cleared by a person after checking the meter),
+   except at a transaction boundary on a meter that restarts per transaction: the first
+   reading of a new transaction at or below ``per_transaction_meter_start_max_wh`` teaches
+   that, and from then on falls between that charger's transactions are no alarm (falls
+   within a transaction still are); a rise of at least
    ``stall_min_increase_wh`` restarts the stall clock and clears energy_stalled.
 5. Energy stalled: while a session is charging, no rise for longer than ``stall_s`` raises;
    not charging (or no session) clears. Evaluated on each sample and on a clock tick.
@@ -29,6 +33,7 @@ from functools import lru_cache
 
 from csms.domain.model import MeterSample
 from csms.domain.sessions import register_readings_wh
+from csms.domain.transactions import fell_back
 from csms.safety.alarms import (
     Alarm,
     AlarmCode,
@@ -164,12 +169,21 @@ def energy_register(
     if not readings:
         return (), history
     reading, previous = readings[-1], history.last_energy_wh
+    session = history.session_ref
     if previous is None:
-        return (), evolve(history, last_energy_wh=reading)
-    if reading < previous - settings.register_backwards_tolerance_wh:
+        return (), evolve(history, last_energy_wh=reading, energy_session_ref=session)
+    if fell_back(previous, reading, settings.register_backwards_tolerance_wh):
+        restarted = session != history.energy_session_ref and (
+            history.meter_per_transaction
+            or reading <= settings.per_transaction_meter_start_max_wh)
+        history = evolve(history, last_energy_wh=reading, energy_session_ref=session,
+                         meter_per_transaction=history.meter_per_transaction or restarted)
+        if restarted:
+            return (), history
         evidence: Evidence = {"previous_wh": previous, "reading_wh": reading}
-        history = evolve(history, last_energy_wh=reading)
         return (_raise(C.ENERGY_REGISTER_BACKWARDS, history, sample.at, evidence),), history
+    if session != history.energy_session_ref:
+        history = evolve(history, energy_session_ref=session)
     if reading - previous >= settings.stall_min_increase_wh:
         history = evolve(history, last_energy_wh=reading, last_rise_at=sample.at)
         clear = Clear(_key(C.ENERGY_STALLED, history), sample.at, "energy rising")

@@ -12,8 +12,10 @@ Rules:
    meterStop) is one more register reading. Every sample goes through every measurement
    rule (measurements rules 1–5).
 3. Stand-alone meter values go through the measurement rules in sample order.
-4. A station event: NotifyEvent and SecurityEventNotification as faults rules 3–5;
-   anything else decides nothing.
+4. A station event: NotifyEvent and SecurityEventNotification as faults rules 3–5; a
+   transaction anomaly of the session store (TRANSACTION_ANOMALIES) raises a notice
+   (transaction_anomaly, one open per connector, cleared by a person); anything else
+   decides nothing.
 5. Load management's verdicts are final: a site (or feeder) overload raises site_overload
    with its figures, its end clears it; a refused (or unanswered) charging profile raises
    charging_profile_refused for that EVSE, cleared by a person.
@@ -24,6 +26,7 @@ Rules:
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from csms.domain.model import (
     ConnectorStatus,
@@ -35,11 +38,27 @@ from csms.domain.model import (
     StationEventReported,
 )
 from csms.domain.sessions import ENERGY_REGISTER
-from csms.safety.alarms import Alarm, AlarmCode, Clear, ConditionKey, Decision, Evidence, Raise
+from csms.safety.alarms import (
+    Alarm,
+    AlarmCode,
+    Clear,
+    ConditionKey,
+    Decision,
+    Evidence,
+    Json,
+    Raise,
+)
 from csms.safety.faults import notify_event, repeated_faults, security_event, status_fault
 from csms.safety.history import ConnectorHistory, observe_session, observe_status
 from csms.safety.measurements import energy_stalled, meter_sample
 from csms.safety.settings import SafetySettings
+
+# Station events of the session store (csms.store.sessions) that a person should look at:
+# a session the CSMS ended because a new one began, or one it will not bill unreviewed.
+TRANSACTION_ANOMALIES = frozenset({
+    "session_superseded", "stop_conflict", "implausible_baseline",
+    "session_energy_implausible", "session_ended_before_started", "start_on_connector_0",
+})
 
 Outcome = tuple[tuple[Decision, ...], ConnectorHistory]
 
@@ -103,6 +122,14 @@ def on_station_event(
         decision = notify_event(event, session_ref)
     elif event.kind == "security_event":
         decision = security_event(event, settings)
+    elif event.kind in TRANSACTION_ANOMALIES:
+        key = ConditionKey(AlarmCode.TRANSACTION_ANOMALY, event.station_id,
+                           event.evse_id or 0, event.connector_id or 0)
+        evidence: Evidence = {"kind": event.kind, "transaction_id": event.code,
+                              "details": cast("Json", event.details)}
+        session = event.details.get("session_id")  # the session the anomaly is about
+        decision = Raise(Alarm(key, event.at, evidence,
+                               session_ref if session is None else str(session)))
     return () if decision is None else (decision,)
 
 

@@ -53,7 +53,12 @@ class SafetySettings:
         stall_s: a charging session whose register has not risen for longer than this
             raises energy-stalled (DOMAIN.md: 15 min).
         stall_min_increase_wh: a rise smaller than this does not count as a rise (U: 1 Wh).
-        register_backwards_tolerance_wh: a fall up to this is rounding, not a fault (0).
+        register_backwards_tolerance_wh: a fall up to this is rounding, not a fault (0; at
+            least 1 Wh when a reading is a whole number, as 1.6 meterStop is).
+        per_transaction_meter_start_max_wh: a new transaction whose register starts at or
+            below this, after the previous one ended higher, shows a meter that restarts
+            for every transaction (U: 10 Wh); once seen, falls between transactions of
+            that charger are not alarms.
         lost_communication_intervals: silence longer than this many heartbeat intervals
             raises lost-communication (DOMAIN.md: 2).
         site_overload_tolerance_ratio: site power may exceed its limit by this much (U: 5 %).
@@ -76,6 +81,7 @@ class SafetySettings:
     stall_s: float = 15 * 60.0
     stall_min_increase_wh: float = 1.0
     register_backwards_tolerance_wh: float = 0.0
+    per_transaction_meter_start_max_wh: float = 10.0
     lost_communication_intervals: float = 2.0
     site_overload_tolerance_ratio: float = 0.05
     site_overload_duration_s: float = 60.0

@@ -109,6 +109,7 @@ def rule_settings(config: SafetyConfig) -> SafetySettings:
         repeated_fault_window_s=config.repeated_fault_window_s,
         stall_s=config.stall_s, stall_min_increase_wh=config.stall_min_increase_wh,
         register_backwards_tolerance_wh=config.register_backwards_tolerance_wh,
+        per_transaction_meter_start_max_wh=config.per_transaction_meter_start_max_wh,
         lost_communication_intervals=config.lost_communication_intervals,
         emergency_stop_words=tuple(w.lower() for w in config.emergency_stop_words),
         alarming_security_events=(DEFAULT_ALARMING_SECURITY_EVENTS if events is None

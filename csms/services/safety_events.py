@@ -58,6 +58,7 @@ class Memory:
     session_where: dict[int, Where] = field(default_factory=dict)
     places: dict[str, tuple[float, Place]] = field(default_factory=dict)
     clock_ahead: dict[str, timedelta] = field(default_factory=dict)  # charger - CSMS (rule 6)
+    per_transaction_meters: set[str] = field(default_factory=set)  # stations (measurements 4)
     limit_of: Callable[[str, int], float | None] | None = None
 
     def heard(self, event: DomainEvent, now: datetime) -> None:
@@ -75,8 +76,19 @@ class Memory:
     def history(self, where: Where) -> ConnectorHistory:
         found = self.histories.get(where)
         if found is None:
-            found = self.histories[where] = ConnectorHistory(*where)
+            found = self.histories[where] = ConnectorHistory(
+                *where, meter_per_transaction=where[0] in self.per_transaction_meters)
         return found
+
+    def keep(self, where: Where, history: ConnectorHistory) -> None:
+        """Store ``history``; what it learnt of the station's meter holds for the station."""
+        self.histories[where] = history
+        if history.meter_per_transaction and where[0] not in self.per_transaction_meters:
+            self.per_transaction_meters.add(where[0])
+            for (station, evse, connector), other in list(self.histories.items()):
+                if station == where[0] and not other.meter_per_transaction:
+                    self.histories[station, evse, connector] = evolve(
+                        other, meter_per_transaction=True)
 
     def limited(self, where: Where) -> ConnectorHistory:
         """The history with the connector's current limit (rule 5)."""
@@ -157,8 +169,8 @@ def _session(memory: Memory, recorded: SessionRecorded, rules: SafetySettings) -
     if where is None:
         return ()
     ref = None if session_id is None else str(session_id)
-    decisions, memory.histories[where] = monitor.on_session(
-        memory.limited(where), event, rules, ref)
+    decisions, history = monitor.on_session(memory.limited(where), event, rules, ref)
+    memory.keep(where, history)
     if event.kind is SessionEventKind.ENDED and session_id is not None:
         memory.session_where.pop(session_id, None)
     return decisions
@@ -171,6 +183,6 @@ def _meter(memory: Memory, recorded: MeterValuesRecorded, rules: SafetySettings)
         default = 1 if event.evse_id else 0
         connector = event.connector_id if event.connector_id is not None else default
         where = (event.station_id, event.evse_id, connector)
-    decisions, memory.histories[where] = monitor.on_samples(
-        memory.limited(where), event.samples, rules)
+    decisions, history = monitor.on_samples(memory.limited(where), event.samples, rules)
+    memory.keep(where, history)
     return decisions

@@ -8,7 +8,7 @@ the charger.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -35,6 +35,7 @@ from csms.services.events import (
 from csms.store.repository import Store
 
 Clock = Callable[[], datetime]
+SEEN_EVERY = timedelta(seconds=1)  # last_seen_at is at most this far behind the last message
 
 
 class BillingHooks(Protocol):
@@ -81,6 +82,15 @@ class StationService:
         self.bus.publish(event)
         return BootVerdict(status, self._interval_s, self._clock())
 
+    def heard(self, station_id: str, stamped: datetime | None) -> datetime | None:
+        """Any message is a sign of life: stamp ``last_seen_at`` unless ``stamped`` (the
+        connection's last stamp) is under :data:`SEEN_EVERY` old. Returns the stamp kept."""
+        now = self._clock()
+        if stamped is not None and timedelta(0) <= now - stamped < SEEN_EVERY:
+            return stamped
+        self._store.touch_soon(station_id, now)
+        return now
+
     async def heartbeat(self, station_id: str) -> datetime:
         now = self._clock()
         await self._store.record_seen(station_id, now)
@@ -97,8 +107,13 @@ class StationService:
         return self._decide(record)
 
     async def session_event(self, event: SessionEvent) -> SessionVerdict:
+        """Store ``event``; publish what the store applied (never a retransmission, never a
+        reading it did not attach) and the anomalies it recorded."""
         verdict = await self._store.sessions.record(event, self._decide)
-        self.bus.publish(SessionRecorded(event, verdict.session_id))
+        for change in verdict.changes:
+            self.bus.publish(SessionRecorded(change.event, change.session_id))
+        for notice in verdict.notices:
+            self.bus.publish(notice)
         return verdict
 
     async def meter_values(self, event: MeterValuesReported, sessions: dict[str, int]) -> None:

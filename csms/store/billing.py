@@ -18,6 +18,9 @@ Rules:
 4. A session on a charger without a site, or with no tariff in force, is not priced: a
    ``billing_unpriced`` station event says why. A session without a resident is priced (the
    order for the platform) but posts nothing to any wallet.
+5. A session flagged for review (csms.domain.transactions.REVIEW_FLAGS: an implausible
+   baseline or energy, a stop before its start) is not posted: a ``billing_pending`` station
+   event says so, and the operator's decision (csms.store.sessions.review) posts it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from csms.domain.authorization import Credit
 from csms.domain.model import StationEventReported
 from csms.domain.sessions import ENERGY_REGISTER
+from csms.domain.transactions import SessionFlag, needs_review
 from csms.store import tables as t
 from csms.store import tables_billing as b
 from csms.store.billing_rows import (
@@ -72,6 +76,7 @@ class _Session:
     id_token: str | None
     samples: list[RegisterSample]
     ended: bool
+    flags: tuple[str, ...] = ()
 
 
 async def _read_session(conn: AsyncConnection, session_id: int) -> _Session:
@@ -81,14 +86,17 @@ async def _read_session(conn: AsyncConnection, session_id: int) -> _Session:
         mv.c.session_id == session_id, mv.c.measurand == ENERGY_REGISTER,
         mv.c.phase.is_(None)))).all()
     start, end = utc(row.started_at), utc(row.ended_at or row.started_at)
+    floor = row.meter_start_wh  # a reading below the start (a replaced baseline) is not used
     points = [(utc(r.at), r.value * _WH_PER_UNIT[r.unit]) for r in readings
-              if r.unit in _WH_PER_UNIT]
+              if r.unit in _WH_PER_UNIT
+              and (floor is None or r.value * _WH_PER_UNIT[r.unit] >= floor)]
     # While a session runs, meter_stop_wh is its latest reading, not one at its end.
     ends = ((start, row.meter_start_wh), (end, row.meter_stop_wh)) if row.ended_at \
         else ((start, row.meter_start_wh),)
     points += [(at, wh) for at, wh in ends if wh is not None]
     return _Session(row.id, row.station_id, start, max(start, end), row.id_token,
-                    register_samples(points, start), row.ended_at is not None)
+                    register_samples(points, start), row.ended_at is not None,
+                    tuple(row.flags or ()))
 
 
 def register_samples(points: list[tuple[datetime, float]], start: datetime) -> list[
@@ -131,6 +139,13 @@ class SessionBilling:
         if await _charged(conn, session_id):
             return
         session = await _read_session(conn, session_id)
+        if SessionFlag.VOID in session.flags:  # an operator decided: never billed
+            return
+        if needs_review(session.flags):  # Rule 5: an operator decides first
+            tx.insert_later(t.station_events, [event_row(StationEventReported(
+                session.station_id, "billing_pending", session.ended_at, code=str(session.id),
+                details={"flags": list(session.flags)}), tx.now)])
+            return
         site_id, community_id = await place_of_station(conn, session.station_id)
         versions = await tariff_versions(conn, site_id, community_id)
         try:

@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.domain.sessions import ENERGY_REGISTER
+from csms.domain.transactions import needs_review
 from csms.store import tables as t
 from csms.store.rows import utc
 
@@ -80,6 +81,8 @@ class SessionRecord:
     stop_reason: str | None
     had_offline_events: bool
     updated_at: datetime
+    flags: tuple[str, ...] = ()
+    needs_review: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +250,7 @@ def _session(row: Any) -> SessionRecord:
         meter_start_wh=row.meter_start_wh, meter_stop_wh=row.meter_stop_wh,
         energy_wh=row.energy_wh, stop_reason=row.stop_reason,
         had_offline_events=bool(row.had_offline_events), updated_at=utc(row.updated_at),
+        flags=tuple(row.flags or ()), needs_review=needs_review(row.flags or ()),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, select, update
@@ -26,7 +26,7 @@ from csms.domain.model import (
     StationEventReported,
 )
 from csms.store import tables as t
-from csms.store.rows import event_row, meter_rows, read_token
+from csms.store.rows import event_row, meter_rows, natural_key, read_token
 from csms.store.sessions import SessionRecorder
 from csms.store.writer import Writer, WriteTx
 
@@ -121,6 +121,15 @@ class Store:
 
         await self.writer.submit(unit)
 
+    def touch_soon(self, station_id: str, at: datetime) -> None:
+        """:meth:`record_seen` without waiting for the commit (any message is a sign of
+        life; its stamp rides with the next batch)."""
+
+        async def unit(tx: WriteTx) -> None:
+            tx.execute_later(_TOUCH, {"b_id": station_id, "b_at": at})
+
+        self.writer.post(unit)
+
     async def record_boot(self, event: StationBooted) -> RegistrationStatus:
         """Store what the station says of itself; return its registration status."""
 
@@ -169,7 +178,10 @@ class Store:
                 "station_id": event.station_id, "evse_id": event.evse_id,
                 "connector_id": event.connector_id, "info": event.info, "at": event.at,
                 "received_at": received, **{k: v for k, v in current.items() if k != "status_at"},
-                "status": event.status.value,
+                "status": event.status.value, "status_key": natural_key(
+                    event.station_id, event.evse_id, event.connector_id,
+                    event.at.astimezone(UTC).isoformat(), event.status.value,
+                    event.error_code),
             }])
             if event.error_code is not None:
                 tx.insert_later(t.station_events, [event_row(StationEventReported(
@@ -188,11 +200,20 @@ class Store:
         session id. ``session_id``, when the caller already knows it, saves the look-up."""
 
         async def unit(tx: WriteTx) -> int | None:
-            found = session_id
+            found, active = session_id, True
             if found is None and event.transaction_ref is not None:
-                found = await self.sessions.find_id(
-                    tx.conn, event.station_id, event.transaction_ref
-                )
+                known = await self.sessions.find_id(
+                    tx.conn, event.station_id, event.transaction_ref)
+                if known is not None:
+                    found, active = known
+            if not active:  # readings after the stop: kept, not attached to the session
+                tx.insert_later(t.station_events, [event_row(StationEventReported(
+                    event.station_id, "late_meter_values",
+                    max((s.at for s in event.samples), default=tx.now),
+                    code=event.transaction_ref, evse_id=event.evse_id,
+                    connector_id=event.connector_id,
+                    details={"session_id": found, "samples": len(event.samples)}), tx.now)])
+                found = None
             tx.insert_later(t.meter_values, meter_rows(
                 event.station_id, event.evse_id, event.connector_id, found, event.samples
             ))

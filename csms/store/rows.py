@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -10,13 +11,36 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import TokenRecord
-from csms.domain.model import AuthorizationStatus, MeterSample, StationEventReported
+from csms.domain.model import (
+    AuthorizationStatus,
+    MeterSample,
+    SampledValue,
+    StationEventReported,
+)
 from csms.store import tables as t
 
 
 def utc(value: datetime) -> datetime:
     """Make a timestamp read back from the database aware (SQLite returns it naive)."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def natural_key(*parts: object) -> str:
+    """A short digest of ``parts``: the unique key of a row that must be stored once."""
+    text = "\x1f".join("" if part is None else str(part) for part in parts)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def sample_key(station_id: str, evse_id: int | None, connector_id: int | None,
+               session_id: int | None, at: datetime, value: SampledValue) -> str:
+    """A session's sample is (session, measurand, phase, location, time); a sample of no
+    session is (station, EVSE, connector, time, measurand, phase, location, context)."""
+    instant = at.astimezone(UTC).isoformat()
+    if session_id is not None:
+        return natural_key("s", session_id, instant, value.measurand, value.phase,
+                           value.location)
+    return natural_key("m", station_id, evse_id, connector_id, instant, value.measurand,
+                       value.phase, value.location, value.context)
 
 
 def meter_rows(
@@ -26,13 +50,15 @@ def meter_rows(
     session_id: int | None,
     samples: Iterable[MeterSample],
 ) -> list[dict[str, Any]]:
-    """One row per sampled value."""
+    """One row per sampled value, each with its natural key (stored once, whatever repeats)."""
     return [
         {
             "station_id": station_id, "session_id": session_id, "evse_id": evse_id,
             "connector_id": connector_id, "at": sample.at, "measurand": value.measurand,
             "phase": value.phase, "unit": value.unit, "context": value.context,
             "location": value.location, "value": value.value,
+            "sample_key": sample_key(station_id, evse_id, connector_id, session_id,
+                                     sample.at, value),
         }
         for sample in samples
         for value in sample.values

@@ -119,7 +119,12 @@ connector_status_history = Table(
     Column("info", String(100)),
     Column("at", Stamp, nullable=False),
     Column("received_at", Stamp, nullable=False),
+    # station, EVSE, connector, charger's time, status, error code (csms.store.rows): a
+    # retransmitted StatusNotification is stored once
+    Column("status_key", String(32)),
     Index("ix_status_history_station_at", "station_id", "at"),
+    UniqueConstraint("status_key"),
+    info={"ignore_duplicates": True},
 )
 
 residents = Table(
@@ -162,9 +167,14 @@ sessions = Table(
     Column("stop_reason", String(40)),
     Column("last_seq_no", Integer),
     Column("had_offline_events", Boolean, nullable=False, server_default="0"),
+    # 1.6: what the charger sent in StartTransaction (csms.domain.transactions), so that a
+    # retransmission finds its session and any other start is a new one
+    Column("start_key", String(32)),
+    Column("flags", JSON),  # csms.domain.transactions.SessionFlag values, sorted
     Column("created_at", Stamp, nullable=False),
     Column("updated_at", Stamp, nullable=False),
     UniqueConstraint("station_id", "transaction_id"),
+    UniqueConstraint("station_id", "start_key"),
     Index("ix_sessions_station_status", "station_id", "status"),
     Index("ix_sessions_started_at", "started_at"),
 )
@@ -174,12 +184,16 @@ transaction_events = Table(
     Column("id", BigId, primary_key=True),
     Column("session_id", ForeignKey("sessions.id"), nullable=False),
     Column("seq_no", Integer, nullable=False),
+    # seqNo, eventType, timestamp, triggerReason (csms.domain.transactions): a retransmission
+    # has the same; a charger that reuses a seqNo for another event does not
+    Column("fingerprint", String(32), nullable=False),
     Column("event_type", String(10), nullable=False),
     Column("trigger_reason", String(40)),
     Column("offline", Boolean, nullable=False),
     Column("at", Stamp, nullable=False),
     Column("received_at", Stamp, nullable=False),
-    UniqueConstraint("session_id", "seq_no"),
+    UniqueConstraint("session_id", "fingerprint"),
+    Index("ix_transaction_events_session_seq", "session_id", "seq_no"),
 )
 
 meter_values = Table(
@@ -196,8 +210,12 @@ meter_values = Table(
     Column("context", String(24)),
     Column("location", String(10)),
     Column("value", Float, nullable=False),
+    # the sample's natural key (csms.store.rows.sample_key): each sample is stored once
+    Column("sample_key", String(32)),
     Index("ix_meter_values_session", "session_id"),
     Index("ix_meter_values_station_at", "station_id", "at"),
+    UniqueConstraint("sample_key"),
+    info={"ignore_duplicates": True},
 )
 
 station_events = Table(

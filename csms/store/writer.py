@@ -12,7 +12,9 @@ Rules:
 4. Bulk rows (meter values) are queued with :meth:`WriteTx.insert_later`, and repeated
    statements (heartbeat times, connector statuses) with :meth:`WriteTx.execute_later`; each
    kind is written with one ``executemany`` just before commit, deferred statements first,
-   in the order first queued. A unit must not read back what it deferred.
+   in the order first queued. A unit must not read back what it deferred (or it flushes
+   first). A table marked ``info={"ignore_duplicates": True}`` keeps the first of rows that
+   share a unique key (ON CONFLICT DO NOTHING): a retransmitted sample is stored once.
 5. The writer owns the store's clock: a batch reads it once, and what its units stamp
    (received, created, updated, priced) is that instant, :attr:`WriteTx.now`.
 """
@@ -26,7 +28,8 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
-from sqlalchemy import Dialect, Executable, Table, bindparam
+from sqlalchemy import Dialect, Executable, Insert, Table, bindparam
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.clock import Clock, system_clock
@@ -89,7 +92,11 @@ class _BulkInsert:
     """
 
     def __init__(self, table: Table, columns: tuple[str, ...], dialect: Dialect) -> None:
-        compiled = table.insert().values({c: bindparam(c) for c in columns}).compile(
+        statement: Insert = table.insert()
+        if table.info.get("ignore_duplicates"):  # rows with a unique natural key: keep one
+            insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+            statement = insert(table).on_conflict_do_nothing()
+        compiled = statement.values({c: bindparam(c) for c in columns}).compile(
             dialect=dialect)
         self.sql = str(compiled)
         assert compiled.positiontup is not None  # every async driver we use is positional
@@ -148,6 +155,13 @@ class Writer:
         self._queue.put_nowait(_Job(unit, future))
         return await future
 
+    def post(self, unit: Unit[Any]) -> None:
+        """Run ``unit`` in the next batch without waiting for it: for stamps whose loss in a
+        crash costs nothing (a station's last sign of life). A failure is logged."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.add_done_callback(_log_posted)
+        self._queue.put_nowait(_Job(unit, future))
+
     async def run(self) -> None:
         """Drain the queue forever (until cancelled), on one connection of its own."""
         try:
@@ -197,6 +211,11 @@ class Writer:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             await conn.close()
+
+
+def _log_posted(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("store.posted_unit_failed", error=repr(future.exception()))
 
 
 def _fail(job: _Job[Any], exc: Exception) -> None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ def meter_value(n: int) -> dict[str, Any]:
     sampled = [{"value": str(1000 + n), "measurand": "Energy.Active.Import.Register"}]
     phases = ["L1", "L2", "L3", "L1-N", "L2-N", "L3-N", "N"]
     sampled += [{"value": str(n), "measurand": "Voltage", "phase": p} for p in phases]
-    return {"timestamp": "2026-11-27T12:00:00Z", "sampledValue": sampled}
+    # one sample a second: each message is a new reading (a repeated one is stored once)
+    at = datetime(2026, 11, 27, 12, 0, tzinfo=UTC) + timedelta(seconds=n)
+    return {"timestamp": at.isoformat().replace("+00:00", "Z"), "sampledValue": sampled}
 
 
 class Station:

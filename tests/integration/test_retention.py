@@ -77,7 +77,7 @@ async def seed(engine: AsyncEngine) -> None:
                 created_at=OLD_SESSION, updated_at=OLD_SESSION).returning(t.sessions.c.id))
                 ).scalar_one()
             await conn.execute(insert(t.transaction_events).values(
-                session_id=sid, seq_no=0, event_type="Started", offline=False,
+                session_id=sid, seq_no=0, fingerprint="f0", event_type="Started", offline=False,
                 at=OLD_SESSION, received_at=OLD_SESSION))
             await conn.execute(insert(t.meter_values).values(
                 station_id="CP-1", session_id=sid, at=OLD_SESSION, measurand="Energy", value=1))

@@ -22,6 +22,7 @@ from csms.config import (
     ServerSettings,
     Settings,
     SharingSettings,
+    TransactionSettings,
     UnknownStationPolicy,
     UnknownTokenPolicy,
     load_settings,
@@ -43,6 +44,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "safety": SafetyConfig,
     "load": LoadSettings,
     "billing": BillingSettings,
+    "transactions": TransactionSettings,
 }
 
 

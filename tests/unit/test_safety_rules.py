@@ -32,7 +32,13 @@ from csms.safety.alarms import (
     would_change,
 )
 from csms.safety.faults import notify_event, repeated_faults, security_event, status_fault
-from csms.safety.history import ConnectorHistory, LoadPoint, observe_session, observe_status
+from csms.safety.history import (
+    ConnectorHistory,
+    LoadPoint,
+    evolve,
+    observe_session,
+    observe_status,
+)
 from csms.safety.measurements import (
     Outcome,
     energy_register,
@@ -286,12 +292,44 @@ class TestEnergyRegister:
                                history, S)
 
     def test_going_backwards_raises(self) -> None:
-        """1000 Wh then 999 Wh raises energy_register_backwards with both readings."""
+        """1000 Wh then 998 Wh raises energy_register_backwards with both readings."""
         _, h = self.reading(H, 0, 1000.0)
-        decisions, _ = self.reading(h, 60, 999.0)
+        decisions, _ = self.reading(h, 60, 998.0)
         assert [C.ENERGY_REGISTER_BACKWARDS] == [raised(d) for d in decisions]
         assert isinstance(decisions[0], Raise)
-        assert {"previous_wh": 1000.0, "reading_wh": 999.0} == decisions[0].alarm.evidence
+        assert {"previous_wh": 1000.0, "reading_wh": 998.0} == decisions[0].alarm.evidence
+
+    def test_a_fraction_then_a_whole_wh_stop_is_rounding(self) -> None:
+        """12.44 Wh then 12 Wh (1.6 meterStop is whole Wh): under 1 Wh, nothing; 12.44 then
+        11.9 (not whole) with no tolerance raises."""
+        _, h = self.reading(H, 0, 12.44)
+        assert () == self.reading(h, 60, 12.0)[0]
+        assert [C.ENERGY_REGISTER_BACKWARDS] == [
+            raised(d) for d in self.reading(h, 60, 11.9)[0]]
+
+    def in_session(self, history: ConnectorHistory, ref: str) -> ConnectorHistory:
+        return evolve(history, session_ref=ref)
+
+    def test_a_meter_that_restarts_per_transaction_is_learnt(self) -> None:
+        """Session a ends at 5000 Wh, session b starts at 0: no alarm, and the station's
+        meter is known to restart; a later boundary fall is no alarm either."""
+        _, h = self.reading(self.in_session(H, "a"), 0, 5000.0)
+        decisions, h = self.reading(self.in_session(h, "b"), 60, 0.0)
+        assert ((), True) == (decisions, h.meter_per_transaction)
+        _, h = self.reading(h, 120, 7000.0)
+        assert () == self.reading(self.in_session(h, "c"), 180, 3000.0)[0]
+
+    def test_a_fall_within_a_transaction_still_raises(self) -> None:
+        """Learnt or not, a register that falls inside one transaction raises."""
+        learnt = evolve(self.in_session(H, "a"), meter_per_transaction=True)
+        _, h = self.reading(learnt, 0, 800.0)
+        assert [C.ENERGY_REGISTER_BACKWARDS] == [raised(d) for d in self.reading(h, 60, 300.0)[0]]
+
+    def test_a_boundary_fall_to_non_zero_on_a_cumulative_meter_raises(self) -> None:
+        """Not learnt, and the new transaction does not start near 0: a real fall."""
+        _, h = self.reading(self.in_session(H, "a"), 0, 5000.0)
+        decisions, _ = self.reading(self.in_session(h, "b"), 60, 4000.0)
+        assert [C.ENERGY_REGISTER_BACKWARDS] == [raised(d) for d in decisions]
 
     def test_equal_reading_does_not(self) -> None:
         """1.0 kWh then 1000 Wh is the same reading: nothing."""

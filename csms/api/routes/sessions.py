@@ -11,13 +11,27 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
-from csms.api.models import FORBIDDEN, ONE, Page, Paging, PagingDep, Printable, QueryId, UtcTime
+from csms.api.models import (
+    FORBIDDEN,
+    ONE,
+    WRITE_ONE,
+    Page,
+    Paging,
+    PagingDep,
+    Printable,
+    QueryId,
+    UtcTime,
+    store_errors,
+)
 from csms.api.scope import require_station, visible_communities
 from csms.app import Csms
 from csms.store.queries import Queries, SessionFilter, SessionRecord, Window
+from csms.store.sessions.review import Correction, Decision, SessionReviews
 
 router = APIRouter(tags=["sessions"])
 Reader = Annotated[Principal, Depends(require(Family.SESSIONS, "read"))]
+# Whether a flagged session is billed is a billing decision (operators and admins).
+Reviewer = Annotated[Principal, Depends(require(Family.BILLING, "write"))]
 MAX_BIG_ID = 2**63 - 1
 SessionId = Annotated[int, Path(ge=1, le=MAX_BIG_ID)]
 StationId = Annotated[str | None, Query(min_length=1, max_length=48), Printable]
@@ -51,6 +65,14 @@ class SessionOut(BaseModel):
     stop_reason: str | None
     had_offline_events: bool
     updated_at: datetime
+    flags: list[str] = Field(
+        default_factory=list,
+        description="why the session needs a second look: implausible_baseline, "
+                    "implausible_energy, ended_before_started (not billed until reviewed), "
+                    "stop_conflict, superseded, unknown_start; reviewed or void once decided")
+    needs_review: bool = Field(
+        default=False, description="not billed until an operator decides "
+                                   "(POST /sessions/{id}/review)")
 
 
 class MeterValueOut(BaseModel):
@@ -124,6 +146,33 @@ async def list_meter_values(
         items=[MeterValueOut.model_validate(v) for v in found.items], total=found.total,
         limit=page.limit, offset=page.offset,
     )
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["bill", "correct", "void"] = Field(
+        description="bill: price and post it as it is; correct: set the registers read off "
+                    "the meter first; void: never bill it")
+    comment: Annotated[str, Field(min_length=1, max_length=500)]
+    meter_start_wh: float | None = Field(default=None, ge=0, le=1e12)
+    meter_stop_wh: float | None = Field(default=None, ge=0, le=1e12)
+
+
+@router.post("/sessions/{session_id}/review", response_model=SessionOut,
+             responses=WRITE_ONE)
+async def review_session(session_id: SessionId, body: ReviewIn, csms: CsmsDep,
+                         principal: Reviewer) -> SessionOut:
+    """Decide on a session that is not billed until reviewed (``needs_review``: an
+    implausible start register or energy, a stop before its start). The decision is audited
+    with the figures before and after; billing runs in the same commit. 409 if the session
+    does not need a review."""
+    await _visible_session(csms, principal, session_id)
+    reviews = SessionReviews(csms.store.writer, lambda: csms.store.sessions.on_ended)
+    with store_errors():
+        await reviews.decide(session_id, Decision(body.decision), principal.actor,
+                             body.comment, Correction(body.meter_start_wh, body.meter_stop_wh))
+    return SessionOut.model_validate(await _visible_session(csms, principal, session_id))
 
 
 async def _visible_session(csms: Csms, principal: Principal, session_id: int) -> SessionRecord:
