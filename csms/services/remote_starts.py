@@ -18,6 +18,7 @@ the request sees the link in the database; :meth:`wait` re-reads it every
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
@@ -43,6 +44,7 @@ log = structlog.get_logger(__name__)
 
 POLL_S: Final = 0.5  # how often a waiter re-reads a request another node may link
 QUEUE_SIZE: Final = 10_000
+SEEN_MAX: Final = 10_000  # (station, remoteStartId) already tried, newest kept
 
 
 class RemoteStartFailed(Exception):
@@ -65,6 +67,8 @@ class RemoteStarts:
         self._window = timedelta(seconds=match_window_s)
         self._queue: asyncio.Queue[SessionRecorded] = asyncio.Queue(QUEUE_SIZE)
         self._waiters: dict[int, set[asyncio.Event]] = {}
+        # Firmware may repeat remoteStartId on every event of a transaction: one try each.
+        self._seen: OrderedDict[tuple[str, int], None] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe = bus.subscribe(self._on_event)
 
@@ -135,6 +139,13 @@ class RemoteStarts:
         if fact.remote_start_id is None and (
                 fact.kind is not SessionEventKind.STARTED or fact.id_token is None):
             return
+        if fact.remote_start_id is not None:
+            seen = (fact.station_id, fact.remote_start_id)
+            if seen in self._seen:
+                return
+            self._seen[seen] = None
+            if len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from csms.api import commands as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
-from csms.api.models import ONE, Responses
+from csms.api.models import MAX_ID, ONE, Responses
 from csms.api.routes.safety import ConnectorStatusOut, visible_charge_point
 from csms.api.routes.sessions import SessionOut, StationPath
 from csms.app import Csms
@@ -152,7 +152,8 @@ async def remote_start(station_id: StationPath, body: m.RemoteStartIn, csms: Csm
 
 @router.get("/remote-starts/{remote_start_id}", response_model=m.RemoteStartStateOut,
             responses=ONE)
-async def remote_start_state(remote_start_id: Annotated[int, Path(ge=1)], csms: CsmsDep,
+async def remote_start_state(remote_start_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+                             csms: CsmsDep,
                              principal: CommandReader) -> m.RemoteStartStateOut:
     """A remote start: the request, the charger's answer (``outcome``) and the session that
     answered it, once seen. Visible to whoever may see its charge point."""
