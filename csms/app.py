@@ -31,6 +31,7 @@ from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
 from csms.services.events import EventBus
 from csms.services.load import LoadService
+from csms.services.remote_starts import RemoteStarts
 from csms.services.safety import SafetyMonitor, load_limits
 from csms.services.sharing import Sharing
 from csms.services.stations import StationService
@@ -39,6 +40,7 @@ from csms.store.access import AccessStore
 from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
 from csms.store.load import LoadStore
+from csms.store.remote_starts import RemoteStartStore
 from csms.store.repository import Store
 from csms.store.sessions import Limits
 from csms.store.writer import Writer
@@ -63,6 +65,7 @@ class Csms:
     load: LoadService | None = None  # orderly charging (settings.load.enabled)
     safety: SafetyMonitor | None = None  # alarms and protective actions (csms.services.safety)
     sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
+    remote_starts: RemoteStarts | None = None  # remote starts and their sessions
 
     @property
     def bus(self) -> EventBus:
@@ -174,12 +177,15 @@ async def running(
         commands = CommandService(cluster or registry, store, clock,
                                   settings.server.call_timeout_s)
         billing.start_costs(commands, bus)
+        remote_starts = RemoteStarts(RemoteStartStore(engine, writer), commands, bus, clock,
+                                     settings.server.remote_start_match_s)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
-                    AccessStore(writer, engine), metrics)
+                    AccessStore(writer, engine), metrics, remote_starts=remote_starts)
         _warn_if_permissive(settings)
         try:
+            remote_starts.run()  # it queued what came before
             csms = await _start_sharing(csms, writer, bus, clock)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
@@ -198,6 +204,7 @@ async def running(
             if csms.sharing is not None:
                 await csms.sharing.stop()
             await billing.stop()
+            await remote_starts.stop()
             server.close()
             await server.wait_closed()
             if cluster is not None:

@@ -197,12 +197,12 @@ async def _idtoken_add(settings: Settings, args: argparse.Namespace) -> int:
               "owner": args.owner, "resident_id": args.resident}
     async with store_only(settings, args.clock) as store:
         try:
-            await Residents(store.engine, store.writer).put_id_token(
+            stored = await Residents(store.engine, store.writer).put_id_token(
                 args.id_token, values, args.clock(), f"cli:{getpass.getuser()}")
         except StoreError as exc:
             print(f"csms: {exc}", file=sys.stderr)
             return 1
-    print(f"id token {args.id_token} is {args.status}")
+    print(f"id token {stored.id_token} is {args.status}")  # the spelling first registered
     return 0
 
 

@@ -68,6 +68,7 @@ class ServerSettings(_Section):
     max_message_bytes: int = Field(default=65536, ge=1024)
     call_timeout_s: float = Field(default=30.0, gt=0)
     command_queue_size: int = Field(default=64, ge=1)
+    remote_start_match_s: float = Field(default=180.0, gt=0)
 
     @field_validator("path_prefix")
     @classmethod

@@ -23,6 +23,7 @@ RateUnit = Literal["A", "W"]
 IdTokenType = Literal["Central", "eMAID", "ISO14443", "ISO15693", "KeyCode", "Local",
                       "MacAddress", "NoAuthorization"]
 MAX_TIMEOUT_S = 120.0
+MAX_WAIT_S = 60.0  # how long a remote start may wait for its session
 Count = Annotated[int, Field(ge=0, le=MAX_ID)]
 Positive = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=50), Printable]
@@ -102,16 +103,21 @@ class ChargingProfileIn(BaseModel):
 
 
 class RemoteStartIn(CommandIn):
+    """The ``remoteStartId`` is the CSMS's own, one per request (no longer a field)."""
+
     id_token: Annotated[str, Printable] = Field(min_length=1, max_length=36)
     id_token_type: IdTokenType = Field(default="ISO14443", description="2.0.1 IdTokenEnumType")
     evse_id: Positive | None = None
-    remote_start_id: Positive = 1
     charging_profile: ChargingProfileIn | None = None
+    wait_s: float = Field(
+        default=0.0, ge=0, le=MAX_WAIT_S,
+        description="after an Accepted answer, wait up to this long for the session the"
+                    " charger starts (0: answer at once; poll the `poll` URL)")
 
     def command(self) -> c.RemoteStart:
         profile = None if self.charging_profile is None else self.charging_profile.profile()
         return c.RemoteStart(IdToken(self.id_token, self.id_token_type), self.evse_id,
-                             self.remote_start_id, profile)
+                             charging_profile=profile)
 
 
 class RemoteStopIn(CommandIn):
@@ -205,6 +211,31 @@ class CommandStatusOut(BaseModel):
 
     status: str
     reason: str | None = None
+
+
+class RemoteStartOut(CommandStatusOut):
+    """The charger's answer to a remote start, and the session it started if seen yet."""
+
+    remote_start_id: int = Field(description="the remoteStartId sent; unique per request")
+    session_id: int | None = Field(description="the session started for it, once seen")
+    transaction_id: str | None = None
+    poll: str = Field(description="GET it for the request's state and session")
+
+
+class RemoteStartStateOut(BaseModel):
+    """A remote start: what was asked, what the charger said, which session answered it."""
+
+    remote_start_id: int
+    station_id: str
+    evse_id: int | None
+    id_token: str
+    requested_at: datetime
+    requested_by: str | None
+    outcome: str = Field(description="pending, Accepted, Rejected, timeout, offline, ...")
+    session_id: int | None
+    transaction_id: str | None
+    matched_at: datetime | None
+    matched_by: str | None = Field(description="remote_start_id (2.0.1) or window (1.6)")
 
 
 class SettingKeyOut(BaseModel):

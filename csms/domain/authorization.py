@@ -6,15 +6,33 @@ Rules:
 2. Credit (billing): an Accepted token whose record carries a :class:`Credit` is NoCredit
    when its wallet is below ``min_balance_yuan`` and it has no package kWh left. A token
    without credit information (no resident, billing off) is not checked.
+3. Id tokens are compared by :func:`token_key`, never as spelt: a card whose hex UID one
+   reader sends as ``deadbeef`` and another as ``DEADBEEF`` is one card. OCPP types the
+   token as a case-insensitive string (1.6 ``CiString20Type``; 2.0.1 ``idToken`` "is case
+   insensitive"), so the rule is not limited to hex UIDs: every ASCII letter is compared
+   upper-cased (``res-1`` is ``RES-1``). Nothing else is normalised: non-ASCII characters,
+   spaces and separators (``04:A1`` is not ``04A1``) count as they are. The table keeps the
+   spelling first registered and holds one row per key.
 """
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Final
 
 from csms.domain.model import Authorization, AuthorizationStatus
+
+_ASCII_UPPER: Final = str.maketrans(string.ascii_lowercase, string.ascii_uppercase)
+
+
+def token_key(value: str) -> str:
+    """The form an id token is compared in (Rule 3): ASCII letters upper-cased, every other
+    character as it is; the same length as ``value``, and ``token_key`` of a key is itself.
+    A hex card UID becomes its upper-case hex."""
+    return value.translate(_ASCII_UPPER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,8 @@ class SessionEvent:
 
     ``transaction_ref`` is the charger's transaction id; ``None`` on a 1.6 start, where the
     CSMS issues it. ``seq_no`` is 2.0.1 only. ``meter_wh`` is the energy register at
-    start or stop when the message states it (1.6 meterStart/meterStop).
+    start or stop when the message states it (1.6 meterStart/meterStop). ``remote_start_id``
+    is the id of the CSMS's RequestStartTransaction this transaction answers (2.0.1 only).
     """
 
     station_id: str
@@ -150,6 +151,7 @@ class SessionEvent:
     stop_reason: str | None = None
     charging_state: str | None = None
     reservation_id: int | None = None
+    remote_start_id: int | None = None  # 2.0.1 transactionInfo.remoteStartId (RemoteStart)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,9 @@ Rules:
    nothing else may escape :func:`to_call`.
 3. Names: ``STATION_MAX`` is ``ChargePointMaxProfile``; ``DIAGNOSTICS_STATUS`` is
    ``DiagnosticsStatusNotification``; Reset kinds keep their names (Soft, Hard).
-4. Limits and ``minChargingRate`` are rounded to one decimal (the schema's
-   ``multipleOf 0.1``). Datetimes are aware UTC in the domain and ``format_time`` on the wire.
+4. Limits and ``minChargingRate`` are rounded *down* to one decimal (A; the schema's
+   ``multipleOf 0.1``) or whole watts (W): :mod:`csms.handlers.limits`. Datetimes are
+   aware UTC in the domain and ``format_time`` on the wire.
 5. Results: most answers are ``CommandStatus(status)`` (1.6 gives no reason). GetConfiguration
    gives one ``SettingValue(SettingKey(key), "Accepted", value, readonly)`` per known key and
    ``unknown`` = ``unknownKey``. GetCompositeSchedule gives ``evse_id`` = ``connectorId``; the
@@ -57,6 +58,7 @@ from csms.domain.commands import (
     UnlockConnector,
 )
 from csms.errors import CommandNotSupported
+from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
 Payload = dict[str, Any]
@@ -229,19 +231,24 @@ def _composite_request(command: GetCompositeSchedule) -> Payload:
 def _schedule_payload(schedule: ChargingSchedule) -> Payload:
     return {
         "chargingRateUnit": schedule.rate_unit,
-        "chargingSchedulePeriod": [_period_payload(period) for period in schedule.periods],
+        "chargingSchedulePeriod": [
+            _period_payload(period, schedule.rate_unit) for period in schedule.periods
+        ],
         **_present(
             duration=schedule.duration_s,
             startSchedule=_time(schedule.start_at),
-            minChargingRate=None if schedule.min_rate is None else _tenth(schedule.min_rate),
+            minChargingRate=(
+                None if schedule.min_rate is None
+                else wire_limit(schedule.min_rate, schedule.rate_unit)
+            ),
         ),
     }
 
 
-def _period_payload(period: SchedulePeriod) -> Payload:
+def _period_payload(period: SchedulePeriod, rate_unit: str) -> Payload:
     return {
         "startPeriod": period.start_s,
-        "limit": _tenth(period.limit),
+        "limit": wire_limit(period.limit, rate_unit),
         **_present(numberPhases=period.number_phases),
     }
 
@@ -298,11 +305,6 @@ def _fit(text: str, max_length: int, field: str) -> str:
     if len(text) > max_length:
         raise _Inexpressible(f"1.6 {field} holds at most {max_length} characters")
     return text
-
-
-def _tenth(value: float) -> float:
-    """``value`` to one decimal: 1.6 numbers here are ``multipleOf 0.1``."""
-    return round(value, 1)
 
 
 def _time(value: datetime | None) -> str | None:

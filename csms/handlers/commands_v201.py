@@ -16,8 +16,10 @@ Rules:
    50; SetVariables value 1000).
 3. Names: Reset SOFT is ``OnIdle``, HARD ``Immediate``; ``DIAGNOSTICS_STATUS`` is
    ``LogStatusNotification``; profile purposes keep their 2.0.1 names.
-4. A profile carries one charging schedule, whose ``id`` is the profile's id. Limits go as
-   they are; datetimes are aware UTC in the domain and ``format_time`` on the wire.
+4. A profile carries one charging schedule, whose ``id`` is the profile's id. Limits and
+   ``minChargingRate`` are rounded *down* to one decimal (A) or whole watts (W):
+   :mod:`csms.handlers.limits`. Datetimes are aware UTC in the domain and ``format_time``
+   on the wire.
 5. Results: most answers are ``CommandStatus(status, statusInfo.reasonCode)``; SetVariables
    gives the single item's ``attributeStatus`` and ``attributeStatusInfo.reasonCode``.
    GetVariables gives one ``SettingValue`` per item (``readonly`` None: 2.0.1 does not say)
@@ -58,6 +60,7 @@ from csms.domain.commands import (
     UnlockConnector,
 )
 from csms.errors import CommandNotSupported
+from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
 Payload = dict[str, Any]
@@ -244,17 +247,19 @@ def _composite_request(command: GetCompositeSchedule) -> Payload:
 
 
 def _schedule_payload(schedule_id: int, schedule: ChargingSchedule) -> Payload:
+    unit, min_rate = schedule.rate_unit, schedule.min_rate
     return {
         "id": schedule_id,
         "chargingRateUnit": schedule.rate_unit,
         "chargingSchedulePeriod": [
-            {"startPeriod": p.start_s, "limit": p.limit, **_present(numberPhases=p.number_phases)}
+            {"startPeriod": p.start_s, "limit": wire_limit(p.limit, unit),
+             **_present(numberPhases=p.number_phases)}
             for p in schedule.periods
         ],
         **_present(
             startSchedule=_time(schedule.start_at),
             duration=schedule.duration_s,
-            minChargingRate=schedule.min_rate,
+            minChargingRate=None if min_rate is None else wire_limit(min_rate, unit),
         ),
     }
 

@@ -30,6 +30,7 @@ from csms.handlers.translate_common import security_event as security_event
 
 Payload = dict[str, Any]
 MAX_MULTIPLIER = 18  # 10**18: far beyond any physical meter range
+LOCAL_STOP = "Local"  # ReasonEnumType default when an Ended event carries no stoppedReason
 
 
 def boot(station_id: str, p: Payload, now: datetime) -> StationBooted:
@@ -88,9 +89,19 @@ def transaction_event(station_id: str, p: Payload) -> SessionEvent:
         transaction_ref=info["transactionId"], id_token=id_token(token) if token else None,
         samples=samples(p.get("meterValue", [])), seq_no=p["seqNo"],
         offline=p.get("offline", False), trigger_reason=p["triggerReason"],
-        stop_reason=info.get("stoppedReason"), charging_state=info.get("chargingState"),
-        reservation_id=p.get("reservationId"),
+        stop_reason=_stop_reason(p["eventType"], info),
+        charging_state=info.get("chargingState"),
+        reservation_id=p.get("reservationId"), remote_start_id=info.get("remoteStartId"),
     )
+
+
+def _stop_reason(event_type: str, info: Payload) -> str | None:
+    """``stoppedReason``; an Ended event without one stopped for "Local" (the 2.0.1 spec: it
+    may only be omitted when the reason is Local, as 1.6 StopTransaction's ``reason``)."""
+    reason = info.get("stoppedReason")
+    if reason is None and event_type == SessionEventKind.ENDED.value:
+        return LOCAL_STOP
+    return reason
 
 
 def meter_values(station_id: str, p: Payload) -> MeterValuesReported:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Row, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from csms.domain.authorization import token_key
 from csms.store import tables as t
 from csms.store import tables_billing as b
 from csms.store.rows import utc
@@ -173,9 +174,9 @@ def entry_row(entry: LedgerEntry, resident_id: int, actor: str,
 async def resident_of_token(conn: AsyncConnection, id_token: str | None) -> int | None:
     if id_token is None:
         return None
-    tok = t.id_tokens
+    tok = t.id_tokens  # a session keeps the spelling the charger sent: compare by key
     return (await conn.execute(select(tok.c.resident_id).where(
-        tok.c.id_token == id_token))).scalar_one_or_none()
+        tok.c.token_key == token_key(id_token)))).scalar_one_or_none()
 
 
 async def place_of_station(conn: AsyncConnection, station_id: str) -> tuple[int | None,

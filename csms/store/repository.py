@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from csms.domain.authorization import TokenRecord
+from csms.domain.authorization import TokenRecord, token_key
 from csms.domain.model import (
     Authorization,
     AuthorizationStatus,
@@ -258,16 +258,17 @@ class Store:
         owner: str | None = None,
         group_id: str | None = None,
     ) -> None:
-        """Create or replace an id token."""
+        """Create or replace an id token; one registered under another spelling of it (same
+        key) is the same token and keeps its first spelling."""
 
         async def unit(tx: WriteTx) -> None:
             values = {"status": status.value, "expires_at": expires_at, "owner": owner,
                       "group_id": group_id}
             stmt = self._insert(t.id_tokens).values(
-                id_token=id_token, created_at=tx.now, **values
+                id_token=id_token, token_key=token_key(id_token), created_at=tx.now, **values
             )
             await tx.conn.execute(
-                stmt.on_conflict_do_update(index_elements=["id_token"], set_=values)
+                stmt.on_conflict_do_update(index_elements=["token_key"], set_=values)
             )
 
         await self.writer.submit(unit)

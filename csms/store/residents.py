@@ -3,7 +3,8 @@ and the command line.
 
 Rules as in :mod:`csms.store.organisation`: checked, audited write units; frozen records out.
 An id token lies where its resident lives; one without a resident lies nowhere (only
-unscoped principals see it).
+unscoped principals see it). Tokens are found by any spelling (their key,
+:func:`csms.domain.authorization.token_key`) and keep the spelling first registered.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from csms.domain.authorization import token_key
 from csms.store import tables as t
 from csms.store.access import NOWHERE, Location, audit
 from csms.store.organisation import (
+    Conflict,
     Crud,
     Listing,
+    NotFound,
     StoreError,
     bad_reference,
-    exists,
+    delete_row,
     fetch_one,
     fetch_page,
     insert_row,
@@ -93,8 +97,24 @@ async def _read_resident(conn: AsyncConnection, key: Any) -> Resident:
 
 
 async def _read_token(conn: AsyncConnection, key: Any) -> IdToken:
-    query = _token_select().where(t.id_tokens.c.id_token == key)
+    """The token by any spelling of it."""
+    query = _token_select().where(t.id_tokens.c.token_key == token_key(key))
     return _id_token((await conn.execute(query)).one())
+
+
+async def _stored_spelling(conn: AsyncConnection, id_token: str) -> str | None:
+    """The spelling ``id_token`` is registered under, if it is (by key)."""
+    tok = t.id_tokens
+    return (await conn.execute(select(tok.c.id_token).where(
+        tok.c.token_key == token_key(id_token)))).scalar_one_or_none()
+
+
+async def _used_by_sessions(conn: AsyncConnection, id_token: str) -> bool:
+    """Whether a session was started with any spelling of the token (sessions keep the one
+    the charger sent; both sides are upper-cased by the database)."""
+    s = t.sessions
+    query = select(s.c.id).where(func.upper(s.c.id_token) == func.upper(token_key(id_token)))
+    return (await conn.execute(query.limit(1))).first() is not None
 
 
 class Residents:
@@ -107,9 +127,8 @@ class Residents:
         self._residents = Crud(writer, r, "resident", refs={
             "community_id": (t.communities.c.id, "community")},
             referrers=((tok.c.resident_id, "id tokens"),))
-        self._tokens = Crud(writer, tok, "id_token", unique=(tok.c.id_token,), refs={
-            "resident_id": (r.c.id, "resident")},
-            referrers=((t.sessions.c.id_token, "sessions"),), advice="block it instead")
+        self._tokens = Crud(writer, tok, "id_token", unique=(tok.c.token_key,), refs={
+            "resident_id": (r.c.id, "resident")})
 
     # -- residents ----------------------------------------------------------------------------
 
@@ -165,24 +184,32 @@ class Residents:
         return await fetch_page(self._engine, query, limit, offset, _id_token, tok.c.id_token)
 
     async def id_token(self, id_token: str) -> IdToken | None:
+        """The token registered under any spelling of ``id_token``."""
+        key = token_key(id_token)
         return await fetch_one(self._engine,
-                               _token_select().where(t.id_tokens.c.id_token == id_token),
+                               _token_select().where(t.id_tokens.c.token_key == key),
                                _id_token)
 
     async def add_id_token(self, values: Mapping[str, Any], actor: str) -> IdToken:
-        """A new id token (409 if it exists): ``id_token``, ``kind``, ``status``,
-        ``created_at`` and optionally ``expires_at``, ``group_id``, ``owner``,
+        """A new id token (409 if it exists under any spelling): ``id_token``, ``kind``,
+        ``status``, ``created_at`` and optionally ``expires_at``, ``group_id``, ``owner``,
         ``resident_id``."""
-        return await self._tokens.create(values, actor, _read_token)
+        keyed = {**values, "token_key": token_key(values["id_token"])}
+        return await self._tokens.create(keyed, actor, _read_token, details=values)
 
     async def update_id_token(self, id_token: str, changes: Mapping[str, Any],
                               actor: str) -> IdToken:
-        return await self._tokens.update(id_token, changes, actor, _read_token)
+        """Change the token registered under any spelling of ``id_token``."""
+        async with self._engine.connect() as conn:
+            stored = await _stored_spelling(conn, id_token)
+        if stored is None:
+            raise NotFound("no such id token")
+        return await self._tokens.update(stored, changes, actor, _read_token)
 
     async def put_id_token(self, id_token: str, values: Mapping[str, Any], at: datetime,
                            actor: str) -> IdToken:
-        """Create the token, or replace its :data:`TOKEN_FIELDS` (those not in ``values``
-        become null)."""
+        """Create the token, or replace the :data:`TOKEN_FIELDS` of the one registered under
+        any spelling of it (those not in ``values`` become null; the spelling stays)."""
         fields = {name: values.get(name) for name in TOKEN_FIELDS}
         refs = {"resident_id": (t.residents.c.id, "resident")}
 
@@ -190,9 +217,10 @@ class Residents:
             problem = await bad_reference(tx.conn, refs, fields)
             if problem is not None:
                 return problem
-            if await exists(tx.conn, t.id_tokens.c.id_token, id_token):
-                await update_row(tx, t.id_tokens, id_token, fields)
-                audit(tx, actor, "update", "id_token", id_token, jsonable(fields))
+            stored = await _stored_spelling(tx.conn, id_token)
+            if stored is not None:  # the same card under another spelling too
+                await update_row(tx, t.id_tokens, stored, fields)
+                audit(tx, actor, "update", "id_token", stored, jsonable(fields))
             else:
                 await insert_row(tx, t.id_tokens,
                                  {"id_token": id_token, "created_at": at, **fields})
@@ -202,14 +230,26 @@ class Residents:
         return await submit(self._writer, unit)
 
     async def delete_id_token(self, id_token: str, actor: str) -> None:
-        """Delete a token no session used (409 otherwise: block it instead)."""
-        await self._tokens.delete(id_token, actor)
+        """Delete a token no session used under any spelling (409 otherwise: block it
+        instead)."""
+
+        async def unit(tx: WriteTx) -> StoreError | None:
+            stored = await _stored_spelling(tx.conn, id_token)
+            if stored is None:
+                return NotFound("no such id token")
+            if await _used_by_sessions(tx.conn, stored):
+                return Conflict(f"id token {stored} still has sessions; block it instead")
+            await delete_row(tx, t.id_tokens, stored)
+            audit(tx, actor, "delete", "id_token", stored)
+            return None
+
+        await submit(self._writer, unit)
 
     async def location_of_id_token(self, id_token: str) -> Location | None:
         """Where a token's resident lives; None if there is no such token, NOWHERE if it
         has no resident."""
         tok = t.id_tokens
-        query = select(tok.c.resident_id).where(tok.c.id_token == id_token)
+        query = select(tok.c.resident_id).where(tok.c.token_key == token_key(id_token))
         resident = await fetch_one(self._engine, query, lambda row: (row.resident_id,))
         if resident is None:
             return None

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from csms.domain.authorization import TokenRecord
+from csms.domain.authorization import TokenRecord, token_key
 from csms.domain.model import (
     AuthorizationStatus,
     MeterSample,
@@ -66,8 +66,10 @@ def meter_rows(
 
 
 async def read_token(conn: AsyncConnection, id_token: str) -> TokenRecord | None:
+    """The token registered under any spelling of ``id_token`` (compared by its key)."""
+    tok = t.id_tokens
     row = (
-        await conn.execute(select(t.id_tokens).where(t.id_tokens.c.id_token == id_token))
+        await conn.execute(select(tok).where(tok.c.token_key == token_key(id_token)))
     ).one_or_none()
     if row is None:
         return None

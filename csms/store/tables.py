@@ -10,6 +10,8 @@ Rules:
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -27,6 +29,8 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
+
+from csms.domain.authorization import token_key
 
 metadata = MetaData(
     naming_convention={
@@ -137,9 +141,17 @@ residents = Table(
     Column("created_at", Stamp, nullable=False),
 )
 
+def _token_key(context: Any) -> str:
+    """``token_key`` of the row's ``id_token``: every insert gets the key it is compared by."""
+    return token_key(context.get_current_parameters()["id_token"])
+
+
 id_tokens = Table(
     "id_tokens", metadata,
-    Column("id_token", String(36), primary_key=True),
+    Column("id_token", String(36), primary_key=True),  # as first registered
+    # What look-ups compare (csms.domain.authorization.token_key): one row per key.
+    Column("token_key", String(36), nullable=False, unique=True, index=True,
+           default=_token_key),
     Column("kind", String(20), nullable=False, server_default="ISO14443"),
     Column("status", String(16), nullable=False),
     Column("expires_at", Stamp),

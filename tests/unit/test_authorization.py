@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from csms.domain.authorization import TokenRecord, decide
+from csms.domain.authorization import TokenRecord, decide, token_key
 from csms.domain.model import Authorization, AuthorizationStatus
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -157,3 +157,33 @@ class TestDecideProperties:
                          accept_unknown=False, now=now)
         expected = AuthorizationStatus.EXPIRED if expires < now else AuthorizationStatus.ACCEPTED
         assert expected == verdict.status
+
+
+class TestTokenKey:
+    @pytest.mark.parametrize(("value", "key"), [
+        pytest.param("deadbeef", "DEADBEEF", id="hex-lower"),
+        pytest.param("DeadBeef", "DEADBEEF", id="hex-mixed"),
+        pytest.param("04A1B2C3", "04A1B2C3", id="hex-upper-unchanged"),
+        pytest.param("res-9", "RES-9", id="non-hex-ascii"),
+        pytest.param("nl-abc-c12345678-x", "NL-ABC-C12345678-X", id="emaid"),
+        pytest.param("04:a1:b2", "04:A1:B2", id="separators-kept"),
+        pytest.param(" 04a1", " 04A1", id="spaces-kept"),
+        pytest.param("straße-ä", "STRAßE-ä", id="non-ascii-as-is"),
+        pytest.param("", "", id="empty"),
+    ])
+    def test_examples(self, value: str, key: str) -> None:
+        """ASCII letters are upper-cased; nothing else changes (Rule 3)."""
+        assert key == token_key(value)
+
+    @settings(database=None)
+    @given(st.text(max_size=36))
+    def test_a_key_is_its_own_key_and_as_long_as_the_token(self, value: str) -> None:
+        """Idempotent and length-preserving, so it fits the token's column."""
+        key = token_key(value)
+        assert (key, len(value)) == (token_key(key), len(key))
+
+    @settings(database=None)
+    @given(st.text(alphabet="0123456789abcdefABCDEF", min_size=1, max_size=20))
+    def test_spellings_of_one_hex_uid_share_a_key(self, uid: str) -> None:
+        """Any case of a hex UID has the key of its upper-case spelling."""
+        assert token_key(uid.lower()) == token_key(uid) == uid.upper()

@@ -40,6 +40,7 @@ from csms.domain.commands import (
 from csms.domain.model import IdToken
 from csms.errors import CommandNotSupported
 from csms.handlers.commands_v16 import from_answer, profile_payload, to_call
+from csms.handlers.limits import wire_limit
 from csms.handlers.ocppj import OcppVersion, Schemas
 
 Payload = dict[str, Any]
@@ -68,9 +69,9 @@ DEFAULT_PROFILE_WIRE: Payload = {
         "duration": 86400, "startSchedule": AT_WIRE, "chargingRateUnit": "A",
         "chargingSchedulePeriod": [
             {"startPeriod": 0, "limit": 16.0},
-            {"startPeriod": 3600, "limit": 10.1, "numberPhases": 3},
+            {"startPeriod": 3600, "limit": 10.0, "numberPhases": 3},
         ],
-        "minChargingRate": 6.1,
+        "minChargingRate": 6.0,
     },
 }
 MAX_PROFILE = ChargingProfile(
@@ -204,11 +205,11 @@ class TestToCall:
         assert action == "TriggerMessage"
         assert payload["connectorId"] == 1
 
-    def test_profile_payload_rounds_to_one_decimal(self) -> None:
-        """Limits and minChargingRate go to the wire rounded to a tenth."""
+    def test_profile_payload_rounds_down_to_one_decimal(self) -> None:
+        """Limits and minChargingRate go to the wire rounded down to a tenth (never up)."""
         schedule = profile_payload(DEFAULT_PROFILE)["chargingSchedule"]
-        assert [p["limit"] for p in schedule["chargingSchedulePeriod"]] == [16.0, 10.1]
-        assert schedule["minChargingRate"] == 6.1
+        assert [p["limit"] for p in schedule["chargingSchedulePeriod"]] == [16.0, 10.0]
+        assert schedule["minChargingRate"] == 6.0
 
     def test_profile_payload_refuses_a_non_integer_transaction(self) -> None:
         """profile_payload raises ValueError for a transaction ref 1.6 cannot carry."""
@@ -397,6 +398,15 @@ def schedules(limits: st.SearchStrategy[float]) -> st.SearchStrategy[ChargingSch
 
 any_limits = st.floats(min_value=0, max_value=1000, allow_nan=False)
 tenths = st.integers(0, 10_000).map(lambda n: n / 10)
+
+
+def at_wire_precision(schedule: ChargingSchedule) -> ChargingSchedule:
+    """The schedule with its limits as the wire carries them (whole watts for W)."""
+    unit = schedule.rate_unit
+    return replace(
+        schedule, periods=tuple(replace(p, limit=wire_limit(p.limit, unit))
+                                for p in schedule.periods),
+        min_rate=None if schedule.min_rate is None else wire_limit(schedule.min_rate, unit))
 profiles = st.builds(
     ChargingProfile, profile_id=st.integers(1, 2**31 - 1), stack_level=st.integers(0, 10),
     purpose=st.sampled_from(ProfilePurpose), kind=st.sampled_from(ProfileKind),
@@ -413,17 +423,19 @@ class TestProperties:
         """Any profile with limits in [0, 1000] and 1-5 periods is a valid SetChargingProfile."""
         _, payload = sent(SetChargingProfile(evse_id, profile))
         periods = payload["csChargingProfiles"]["chargingSchedule"]["chargingSchedulePeriod"]
+        unit = profile.schedule.rate_unit
         assert [p["limit"] for p in periods] == [
-            round(p.limit, 1) for p in profile.schedule.periods
+            wire_limit(p.limit, unit) for p in profile.schedule.periods
         ]
         assert [p["startPeriod"] for p in periods] == [p.start_s for p in profile.schedule.periods]
 
     @settings(database=None, deadline=None)
-    @given(connector_id=st.integers(0, 8), schedule=schedules(tenths))
+    @given(connector_id=st.integers(0, 8), schedule=schedules(tenths).map(at_wire_precision))
     def test_composite_schedule_round_trips(
         self, connector_id: int, schedule: ChargingSchedule
     ) -> None:
-        """A schedule on the wire as 1.6 writes it comes back from GetCompositeSchedule equal."""
+        """A schedule on the wire as 1.6 writes it comes back from GetCompositeSchedule equal
+        (limits at the wire's precision: tenths of an ampere, whole watts)."""
         wire = profile_payload(replace(MAX_PROFILE, schedule=schedule))["chargingSchedule"]
         answer = {"status": "Accepted", "connectorId": connector_id, "chargingSchedule": wire}
         result = received(GetCompositeSchedule(connector_id, 86_400), answer)

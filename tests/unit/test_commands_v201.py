@@ -40,6 +40,7 @@ from csms.domain.commands import (
 from csms.domain.model import IdToken
 from csms.errors import CommandNotSupported
 from csms.handlers.commands_v201 import from_answer, profile_payload, to_call
+from csms.handlers.limits import wire_limit
 from csms.handlers.ocppj import OcppVersion, Schemas
 
 Payload = dict[str, Any]
@@ -70,10 +71,10 @@ DEFAULT_PROFILE_WIRE: Payload = {
     "chargingSchedule": [{
         "id": 7, "startSchedule": AT_WIRE, "duration": 86400, "chargingRateUnit": "A",
         "chargingSchedulePeriod": [
-            {"startPeriod": 0, "limit": 16.04},
-            {"startPeriod": 3600, "limit": 10.06, "numberPhases": 3},
+            {"startPeriod": 0, "limit": 16.0},
+            {"startPeriod": 3600, "limit": 10.0, "numberPhases": 3},
         ],
-        "minChargingRate": 6.06,
+        "minChargingRate": 6.0,
     }],
 }
 MAX_PROFILE = ChargingProfile(
@@ -257,10 +258,11 @@ class TestToCall:
         assert action == "TriggerMessage"
         assert payload["evse"] == {"id": 1}
 
-    def test_profile_payload_keeps_limits(self) -> None:
-        """2.0.1 limits are sent as they are, not rounded."""
+    def test_profile_payload_rounds_limits_down(self) -> None:
+        """2.0.1 limits take at most one decimal: rounded down, never up."""
         schedule = profile_payload(DEFAULT_PROFILE)["chargingSchedule"][0]
-        assert [p["limit"] for p in schedule["chargingSchedulePeriod"]] == [16.04, 10.06]
+        assert [p["limit"] for p in schedule["chargingSchedulePeriod"]] == [16.0, 10.0]
+        assert schedule["minChargingRate"] == 6.0
 
     def test_profile_payload_refuses_a_long_transaction(self) -> None:
         """profile_payload raises ValueError for a transaction ref over 36 characters."""
@@ -466,8 +468,9 @@ class TestProperties:
         """Any profile with limits in [0, 1000] and 1-5 periods is a valid SetChargingProfile."""
         _, payload = sent(SetChargingProfile(evse_id, profile))
         (schedule,) = payload["chargingProfile"]["chargingSchedule"]
+        unit = profile.schedule.rate_unit
         assert [(p["startPeriod"], p["limit"]) for p in schedule["chargingSchedulePeriod"]] == [
-            (p.start_s, p.limit) for p in profile.schedule.periods
+            (p.start_s, wire_limit(p.limit, unit)) for p in profile.schedule.periods
         ]
 
     @settings(database=None, deadline=None)
@@ -487,8 +490,11 @@ class TestProperties:
         self, evse_id: int, duration_s: int, start: datetime, rate_unit: str,
         schedule_periods: tuple[SchedulePeriod, ...],
     ) -> None:
-        """A composite schedule sent by a charger comes back as the same domain schedule."""
-        schedule = ChargingSchedule(rate_unit, schedule_periods, duration_s, start)
+        """A composite schedule sent by a charger comes back as the same domain schedule
+        (limits at the wire's precision, as a charger reports them)."""
+        schedule = ChargingSchedule(rate_unit, tuple(
+            replace(p, limit=wire_limit(p.limit, rate_unit)) for p in schedule_periods),
+            duration_s, start)
         answer = {"status": "Accepted", "schedule": {
             "evseId": evse_id, "duration": duration_s, "scheduleStart": start.isoformat(),
             "chargingRateUnit": rate_unit,

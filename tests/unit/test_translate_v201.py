@@ -305,6 +305,24 @@ class TestTransactionEvent:
         assert 9 == event.seq_no
         assert () == event.samples
 
+    def test_ended_without_stopped_reason_stopped_locally(self) -> None:
+        """Ended without stoppedReason: the spec's default, Local (as 1.6 StopTransaction)."""
+        info = {k: v for k, v in TX_ENDED["transactionInfo"].items() if k != "stoppedReason"}
+        event = t201.transaction_event("CP", {**TX_ENDED, "transactionInfo": info})
+        assert "Local" == event.stop_reason
+
+    def test_only_ended_gets_the_default_stop_reason(self) -> None:
+        """Started and Updated carry no stop reason, so none is invented for them."""
+        assert None is t201.transaction_event("CP", TX_UPDATED).stop_reason
+
+    def test_remote_start_id(self) -> None:
+        """transactionInfo.remoteStartId names the RequestStartTransaction answered; None
+        without it."""
+        info = {**TX_STARTED["transactionInfo"], "remoteStartId": 41}
+        event = t201.transaction_event("CP", {**TX_STARTED, "transactionInfo": info})
+        assert (41, None) == (event.remote_start_id,
+                              t201.transaction_event("CP", TX_STARTED).remote_start_id)
+
     def test_evse_without_connector_is_connector_1(self) -> None:
         """An evse object without connectorId is taken as that EVSE's connector 1."""
         event = t201.transaction_event("CP", TX_ENDED)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, Depends
+import orjson
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi import status as http_status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
@@ -22,7 +23,7 @@ from pydantic import BaseModel
 from csms.api import commands as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
-from csms.api.models import ONE, Responses
+from csms.api.models import MAX_ID, ONE, Responses
 from csms.api.routes.safety import ConnectorStatusOut, visible_charge_point
 from csms.api.routes.sessions import SessionOut, StationPath
 from csms.app import Csms
@@ -34,6 +35,7 @@ from csms.errors import (
     InvalidResponse,
     StationOffline,
 )
+from csms.services.remote_starts import RemoteStartFailed, RemoteStarts
 from csms.store.access import audit
 from csms.store.queries import Queries
 from csms.store.station_queries import StationQueries
@@ -42,6 +44,7 @@ from csms.store.writer import WriteTx
 router = APIRouter(tags=["live state and commands"])
 Reader = Annotated[Principal, Depends(require(Family.NETWORK, "read"))]
 Commander = Annotated[Principal, Depends(require(Family.COMMANDS, "write"))]
+CommandReader = Annotated[Principal, Depends(require(Family.COMMANDS, "read"))]
 Answer = TypeVar("Answer", bound=BaseModel)
 COMMANDS = "/charge-points/{station_id}/commands"
 ERRORS: Responses = {
@@ -116,12 +119,63 @@ async def _active_sessions(csms: Csms, station_id: str) -> list[ActiveSessionOut
     return found
 
 
-@router.post(f"{COMMANDS}/remote-start", response_model=m.CommandStatusOut, responses=ERRORS)
+@router.post(f"{COMMANDS}/remote-start", response_model=m.RemoteStartOut, responses=ERRORS)
 async def remote_start(station_id: StationPath, body: m.RemoteStartIn, csms: CsmsDep,
-                       principal: Commander) -> m.CommandStatusOut | JSONResponse:
+                       principal: Commander) -> m.RemoteStartOut | JSONResponse:
     """Start charging for an id token (1.6 RemoteStartTransaction, 2.0.1
-    RequestStartTransaction), optionally on one EVSE and with a charging profile."""
-    return await _send(csms, principal, station_id, "remote-start", body, m.CommandStatusOut)
+    RequestStartTransaction), optionally on one EVSE and with a charging profile. Each
+    request gets its own ``remoteStartId``; after an Accepted answer the endpoint waits up to
+    ``wait_s`` for the session the charger starts for it (``session_id``, else None: GET
+    ``poll`` later). A failure's body carries ``remote_start_id`` and ``poll`` too (a charger
+    that timed out may still start)."""
+    starts = _remote_starts(csms)
+    await visible_charge_point(csms, principal, station_id)
+    await _audit(csms, principal.actor, station_id, "remote-start", body)
+    try:
+        started, result = await starts.start(station_id, body.command(),
+                                             timeout_s=body.timeout_s,
+                                             requested_by=principal.actor)
+    except RemoteStartFailed as failed:
+        answer = _failure(failed.error)
+        extra = {"remote_start_id": failed.remote_start_id,
+                 "poll": _poll(failed.remote_start_id)}
+        return JSONResponse({**orjson.loads(answer.body), **extra}, answer.status_code)
+    status = m.CommandStatusOut.model_validate(result)
+    wait_s = body.wait_s if status.status == "Accepted" else 0.0
+    record = await starts.wait(started, wait_s)
+    return m.RemoteStartOut(
+        status=status.status, reason=status.reason, remote_start_id=started,
+        session_id=None if record is None else record.session_id,
+        transaction_id=None if record is None else record.transaction_id,
+        poll=_poll(started))
+
+
+@router.get("/remote-starts/{remote_start_id}", response_model=m.RemoteStartStateOut,
+            responses=ONE)
+async def remote_start_state(remote_start_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+                             csms: CsmsDep,
+                             principal: CommandReader) -> m.RemoteStartStateOut:
+    """A remote start: the request, the charger's answer (``outcome``) and the session that
+    answered it, once seen. Visible to whoever may see its charge point."""
+    record = await _remote_starts(csms).get(remote_start_id)
+    if record is None:
+        raise HTTPException(http_status.HTTP_404_NOT_FOUND, "no such remote start")
+    await visible_charge_point(csms, principal, record.station_id)
+    return m.RemoteStartStateOut(
+        remote_start_id=record.id, station_id=record.station_id, evse_id=record.evse_id,
+        id_token=record.id_token, requested_at=record.requested_at,
+        requested_by=record.requested_by, outcome=record.outcome,
+        session_id=record.session_id, transaction_id=record.transaction_id,
+        matched_at=record.matched_at, matched_by=record.matched_by)
+
+
+def _remote_starts(csms: Csms) -> RemoteStarts:
+    assert csms.remote_starts is not None, "composed in csms.app.running"
+    return csms.remote_starts
+
+
+def _poll(remote_start_id: int) -> str:
+    return f"/remote-starts/{remote_start_id}"
 
 
 @router.post(f"{COMMANDS}/remote-stop", response_model=m.CommandStatusOut, responses=ERRORS)
