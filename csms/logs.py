@@ -45,7 +45,9 @@ def configure_logging(
     if as_json:
         processors = [
             *shared,
-            structlog.processors.dict_tracebacks,
+            # Without locals: a traceback line stays short and carries no payloads.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
             structlog.processors.JSONRenderer(serializer=_dumps),
         ]
     else:

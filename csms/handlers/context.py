@@ -45,7 +45,7 @@ def guarded(handler: ContextHandler, *, before_boot_ok: bool = False) -> Context
             )
         try:
             return await handler(ctx, payload)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # a value out of a type's range
             raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(exc)) from None
 
     return run

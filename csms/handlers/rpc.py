@@ -33,6 +33,7 @@ from csms.handlers.ocppj import (
     OcppError,
     OcppVersion,
     Schemas,
+    contains_nul,
     encode_call,
     encode_error,
     encode_result,
@@ -232,6 +233,9 @@ class RpcEndpoint:
             self._schemas.check_response(action, message.payload, message.message_id)
         except OcppError as exc:
             future.set_exception(ResponseInvalid(action, exc.description))
+            return
+        if contains_nul(message.payload):  # ocppj rule 4, as for a CALL
+            future.set_exception(ResponseInvalid(action, "text must not contain NUL"))
             return
         future.set_result(message.payload)
 
