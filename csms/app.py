@@ -66,6 +66,7 @@ class Csms:
     load: LoadService | None = None  # orderly charging (settings.load.enabled)
     safety: SafetyMonitor | None = None  # alarms and protective actions (csms.services.safety)
     sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
+    cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
 
     @property
     def bus(self) -> EventBus:
@@ -178,7 +179,7 @@ async def running(
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
-                    AccessStore(writer, engine), metrics)
+                    AccessStore(writer, engine), metrics, cluster=cluster)
         _warn_if_permissive(settings)
         try:
             csms = await _start_sharing(csms, writer, bus, clock)

@@ -30,6 +30,8 @@ async def readyz(csms: CsmsDep, response: Response) -> dict[str, object]:
         checks["database"] = f"error: {type(exc).__name__}"
     listening = csms.ocpp.server is not None and csms.ocpp.server.is_serving()
     checks["ocpp"] = "ok" if listening else "not listening"
+    if csms.cluster is not None:
+        checks["command_bus"] = "ok" if csms.cluster.ready else "reconnecting"
     ready = all(value == "ok" for value in checks.values())
     if not ready:
         response.status_code = status.HTTP_503_SERVICE_UNAVAILABLE
