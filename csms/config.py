@@ -32,6 +32,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from csms.config_env import CoercedEnvSource, source_of, variables
 from csms.errors import ConfigError
 
 
@@ -301,7 +302,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment first (wins), then what load_settings read from the TOML file.
-        return (env_settings, init_settings)
+        return (CoercedEnvSource(settings_cls, env_settings), init_settings)
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
@@ -329,9 +330,12 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
 
 def _describe(path: Path | None, exc: ValidationError) -> str:
     where = f"{path}: " if path else ""
+    from_env = variables()
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        problems.append(f"{where}{key}: {message}")
+        variable = source_of(error["loc"], from_env)
+        origin = where if variable is None else f"{variable} (environment): "
+        problems.append(f"{origin}{key}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(problems)
