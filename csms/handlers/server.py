@@ -3,7 +3,9 @@
 Handshake rules, in order (each refusal is logged with the reason):
 1. The path is ``<path_prefix><charge point id>``; anything else is 404.
 2. A charge point whose registration is Rejected is refused (403). An unknown id is refused
-   under the ``reject`` policy (404), else registered as Pending or Accepted.
+   under the ``reject`` policy (404), else admitted as Pending or Accepted; it is registered
+   (stored) only once the whole handshake has succeeded, so refused or abandoned handshakes
+   leave nothing behind.
 3. Basic auth (security profile 1 and 2, or any charge point that has a password): the
    user name must be the charge point id and the password must match its stored hash
    (401 otherwise).
@@ -67,7 +69,8 @@ class OcppServer:
         self._clock = clock
         self._observer = observer
         self._schemas = {version: Schemas(version) for version in OcppVersion}
-        self._admitted: weakref.WeakKeyDictionary[ServerConnection, StationRecord] = (
+        # the record, and whether it is new (to be stored once the handshake succeeds)
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[StationRecord, bool]] = (
             weakref.WeakKeyDictionary()
         )
         self._verified: dict[str, tuple[str, bytes]] = {}
@@ -114,10 +117,12 @@ class OcppServer:
         if station_id is None:
             return refuse(HTTPStatus.NOT_FOUND, "no charge point id in path", None)
         record = await self._store.get_station(station_id)
+        new = record is None
         if record is None:
-            record = await self._register_unknown(station_id)
-            if record is None:
+            status = self._unknown_status()
+            if status is None:
                 return refuse(HTTPStatus.NOT_FOUND, "unknown charge point", station_id)
+            record = StationRecord(station_id, status, None, None)
         if record.registration_status is RegistrationStatus.REJECTED:
             return refuse(HTTPStatus.FORBIDDEN, "charge point is rejected", station_id)
         needs_auth = self._settings.security_profile >= 1 or record.password_hash is not None
@@ -125,7 +130,7 @@ class OcppServer:
             response = refuse(HTTPStatus.UNAUTHORIZED, "bad or missing credentials", station_id)
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             return response
-        self._admitted[connection] = record
+        self._admitted[connection] = (record, new)
         return None
 
     def _station_id(self, path: str) -> str | None:
@@ -138,16 +143,21 @@ class OcppServer:
             return None
         return station_id
 
-    async def _register_unknown(self, station_id: str) -> StationRecord | None:
+    def _unknown_status(self) -> RegistrationStatus | None:
+        """The registration an unknown id gets under the policy; None: refused."""
         policy = self._settings.unknown_charge_points
         if policy is UnknownStationPolicy.REJECT or self._settings.security_profile >= 1:
             return None
-        status = (RegistrationStatus.ACCEPTED if policy is UnknownStationPolicy.ACCEPT
-                  else RegistrationStatus.PENDING)
-        log.warning("ocpp.charge_point.auto_registered", station_id=station_id,
-                    registration=status.value, policy=policy.value)
-        await self._store.add_station(station_id, status)
-        return await self._store.get_station(station_id)
+        return (RegistrationStatus.ACCEPTED if policy is UnknownStationPolicy.ACCEPT
+                else RegistrationStatus.PENDING)
+
+    async def _register(self, admitted: StationRecord) -> StationRecord:
+        """Store a charge point admitted under the policy (its handshake has succeeded)."""
+        log.warning("ocpp.charge_point.auto_registered", station_id=admitted.station_id,
+                    registration=admitted.registration_status.value,
+                    policy=self._settings.unknown_charge_points.value)
+        await self._store.add_station(admitted.station_id, admitted.registration_status)
+        return await self._store.get_station(admitted.station_id) or admitted
 
     async def _authenticated(self, record: StationRecord, headers: Headers) -> bool:
         credentials = _basic_credentials(headers.get("Authorization"))
@@ -168,7 +178,7 @@ class OcppServer:
     # -- connection ------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        record = self._admitted.pop(ws)
+        record, new = self._admitted.pop(ws)
         version = OcppVersion(str(ws.subprotocol))
         station_id = record.station_id
         bound = log.bind(station_id=station_id, ocpp_version=version.value)
@@ -181,7 +191,9 @@ class OcppServer:
         try:
             async with asyncio.TaskGroup() as group:  # holds the command drainer when busy
                 connection.attach(group)
-                await self._registry.register(connection)
+                await self._registry.register(connection)  # in handshake order: no await before
+                if new:
+                    ctx.registration = (await self._register(record)).registration_status
                 bound.info("ocpp.connection.opened", remote=str(ws.remote_address))
                 await self._service.connected(station_id, version.value)
                 await endpoint.serve()
