@@ -19,6 +19,9 @@ class Metrics:
                                 ["direction", "action"], registry=r)
         self.callerrors = Counter("csms_ocpp_callerrors", "CALLERRORs sent to chargers by code",
                                   ["code"], registry=r)
+        self.refused_frames = Counter("csms_ocpp_refused_frames",
+                                      "frames refused by closing the connection, by reason",
+                                      ["reason"], registry=r)
         self.handler_seconds = Histogram(
             "csms_ocpp_handler_seconds", "time from a charger's CALL to our answer",
             ["action"], buckets=_LATENCY_BUCKETS, registry=r)
@@ -38,6 +41,9 @@ class Metrics:
         self.handler_seconds.labels(action).observe(seconds)
         if error_code is not None:
             self.callerrors.labels(error_code).inc()
+
+    def frame_refused(self, reason: str) -> None:
+        self.refused_frames.labels(reason).inc()
 
     def committed(self, seconds: float, units: int) -> None:
         self.commit_seconds.observe(seconds)

@@ -11,6 +11,8 @@ Rules:
    schema, or a CALLERROR. A handler error is an InternalError for that message alone; the
    connection lives on.
 3. :meth:`RpcEndpoint.call` may run from any other task; it raises, never returns ``None``.
+4. OCPP-J is text frames only: a binary frame ends :meth:`RpcEndpoint.serve` with
+   :class:`BinaryFrame` (the server closes the connection with 1003), whatever it holds.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class RpcObserver(Protocol):
     """Counts what goes through an endpoint (metrics); every method must be cheap."""
 
     def message_handled(self, action: str, seconds: float, error_code: str | None) -> None: ...
+    def frame_refused(self, reason: str) -> None: ...
 
 
 class CallFailed(Exception):
@@ -77,6 +80,10 @@ class ResponseInvalid(Exception):
 
 class ConnectionLost(Exception):
     """The connection closed while our CALL waited for its answer."""
+
+
+class BinaryFrame(Exception):
+    """The peer sent a binary frame (rule 4)."""
 
 
 _ids = itertools.count(1)
@@ -118,6 +125,8 @@ class RpcEndpoint:
             while True:
                 frame = await self._transport.recv()
                 self.received_at = time.time()
+                if isinstance(frame, bytes):
+                    raise BinaryFrame(f"{len(frame)} bytes")
                 await self._on_frame(frame)
         finally:
             for action, future in self._pending.values():

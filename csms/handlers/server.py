@@ -40,7 +40,7 @@ from csms.handlers import v16, v201
 from csms.handlers.connection import ConnectionRegistry, StationConnection
 from csms.handlers.context import StationContext
 from csms.handlers.ocppj import OcppVersion, Schemas
-from csms.handlers.rpc import RpcEndpoint, RpcObserver
+from csms.handlers.rpc import BinaryFrame, RpcEndpoint, RpcObserver
 from csms.services.stations import StationService
 from csms.store.repository import StationRecord, Store
 
@@ -197,6 +197,11 @@ class OcppServer:
                 bound.info("ocpp.connection.opened", remote=str(ws.remote_address))
                 await self._service.connected(station_id, version.value)
                 await endpoint.serve()
+        except* BinaryFrame:
+            bound.warning("ocpp.connection.binary_frame", close_code=1003)
+            if self._observer is not None:
+                self._observer.frame_refused("binary")
+            await ws.close(1003, "OCPP-J uses text frames only")
         except* ConnectionClosed as closed:
             exc = closed.exceptions[0]
             assert isinstance(exc, ConnectionClosed)

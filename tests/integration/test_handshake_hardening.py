@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from websockets.asyncio.client import connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
 
 from csms.app import Csms
@@ -33,3 +34,19 @@ class TestRegistrationAfterHandshake:
         record = await csms.store.get_station("CP-NEWCOMER")
         assert record is not None
         assert "Accepted" == record.registration_status.value
+
+
+class TestBinaryFrames:
+    async def test_a_binary_call_closes_the_connection_with_1003(self, csms: Csms) -> None:
+        """A binary frame holding a valid CALL is not processed: the connection is closed
+        with 1003 and the refusal is counted; other connections carry on."""
+        async with raw(csms, "CP-BIN") as binary, raw(csms, "CP-TEXT") as text:
+            await binary.send(orjson.dumps([2, "b1", "Heartbeat", {}]))  # bytes: binary
+            with pytest.raises(ConnectionClosed) as closed:
+                await binary.recv()
+            assert closed.value.rcvd is not None
+            assert 1003 == closed.value.rcvd.code
+            assert 3 == (await call(text, "Heartbeat", {}))[0]
+        refused = csms.metrics.registry.get_sample_value(
+            "csms_ocpp_refused_frames_total", {"reason": "binary"})
+        assert 1.0 == refused
