@@ -1,7 +1,9 @@
 """The OCPP WebSocket server: handshake policy, then one task group per connection.
 
 Handshake rules, in order (each refusal is logged with the reason):
-1. The path is ``<path_prefix><charge point id>``; anything else is 404.
+1. The path is ``<path_prefix><charge point id>``; anything else is 404, and so is an id
+   with a control or other unprintable character (``/AUTH-1%00``), before any database work.
+   A database failure while admitting is a 503, logged, never a traceback.
 2. A charge point whose registration is Rejected is refused (403). An unknown id is refused
    under the ``reject`` policy (404), else admitted as Pending or Accepted; it is registered
    (stored) only once the whole handshake has succeeded, so refused or abandoned handshakes
@@ -116,6 +118,15 @@ class OcppServer:
         refuse = _refuser(connection, request)
         if station_id is None:
             return refuse(HTTPStatus.NOT_FOUND, "no charge point id in path", None)
+        try:
+            return await self._admit_station(connection, request, station_id)
+        except Exception as exc:  # noqa: BLE001 - a handshake's outermost frame: log, refuse
+            log.error("ocpp.handshake.failed", station_id=station_id, error=repr(exc))
+            return refuse(HTTPStatus.SERVICE_UNAVAILABLE, "try again later", station_id)
+
+    async def _admit_station(self, connection: ServerConnection, request: Request,
+                             station_id: str) -> Response | None:
+        refuse = _refuser(connection, request)
         record = await self._store.get_station(station_id)
         new = record is None
         if record is None:
@@ -139,7 +150,8 @@ class OcppServer:
         if not path.startswith(prefix):
             return None
         station_id = unquote(path[len(prefix):])
-        if not station_id or "/" in station_id or len(station_id) > MAX_ID_LENGTH:
+        if (not station_id or "/" in station_id or len(station_id) > MAX_ID_LENGTH
+                or not station_id.isprintable()):
             return None
         return station_id
 

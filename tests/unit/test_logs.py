@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -41,3 +42,24 @@ class TestTracebacks:
         frames = exception["frames"]
         assert frames
         assert [] == [frame for frame in frames if "locals" in frame]
+
+
+class TestStandardLibraryLoggers:
+    @pytest.mark.parametrize("name", ["websockets.server", "uvicorn.error", "asyncio"])
+    def test_their_tracebacks_are_json_lines(self, stream: io.StringIO, name: str) -> None:
+        """websockets' and uvicorn's own error logs (with a traceback) come out as one JSON
+        object a line, with the logger's name, like every structlog event."""
+        try:
+            raise RuntimeError("in a library")
+        except RuntimeError:
+            logging.getLogger(name).exception("process_request failed")
+        [line] = lines(stream)
+        assert "process_request failed" == line["event"]
+        assert name == line["logger"]
+        assert "error" == line["level"]
+        assert "RuntimeError" == line["exception"][0]["exc_type"]
+
+    def test_below_warning_they_stay_quiet(self, stream: io.StringIO) -> None:
+        """Their info records are not shown even at info (only warnings and above)."""
+        logging.getLogger("websockets.server").info("connection open")
+        assert [] == lines(stream)
