@@ -104,6 +104,7 @@ class ApiSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
     page_size_max: int = Field(default=500, ge=1)
+    metrics_token: str | None = Field(default=None, min_length=16)
 
 
 class ClusterSettings(_Section):

@@ -24,6 +24,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -312,6 +313,8 @@ class Schemas:
             return self._cache[key]
         except KeyError:
             pass
+        if action not in actions(self.version):
+            return None  # not cached: made-up names must not grow the cache
         validator: Validator | None = None
         if _is_action_name(action):
             suffix = "Response" if response else (
@@ -323,6 +326,19 @@ class Schemas:
                 validator = fastjsonschema.compile(schema, use_default=False)
         self._cache[key] = validator
         return validator
+
+
+@functools.cache
+def actions(version: OcppVersion) -> frozenset[str]:
+    """Every action ``version`` defines (from the schema files the ``ocpp`` package ships):
+    a bounded set, for metric labels and caches keyed by action."""
+    package = "v16" if version is OcppVersion.V16 else "v201"
+    names = set()
+    for entry in (resources.files("ocpp") / package / "schemas").iterdir():
+        stem = entry.name.removesuffix(".json")
+        if entry.name.endswith(".json") and not stem.endswith("Response"):
+            names.add(stem.removesuffix("Request"))
+    return frozenset(names)
 
 
 def _is_action_name(action: str) -> bool:

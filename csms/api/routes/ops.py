@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import hmac
+
+from fastapi import APIRouter, Request, Response, status
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select, text
 
 from csms.api.deps import CsmsDep
@@ -39,11 +41,22 @@ async def readyz(csms: CsmsDep, response: Response) -> dict[str, object]:
 
 
 @router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
-async def metrics(csms: CsmsDep) -> Response:
-    """Prometheus exposition format."""
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}},
+                       401: {"description": "api.metrics_token is set and not given"}})
+async def metrics(csms: CsmsDep, request: Request) -> Response:
+    """Prometheus exposition format; with ``api.metrics_token`` set, only for a request
+    carrying ``Authorization: Bearer <that token>``."""
+    expected = csms.settings.api.metrics_token
+    if expected is not None and not _bearer_is(request.headers.get("authorization"), expected):
+        return Response("metrics token required\n", status.HTTP_401_UNAUTHORIZED,
+                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     async with csms.engine.connect() as conn:
         active = (await conn.execute(select(func.count()).select_from(t.sessions).where(
             t.sessions.c.status == "active"))).scalar_one()
     csms.metrics.active_sessions.set(active)
-    return Response(generate_latest(csms.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(await csms.metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _bearer_is(header: str | None, expected: str) -> bool:
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), expected.encode())
