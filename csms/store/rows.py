@@ -29,14 +29,17 @@ def meter_rows(
     connector_id: int | None,
     session_id: int | None,
     samples: Iterable[MeterSample],
+    received_at: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per sampled value."""
+    """One row per sampled value; ``received_at`` (default: now) is the CSMS's clock, what
+    retention goes by (a charger's own clock may be decades off)."""
+    received = received_at or now_utc()
     return [
         {
             "station_id": station_id, "session_id": session_id, "evse_id": evse_id,
             "connector_id": connector_id, "at": sample.at, "measurand": value.measurand,
             "phase": value.phase, "unit": value.unit, "context": value.context,
-            "location": value.location, "value": value.value,
+            "location": value.location, "value": value.value, "received_at": received,
         }
         for sample in samples
         for value in sample.values

@@ -196,6 +196,7 @@ meter_values = Table(
     Column("context", String(24)),
     Column("location", String(10)),
     Column("value", Float, nullable=False),
+    Column("received_at", Stamp),  # the CSMS's clock (retention); NULL before migration 0008
     Index("ix_meter_values_session", "session_id"),
     Index("ix_meter_values_station_at", "station_id", "at"),
 )

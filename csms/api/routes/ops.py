@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from fastapi import APIRouter, Request, Response, status
@@ -10,6 +11,9 @@ from sqlalchemy import func, select, text
 
 from csms.api.deps import CsmsDep
 from csms.store import tables as t
+from csms.store.health.probe import probe_write
+
+PROBE_TIMEOUT_S = 2.0
 
 router = APIRouter(tags=["operations"])
 
@@ -22,14 +26,22 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", responses={503: {"description": "not ready"}})
 async def readyz(csms: CsmsDep, response: Response) -> dict[str, object]:
-    """The database answers and the OCPP server listens."""
+    """Ready when the database answers a read, the group-commit writer commits a write
+    (a probe row), the OCPP server listens and, with several nodes, the command bus is up."""
     checks: dict[str, object] = {}
     try:
-        async with csms.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            async with csms.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # noqa: BLE001 - any failure means not ready; say which
         checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            await probe_write(csms.store.writer, csms.stations.now())
+        checks["writer"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - a commit that fails or hangs: not ready
+        checks["writer"] = f"error: {type(exc).__name__}"
     listening = csms.ocpp.server is not None and csms.ocpp.server.is_serving()
     checks["ocpp"] = "ok" if listening else "not listening"
     if csms.cluster is not None:
