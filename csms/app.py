@@ -27,6 +27,7 @@ from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
 from csms.metrics import Metrics
 from csms.services.billing import BillingService
+from csms.services.clock_watch import ClockWatch
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
 from csms.services.events import EventBus
@@ -67,6 +68,7 @@ class Csms:
     safety: SafetyMonitor | None = None  # alarms and protective actions (csms.services.safety)
     sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
+    clock_watch: ClockWatch | None = None  # flags implausible charger clocks
 
     @property
     def bus(self) -> EventBus:
@@ -185,6 +187,7 @@ async def running(
             csms = await _start_sharing(csms, writer, bus, clock)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
+            csms = await _start_clock_watch(csms, bus, clock)
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             yield csms
@@ -197,6 +200,8 @@ async def running(
                 await csms.load.stop()
             if csms.safety is not None:
                 await csms.safety.stop()
+            if csms.clock_watch is not None:
+                await csms.clock_watch.stop()
             if csms.sharing is not None:
                 await csms.sharing.stop()
             await billing.stop()
@@ -242,6 +247,15 @@ async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
                             clock, limits)
     await monitor.start()
     return dataclasses.replace(csms, safety=monitor)
+
+
+async def _start_clock_watch(csms: Csms, bus: EventBus,
+                             clock: Callable[[], datetime]) -> Csms:
+    """Clock anomaly events (csms.services.clock_watch)."""
+    watch = ClockWatch(csms.store, csms.engine, bus, clock,
+                       csms.settings.server.clock_tolerance_s)
+    await watch.start()
+    return dataclasses.replace(csms, clock_watch=watch)
 
 
 async def _command_bus(

@@ -69,6 +69,7 @@ class ServerSettings(_Section):
     max_message_bytes: int = Field(default=65536, ge=1024)
     call_timeout_s: float = Field(default=30.0, gt=0)
     command_queue_size: int = Field(default=64, ge=1)
+    clock_tolerance_s: float = Field(default=300.0, gt=0)
 
     @field_validator("path_prefix")
     @classmethod
