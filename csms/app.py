@@ -21,6 +21,7 @@ import structlog
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms import memory
 from csms.config import Settings, UnknownStationPolicy, UnknownTokenPolicy
 from csms.handlers.connection import ConnectionRegistry
 from csms.handlers.ocppj import OcppVersion
@@ -285,11 +286,17 @@ async def serve_forever(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, memory.snapshot)  # csms.memory
     async with running(settings):
         gc.freeze()  # start-up objects never need collecting; shortens full collections
         gc.set_threshold(*GC_THRESHOLDS)
+        collector = asyncio.create_task(
+            memory.collect_periodically(settings.server.gc_interval_s), name="gc")
         log.info("csms.started")
-        await stop.wait()
+        try:
+            await stop.wait()
+        finally:
+            collector.cancel()
         log.info("csms.stopping")
 
 

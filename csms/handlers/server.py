@@ -23,6 +23,7 @@ import binascii
 import hashlib
 import ssl
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
@@ -50,6 +51,7 @@ log = structlog.get_logger(__name__)
 SUBPROTOCOLS = [Subprotocol(v.value) for v in OcppVersion]
 MAX_ID_LENGTH = 48
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+VERIFIED_MAX = 50_000  # verified passwords remembered (scrypt costs ~50 ms a check)
 
 
 class OcppServer:
@@ -75,7 +77,8 @@ class OcppServer:
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[StationRecord, bool]] = (
             weakref.WeakKeyDictionary()
         )
-        self._verified: dict[str, tuple[str, bytes]] = {}
+        # station id -> (hash, sha256 of the password) that verified: a bounded LRU
+        self._verified: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self.server: Server | None = None
 
     async def start(self) -> Server:
@@ -181,10 +184,13 @@ class OcppServer:
         digest = hashlib.sha256(password.encode()).digest()
         cached = self._verified.get(record.station_id)
         if cached == (record.password_hash, digest):
+            self._verified.move_to_end(record.station_id)
             return True
         ok = await asyncio.to_thread(passwords.verify, password, record.password_hash)
         if ok:
             self._verified[record.station_id] = (record.password_hash, digest)
+            while len(self._verified) > VERIFIED_MAX:
+                self._verified.popitem(last=False)
         return ok
 
     # -- connection ------------------------------------------------------------------------
