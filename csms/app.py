@@ -252,7 +252,9 @@ async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
 
 async def _start_clock_watch(csms: Csms, bus: EventBus,
                              clock: Callable[[], datetime]) -> Csms:
-    """Clock anomaly events (csms.services.clock_watch)."""
+    """Clock anomaly events (csms.services.clock_watch), when enabled."""
+    if not csms.settings.server.clock_anomaly_events:
+        return csms
     watch = ClockWatch(csms.store, csms.engine, bus, clock,
                        csms.settings.server.clock_tolerance_s)
     await watch.start()

@@ -70,6 +70,7 @@ class ServerSettings(_Section):
     call_timeout_s: float = Field(default=30.0, gt=0)
     command_queue_size: int = Field(default=64, ge=1)
     clock_tolerance_s: float = Field(default=300.0, gt=0)
+    clock_anomaly_events: bool = True
     gc_interval_s: float = Field(default=60.0, gt=0)
 
     @field_validator("path_prefix")

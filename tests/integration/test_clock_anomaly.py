@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from csms.app import Csms
+from csms.config import Settings
 from csms.store import tables as t
-from tests.conftest import eventually
+from tests.conftest import eventually, make_settings
 from tests.integration.test_server import BOOT_16, call, raw
 
 STATUS = {"connectorId": 1, "errorCode": "NoError", "status": "Available"}
@@ -21,6 +23,11 @@ async def anomalies(csms: Csms) -> list[Any]:
     async with csms.engine.connect() as conn:
         return list((await conn.execute(
             select(e.code, e.details).where(e.kind == "clock_anomaly"))).all())
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, clock_anomaly_events=True)
 
 
 async def test_a_dead_clock_and_a_fast_one_are_flagged_once(csms: Csms) -> None:
