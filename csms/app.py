@@ -20,6 +20,7 @@ import structlog
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms import memory
 from csms.clock import Clock, system_clock
 from csms.config import Settings, UnknownStationPolicy, UnknownTokenPolicy
 from csms.handlers.connection import ConnectionRegistry
@@ -27,6 +28,7 @@ from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
 from csms.metrics import Metrics
 from csms.services.billing import BillingService
+from csms.services.clock_watch import ClockWatch
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
 from csms.services.events import EventBus
@@ -66,6 +68,8 @@ class Csms:
     safety: SafetyMonitor | None = None  # alarms and protective actions (csms.services.safety)
     sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
+    cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
+    clock_watch: ClockWatch | None = None  # flags implausible charger clocks
 
     @property
     def bus(self) -> EventBus:
@@ -182,13 +186,15 @@ async def running(
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
-                    AccessStore(writer, engine), metrics, remote_starts=remote_starts)
+                    AccessStore(writer, engine), metrics, remote_starts=remote_starts,
+                    cluster=cluster)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
             csms = await _start_sharing(csms, writer, bus, clock)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
+            csms = await _start_clock_watch(csms, bus, clock)
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             yield csms
@@ -201,6 +207,8 @@ async def running(
                 await csms.load.stop()
             if csms.safety is not None:
                 await csms.safety.stop()
+            if csms.clock_watch is not None:
+                await csms.clock_watch.stop()
             if csms.sharing is not None:
                 await csms.sharing.stop()
             await billing.stop()
@@ -249,6 +257,17 @@ async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
     return dataclasses.replace(csms, safety=monitor)
 
 
+async def _start_clock_watch(csms: Csms, bus: EventBus,
+                             clock: Clock) -> Csms:
+    """Clock anomaly events (csms.services.clock_watch), when enabled."""
+    if not csms.settings.server.clock_anomaly_events:
+        return csms
+    watch = ClockWatch(csms.store, csms.engine, bus, clock,
+                       csms.settings.server.clock_tolerance_s)
+    await watch.start()
+    return dataclasses.replace(csms, clock_watch=watch)
+
+
 async def _command_bus(
     settings: Settings, registry: ConnectionRegistry
 ) -> PostgresCommandBus | None:
@@ -276,11 +295,17 @@ async def serve_forever(settings: Settings, clock: Clock = system_clock) -> None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGUSR1, memory.snapshot)  # csms.memory
     async with running(settings, clock):
         gc.freeze()  # start-up objects never need collecting; shortens full collections
         gc.set_threshold(*GC_THRESHOLDS)
+        collector = asyncio.create_task(
+            memory.collect_periodically(settings.server.gc_interval_s), name="gc")
         log.info("csms.started")
-        await stop.wait()
+        try:
+            await stop.wait()
+        finally:
+            collector.cancel()
         log.info("csms.stopping")
 
 

@@ -32,6 +32,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from csms.config_env import CoercedEnvSource, source_of, variables
 from csms.errors import ConfigError
 
 
@@ -69,6 +70,9 @@ class ServerSettings(_Section):
     call_timeout_s: float = Field(default=30.0, gt=0)
     command_queue_size: int = Field(default=64, ge=1)
     remote_start_match_s: float = Field(default=180.0, gt=0)
+    clock_tolerance_s: float = Field(default=300.0, gt=0)
+    clock_anomaly_events: bool = True
+    gc_interval_s: float = Field(default=60.0, gt=0)
 
     @field_validator("path_prefix")
     @classmethod
@@ -104,6 +108,7 @@ class ApiSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
     page_size_max: int = Field(default=500, ge=1)
+    metrics_token: str | None = Field(default=None, min_length=16)
 
 
 class ClusterSettings(_Section):
@@ -313,7 +318,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment first (wins), then what load_settings read from the TOML file.
-        return (env_settings, init_settings)
+        return (CoercedEnvSource(settings_cls, env_settings), init_settings)
 
 
 def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
@@ -341,9 +346,12 @@ def load_settings(path: Path | None = None, **overrides: Any) -> Settings:
 
 def _describe(path: Path | None, exc: ValidationError) -> str:
     where = f"{path}: " if path else ""
+    from_env = variables()
     problems = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        problems.append(f"{where}{key}: {message}")
+        variable = source_of(error["loc"], from_env)
+        origin = where if variable is None else f"{variable} (environment): "
+        problems.append(f"{origin}{key}: {message}")
     return "invalid configuration:\n  " + "\n  ".join(problems)

@@ -4,6 +4,7 @@
     ├── ConfigError             the configuration file or environment is invalid
     └── CommandError            a CSMS-initiated command did not get an answer we can use
         ├── StationOffline      the charge point is not connected (to any node)
+        │   └── CommandBusDown  ... as far as this node can tell: the cross-node bus is down
         ├── CommandTimeout      the charge point did not answer in time
         ├── CommandRejected     the charge point answered with a CALLERROR
         ├── CommandNotSupported the command has no equivalent in the station's OCPP version
@@ -37,6 +38,15 @@ class CommandError(CsmsError):
 class StationOffline(CommandError):
     def __init__(self, station_id: str) -> None:
         super().__init__(station_id, "charge point is not connected")
+
+
+class CommandBusDown(StationOffline):
+    """Not connected here, and the cross-node command bus is reconnecting: the charger may be
+    on another node, but cannot be reached now (answered like an offline charger, 409)."""
+
+    def __init__(self, station_id: str) -> None:
+        CommandError.__init__(self, station_id,
+                              "charge point is not reachable: the cluster command bus is down")
 
 
 class CommandTimeout(CommandError):

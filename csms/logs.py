@@ -41,20 +41,32 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    processors: list[Processor]
+    renderer: list[Processor]
     if as_json:
-        processors = [
-            *shared,
-            structlog.processors.dict_tracebacks,
+        renderer = [
+            # Without locals: a traceback line stays short and carries no payloads.
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
             structlog.processors.JSONRenderer(serializer=_dumps),
         ]
     else:
-        processors = [*shared, structlog.dev.ConsoleRenderer(colors=out.isatty())]
+        renderer = [structlog.dev.ConsoleRenderer(colors=out.isatty())]
     structlog.configure(
-        processors=processors,
+        processors=[*shared, *renderer],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(out),
         cache_logger_on_first_use=cache,
     )
-    logging.basicConfig(level=max(LEVELS[level], logging.WARNING), stream=out,
-                        format="%(levelname)s %(name)s %(message)s", force=True)
+    _route_standard_logging(out, max(LEVELS[level], logging.WARNING), shared, renderer)
+
+
+def _route_standard_logging(out: TextIO, level: int, shared: list[Processor],
+                            renderer: list[Processor]) -> None:
+    """The standard library's loggers (websockets, uvicorn, asyncio, warnings) render
+    through the same processors, so a traceback of theirs is one JSON line too."""
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderer],
+    ))
+    logging.basicConfig(level=level, handlers=[handler], force=True)

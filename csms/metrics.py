@@ -1,10 +1,21 @@
-"""Prometheus metrics of one CSMS process, in a registry of its own (no globals)."""
+"""Prometheus metrics of one CSMS process, in a registry of its own (no globals).
+
+Rule: every label value comes from a bounded set. An action label is an action OCPP
+defines (either version) or ``unknown``: a charger inventing 20,000 action names made
+20,000 series (RSS +80 MB, a 37 MB scrape that held the event loop for 5.5 s).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from csms.handlers.ocppj import OcppVersion, actions
+
+UNKNOWN_ACTION = "unknown"
+KNOWN_ACTIONS = frozenset().union(*(actions(version) for version in OcppVersion))
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -19,6 +30,9 @@ class Metrics:
                                 ["direction", "action"], registry=r)
         self.callerrors = Counter("csms_ocpp_callerrors", "CALLERRORs sent to chargers by code",
                                   ["code"], registry=r)
+        self.refused_frames = Counter("csms_ocpp_refused_frames",
+                                      "frames refused by closing the connection, by reason",
+                                      ["reason"], registry=r)
         self.handler_seconds = Histogram(
             "csms_ocpp_handler_seconds", "time from a charger's CALL to our answer",
             ["action"], buckets=_LATENCY_BUCKETS, registry=r)
@@ -33,11 +47,16 @@ class Metrics:
                                      registry=r)
 
     def message_handled(self, action: str, seconds: float, error_code: str | None) -> None:
+        if action not in KNOWN_ACTIONS:
+            action = UNKNOWN_ACTION
         self.messages.labels("in", action).inc()
         self.messages.labels("out", action).inc()
         self.handler_seconds.labels(action).observe(seconds)
         if error_code is not None:
             self.callerrors.labels(error_code).inc()
+
+    def frame_refused(self, reason: str) -> None:
+        self.refused_frames.labels(reason).inc()
 
     def committed(self, seconds: float, units: int) -> None:
         self.commit_seconds.observe(seconds)
@@ -48,3 +67,8 @@ class Metrics:
         for version in versions:
             self.connected.labels(version).set_function(
                 lambda v=version: count_by_version(v))  # type: ignore[misc]
+
+    async def render(self) -> bytes:
+        """The exposition text, rendered in a worker thread: a scrape never holds the loop
+        for the whole rendering (prometheus_client's values are locked, so this is safe)."""
+        return await asyncio.to_thread(generate_latest, self.registry)

@@ -155,7 +155,9 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path
 def make_settings(database_url: str, **server: Any) -> Settings:
     """Test settings: an ephemeral port on 127.0.0.1, unknown charge points accepted."""
     server = {"host": "127.0.0.1", "port": 0, "unknown_charge_points": "accept",
-              "ping_interval_s": 5.0, "call_timeout_s": 5.0, **server}
+              "ping_interval_s": 5.0, "call_timeout_s": 5.0,
+              # tests stamp messages with fixed past instants: no clock_anomaly rows
+              "clock_anomaly_events": False, **server}
     return load_settings(
         None,
         server=server,

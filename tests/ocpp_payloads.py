@@ -16,6 +16,8 @@ from typing import Any
 
 import hypothesis.strategies as st
 
+from csms.handlers.ocppj import constrain
+
 INT32 = 2**31 - 1
 TEXT = st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_categories=["Cs"])
 
@@ -23,7 +25,8 @@ TEXT = st.characters(min_codepoint=32, max_codepoint=0x2FFF, exclude_categories=
 def request_schema(version: str, action: str) -> dict[str, Any]:
     folder, name = ("v16", action) if version == "ocpp1.6" else ("v201", f"{action}Request")
     path = resources.files("ocpp") / folder / "schemas" / f"{name}.json"
-    return dict(json.loads(path.read_text(encoding="utf-8-sig")))
+    # the CSMS's own reading of the schema: OCPP's 32-bit integers, ids from 0 (ocppj rule 4)
+    return constrain(json.loads(path.read_text(encoding="utf-8-sig")))
 
 
 def payloads(schema: dict[str, Any]) -> st.SearchStrategy[Any]:

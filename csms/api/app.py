@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from csms.api.hygiene import RefuseControlCharacters
 from csms.api.routes import ROUTERS, alarms, audit, feed, ops, webhooks
 from csms.app import Csms
 
@@ -19,6 +20,7 @@ def create_app(csms: Csms) -> FastAPI:
         ),
     )
     app.state.csms = csms
+    app.add_middleware(RefuseControlCharacters)  # NUL in a path never reaches the database
     app.include_router(ops.router)
     for router in ROUTERS:
         app.include_router(router)

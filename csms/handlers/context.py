@@ -47,7 +47,7 @@ def guarded(handler: ContextHandler, *, before_boot_ok: bool = False) -> Context
             )
         try:
             answer = await handler(ctx, payload)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # a value out of a type's range
             raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION, str(exc)) from None
         ctx.seen_at = ctx.service.heard(ctx.station_id, ctx.seen_at)
         return answer

@@ -15,10 +15,16 @@ Rules:
    complete, only faster.
 3. Payload keys stay camelCase as on the wire: translation to the domain model reads them
    directly, so no per-message case conversion is paid.
+4. What the schemas leave open but OCPP and the store do not is checked here too, so a value
+   is refused alike on SQLite and PostgreSQL before any handler sees it: an integer is 32-bit
+   signed (OCPP's ``integer``; PostgreSQL's ``int4``), ids and sequence numbers
+   (``connectorId``, ``evseId``, an EVSE's ``id``, ``seqNo``) are not negative, and no
+   string holds NUL (U+0000, which PostgreSQL text cannot store).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +40,10 @@ CALLRESULT: Final = 3
 CALLERROR: Final = 4
 
 UNKNOWN_MESSAGE_ID: Final = "-1"
+INT32_MIN: Final = -(2**31)
+INT32_MAX: Final = 2**31 - 1
+NON_NEGATIVE: Final = frozenset({"connectorId", "evseId", "seqNo"})
+_FALLBACK_PARSE_MAX_CHARS: Final = 1 << 16
 
 
 class OcppVersion(StrEnum):
@@ -123,37 +133,37 @@ def parse_frame(frame: str | bytes) -> Message:
 
     Raises:
         OcppError: not JSON, not an OCPP-J array, or an unknown message type; ``message_id``
-            is the frame's if it could be read, else ``"-1"``.
+            is the frame's if it could be read, else ``"-1"``. JSON that only a lenient
+            parser reads (1e400, NaN, a lone surrogate, integers beyond 64 bits written as
+            such) is a FormatViolation with the frame's id; a CALL with NUL in a string a
+            PropertyConstraintViolation.
     """
     try:
         msg = orjson.loads(frame)
     except orjson.JSONDecodeError:
-        raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message is not valid JSON") from None
+        message_id = _readable_id(frame)
+        if message_id is None:
+            raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message is not valid JSON") from None
+        raise OcppError(ErrorCode.FORMAT_VIOLATION,
+                        "a number or string in the message cannot be read (out of range?)",
+                        message_id=message_id) from None
     if not isinstance(msg, list) or len(msg) < 2:
         raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message is not an OCPP-J array")
     type_id, message_id = msg[0], msg[1]
-    if not isinstance(message_id, str) or not 0 < len(message_id) <= 36:
+    if not _is_message_id(message_id):
         raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message id must be a string of 1-36")
     if len(msg) < 3:
         raise OcppError(ErrorCode.RPC_FRAMEWORK_ERROR, "message is missing elements",
                         message_id=message_id)
     if type_id == CALL:
-        if len(msg) != 4 or not isinstance(msg[2], str):
-            raise OcppError(
-                ErrorCode.RPC_FRAMEWORK_ERROR, "CALL must be [2, id, action, payload]",
-                message_id=message_id,
-            )
-        if not isinstance(msg[3], dict):
-            raise OcppError(
-                ErrorCode.FORMAT_VIOLATION, "payload must be a JSON object",
-                message_id=message_id,
-            )
-        return Call(message_id, msg[2], msg[3])
+        return _call(msg, message_id, _may_hold_nul(frame))
     if type_id == CALLRESULT and len(msg) == 3 and isinstance(msg[2], dict):
         return CallResult(message_id, msg[2])
     if type_id == CALLERROR and len(msg) in (4, 5):
         details = msg[4] if len(msg) == 5 and isinstance(msg[4], dict) else {}
-        return CallError(message_id, str(msg[2]), str(msg[3]), details)
+        if contains_nul(details):
+            details = {}
+        return CallError(message_id, _printable(msg[2]), _printable(msg[3]), details)
     if type_id in (CALLRESULT, CALLERROR):
         raise OcppError(
             ErrorCode.RPC_FRAMEWORK_ERROR, "malformed CALLRESULT or CALLERROR",
@@ -163,6 +173,59 @@ def parse_frame(frame: str | bytes) -> Message:
         ErrorCode.MESSAGE_TYPE_NOT_SUPPORTED, f"message type {type_id!r} is not supported",
         message_id=message_id,
     )
+
+
+def _call(msg: list[Any], message_id: str, may_hold_nul: bool) -> Call:
+    if len(msg) != 4 or not isinstance(msg[2], str):
+        raise OcppError(
+            ErrorCode.RPC_FRAMEWORK_ERROR, "CALL must be [2, id, action, payload]",
+            message_id=message_id,
+        )
+    if not isinstance(msg[3], dict):
+        raise OcppError(
+            ErrorCode.FORMAT_VIOLATION, "payload must be a JSON object", message_id=message_id,
+        )
+    if may_hold_nul and contains_nul(msg[3]):
+        raise OcppError(ErrorCode.PROPERTY_CONSTRAINT_VIOLATION,
+                        "text must not contain NUL (U+0000)", message_id=message_id)
+    return Call(message_id, msg[2], msg[3])
+
+
+def _printable(value: Any) -> str:
+    return str(value).replace("\x00", "\ufffd")
+
+
+def _is_message_id(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 36
+
+
+def _readable_id(frame: str | bytes) -> str | None:
+    """The message id of a frame orjson refuses, if Python's lenient parser reads it."""
+    if len(frame) > _FALLBACK_PARSE_MAX_CHARS:
+        return None
+    try:
+        msg = json.loads(frame)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(msg, list) and len(msg) >= 2 and _is_message_id(msg[1]):
+        return str(msg[1])
+    return None
+
+
+def _may_hold_nul(frame: str | bytes) -> bool:
+    """A cheap test on the raw frame: JSON must escape NUL, so no ``\\u0000``, no NUL."""
+    return (b"\\u0000" in frame) if isinstance(frame, bytes) else ("\\u0000" in frame)
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether any string (key or value) inside ``value`` holds U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in key or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
 
 
 def encode_call(message_id: str, action: str, payload: dict[str, Any]) -> str:
@@ -237,6 +300,8 @@ class Schemas:
             validator(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             code = _RULE_CODES.get(exc.rule or "", ErrorCode.PROPERTY_CONSTRAINT_VIOLATION)
+            if exc.rule in ("minimum", "maximum") and not _is_int32(exc.value):
+                code = ErrorCode.TYPE_CONSTRAINT_VIOLATION  # not an OCPP integer at all
             raise OcppError(
                 code, str(exc.message), message_id=message_id,
                 details={"path": str(exc.name), "rule": str(exc.rule)},
@@ -248,17 +313,32 @@ class Schemas:
             return self._cache[key]
         except KeyError:
             pass
+        if action not in actions(self.version):
+            return None  # not cached: made-up names must not grow the cache
         validator: Validator | None = None
         if _is_action_name(action):
             suffix = "Response" if response else (
                 "" if self.version is OcppVersion.V16 else "Request")
             path = resources.files("ocpp") / self._package / "schemas" / f"{action}{suffix}.json"
             if path.is_file():
-                schema = json.loads(path.read_text(encoding="utf-8-sig"))
+                schema = constrain(json.loads(path.read_text(encoding="utf-8-sig")))
                 # use_default=False: validation must never add defaults to the payload.
                 validator = fastjsonschema.compile(schema, use_default=False)
         self._cache[key] = validator
         return validator
+
+
+@functools.cache
+def actions(version: OcppVersion) -> frozenset[str]:
+    """Every action ``version`` defines (from the schema files the ``ocpp`` package ships):
+    a bounded set, for metric labels and caches keyed by action."""
+    package = "v16" if version is OcppVersion.V16 else "v201"
+    names = set()
+    for entry in (resources.files("ocpp") / package / "schemas").iterdir():
+        stem = entry.name.removesuffix(".json")
+        if entry.name.endswith(".json") and not stem.endswith("Response"):
+            names.add(stem.removesuffix("Request"))
+    return frozenset(names)
 
 
 def _is_action_name(action: str) -> bool:
@@ -267,3 +347,36 @@ def _is_action_name(action: str) -> bool:
         action.isidentifier() and action[:1].isupper()
         and not action.endswith(("Response", "Request"))
     )
+
+
+def constrain(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with rule 4's bounds added (a copy): every integer within 32 bits signed,
+    the ids and sequence numbers of :data:`NON_NEGATIVE` (and an EVSE's ``id``) from 0."""
+    out: dict[str, Any] = _bounded(schema, non_negative=False)
+    evse = out.get("definitions", {}).get("EVSEType", {}).get("properties", {}).get("id")
+    if isinstance(evse, dict) and evse.get("type") == "integer":
+        evse["minimum"] = max(evse.get("minimum", 0), 0)
+    return out
+
+
+def _bounded(node: Any, *, non_negative: bool) -> Any:
+    if isinstance(node, list):
+        return [_bounded(item, non_negative=False) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _bounded(sub, non_negative=name in NON_NEGATIVE)
+                        for name, sub in value.items()}
+        else:
+            out[key] = _bounded(value, non_negative=False)
+    if out.get("type") == "integer":
+        low = 0 if non_negative else INT32_MIN
+        out["minimum"] = max(out.get("minimum", low), low)
+        out["maximum"] = min(out.get("maximum", INT32_MAX), INT32_MAX)
+    return out
+
+
+def _is_int32(value: Any) -> bool:
+    return isinstance(value, int) and INT32_MIN <= value <= INT32_MAX

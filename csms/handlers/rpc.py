@@ -11,6 +11,8 @@ Rules:
    schema, or a CALLERROR. A handler error is an InternalError for that message alone; the
    connection lives on.
 3. :meth:`RpcEndpoint.call` may run from any other task; it raises, never returns ``None``.
+4. OCPP-J is text frames only: a binary frame ends :meth:`RpcEndpoint.serve` with
+   :class:`BinaryFrame` (the server closes the connection with 1003), whatever it holds.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from csms.handlers.ocppj import (
     OcppError,
     OcppVersion,
     Schemas,
+    contains_nul,
     encode_call,
     encode_error,
     encode_result,
@@ -54,6 +57,7 @@ class RpcObserver(Protocol):
     """Counts what goes through an endpoint (metrics); every method must be cheap."""
 
     def message_handled(self, action: str, seconds: float, error_code: str | None) -> None: ...
+    def frame_refused(self, reason: str) -> None: ...
 
 
 class CallFailed(Exception):
@@ -76,6 +80,10 @@ class ResponseInvalid(Exception):
 
 class ConnectionLost(Exception):
     """The connection closed while our CALL waited for its answer."""
+
+
+class BinaryFrame(Exception):
+    """The peer sent a binary frame (rule 4)."""
 
 
 _ids = itertools.count(1)
@@ -117,6 +125,8 @@ class RpcEndpoint:
             while True:
                 frame = await self._transport.recv()
                 self.received_at = time.time()
+                if isinstance(frame, bytes):
+                    raise BinaryFrame(f"{len(frame)} bytes")
                 await self._on_frame(frame)
         finally:
             for action, future in self._pending.values():
@@ -232,6 +242,9 @@ class RpcEndpoint:
             self._schemas.check_response(action, message.payload, message.message_id)
         except OcppError as exc:
             future.set_exception(ResponseInvalid(action, exc.description))
+            return
+        if contains_nul(message.payload):  # ocppj rule 4, as for a CALL
+            future.set_exception(ResponseInvalid(action, "text must not contain NUL"))
             return
         future.set_result(message.payload)
 

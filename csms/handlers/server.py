@@ -1,9 +1,13 @@
 """The OCPP WebSocket server: handshake policy, then one task group per connection.
 
 Handshake rules, in order (each refusal is logged with the reason):
-1. The path is ``<path_prefix><charge point id>``; anything else is 404.
+1. The path is ``<path_prefix><charge point id>``; anything else is 404, and so is an id
+   with a control or other unprintable character (``/AUTH-1%00``), before any database work.
+   A database failure while admitting is a 503, logged, never a traceback.
 2. A charge point whose registration is Rejected is refused (403). An unknown id is refused
-   under the ``reject`` policy (404), else registered as Pending or Accepted.
+   under the ``reject`` policy (404), else admitted as Pending or Accepted; it is registered
+   (stored) only once the whole handshake has succeeded, so refused or abandoned handshakes
+   leave nothing behind.
 3. Basic auth (security profile 1 and 2, or any charge point that has a password): the
    user name must be the charge point id and the password must match its stored hash
    (401 otherwise).
@@ -19,6 +23,7 @@ import binascii
 import hashlib
 import ssl
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
@@ -38,7 +43,7 @@ from csms.handlers import v16, v201
 from csms.handlers.connection import ConnectionRegistry, StationConnection
 from csms.handlers.context import StationContext
 from csms.handlers.ocppj import OcppVersion, Schemas
-from csms.handlers.rpc import RpcEndpoint, RpcObserver
+from csms.handlers.rpc import BinaryFrame, RpcEndpoint, RpcObserver
 from csms.services.stations import StationService
 from csms.store.repository import StationRecord, Store
 
@@ -46,6 +51,7 @@ log = structlog.get_logger(__name__)
 SUBPROTOCOLS = [Subprotocol(v.value) for v in OcppVersion]
 MAX_ID_LENGTH = 48
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+VERIFIED_MAX = 50_000  # verified passwords remembered (scrypt costs ~50 ms a check)
 
 
 class OcppServer:
@@ -67,10 +73,12 @@ class OcppServer:
         self._clock = clock
         self._observer = observer
         self._schemas = {version: Schemas(version) for version in OcppVersion}
-        self._admitted: weakref.WeakKeyDictionary[ServerConnection, StationRecord] = (
+        # the record, and whether it is new (to be stored once the handshake succeeds)
+        self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[StationRecord, bool]] = (
             weakref.WeakKeyDictionary()
         )
-        self._verified: dict[str, tuple[str, bytes]] = {}
+        # station id -> (hash, sha256 of the password) that verified: a bounded LRU
+        self._verified: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
         self.server: Server | None = None
 
     async def start(self) -> Server:
@@ -113,11 +121,22 @@ class OcppServer:
         refuse = _refuser(connection, request)
         if station_id is None:
             return refuse(HTTPStatus.NOT_FOUND, "no charge point id in path", None)
+        try:
+            return await self._admit_station(connection, request, station_id)
+        except Exception as exc:  # noqa: BLE001 - a handshake's outermost frame: log, refuse
+            log.error("ocpp.handshake.failed", station_id=station_id, error=repr(exc))
+            return refuse(HTTPStatus.SERVICE_UNAVAILABLE, "try again later", station_id)
+
+    async def _admit_station(self, connection: ServerConnection, request: Request,
+                             station_id: str) -> Response | None:
+        refuse = _refuser(connection, request)
         record = await self._store.get_station(station_id)
+        new = record is None
         if record is None:
-            record = await self._register_unknown(station_id)
-            if record is None:
+            status = self._unknown_status()
+            if status is None:
                 return refuse(HTTPStatus.NOT_FOUND, "unknown charge point", station_id)
+            record = StationRecord(station_id, status, None, None)
         if record.registration_status is RegistrationStatus.REJECTED:
             return refuse(HTTPStatus.FORBIDDEN, "charge point is rejected", station_id)
         needs_auth = self._settings.security_profile >= 1 or record.password_hash is not None
@@ -125,7 +144,7 @@ class OcppServer:
             response = refuse(HTTPStatus.UNAUTHORIZED, "bad or missing credentials", station_id)
             response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
             return response
-        self._admitted[connection] = record
+        self._admitted[connection] = (record, new)
         return None
 
     def _station_id(self, path: str) -> str | None:
@@ -134,20 +153,26 @@ class OcppServer:
         if not path.startswith(prefix):
             return None
         station_id = unquote(path[len(prefix):])
-        if not station_id or "/" in station_id or len(station_id) > MAX_ID_LENGTH:
+        if (not station_id or "/" in station_id or len(station_id) > MAX_ID_LENGTH
+                or not station_id.isprintable()):
             return None
         return station_id
 
-    async def _register_unknown(self, station_id: str) -> StationRecord | None:
+    def _unknown_status(self) -> RegistrationStatus | None:
+        """The registration an unknown id gets under the policy; None: refused."""
         policy = self._settings.unknown_charge_points
         if policy is UnknownStationPolicy.REJECT or self._settings.security_profile >= 1:
             return None
-        status = (RegistrationStatus.ACCEPTED if policy is UnknownStationPolicy.ACCEPT
-                  else RegistrationStatus.PENDING)
-        log.warning("ocpp.charge_point.auto_registered", station_id=station_id,
-                    registration=status.value, policy=policy.value)
-        await self._store.add_station(station_id, status)
-        return await self._store.get_station(station_id)
+        return (RegistrationStatus.ACCEPTED if policy is UnknownStationPolicy.ACCEPT
+                else RegistrationStatus.PENDING)
+
+    async def _register(self, admitted: StationRecord) -> StationRecord:
+        """Store a charge point admitted under the policy (its handshake has succeeded)."""
+        log.warning("ocpp.charge_point.auto_registered", station_id=admitted.station_id,
+                    registration=admitted.registration_status.value,
+                    policy=self._settings.unknown_charge_points.value)
+        await self._store.add_station(admitted.station_id, admitted.registration_status)
+        return await self._store.get_station(admitted.station_id) or admitted
 
     async def _authenticated(self, record: StationRecord, headers: Headers) -> bool:
         credentials = _basic_credentials(headers.get("Authorization"))
@@ -159,16 +184,19 @@ class OcppServer:
         digest = hashlib.sha256(password.encode()).digest()
         cached = self._verified.get(record.station_id)
         if cached == (record.password_hash, digest):
+            self._verified.move_to_end(record.station_id)
             return True
         ok = await asyncio.to_thread(passwords.verify, password, record.password_hash)
         if ok:
             self._verified[record.station_id] = (record.password_hash, digest)
+            while len(self._verified) > VERIFIED_MAX:
+                self._verified.popitem(last=False)
         return ok
 
     # -- connection ------------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
-        record = self._admitted.pop(ws)
+        record, new = self._admitted.pop(ws)
         version = OcppVersion(str(ws.subprotocol))
         station_id = record.station_id
         bound = log.bind(station_id=station_id, ocpp_version=version.value)
@@ -181,10 +209,17 @@ class OcppServer:
         try:
             async with asyncio.TaskGroup() as group:  # holds the command drainer when busy
                 connection.attach(group)
-                await self._registry.register(connection)
+                await self._registry.register(connection)  # in handshake order: no await before
+                if new:
+                    ctx.registration = (await self._register(record)).registration_status
                 bound.info("ocpp.connection.opened", remote=str(ws.remote_address))
                 await self._service.connected(station_id, version.value)
                 await endpoint.serve()
+        except* BinaryFrame:
+            bound.warning("ocpp.connection.binary_frame", close_code=1003)
+            if self._observer is not None:
+                self._observer.frame_refused("binary")
+            await ws.close(1003, "OCPP-J uses text frames only")
         except* ConnectionClosed as closed:
             exc = closed.exceptions[0]
             assert isinstance(exc, ConnectionClosed)

@@ -9,12 +9,16 @@ def parse_time(value: str) -> datetime:
     """An OCPP dateTime as aware UTC; a timestamp without offset is taken as UTC.
 
     Raises:
-        ValueError: not an ISO 8601 timestamp.
+        ValueError: not an ISO 8601 timestamp, or one whose UTC time falls outside the years
+            1-9999 (0001-01-01T00:00:00+14:00).
     """
     parsed = datetime.fromisoformat(value.upper())
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp {value!r} is out of range in UTC") from None
 
 
 def format_time(value: datetime) -> str:

@@ -14,6 +14,12 @@ PostgreSQL LISTEN/NOTIFY (ARCHITECTURE property 4):
    the same typed errors.
 4. NOTIFY payloads are limited to 8,000 bytes; longer messages are sent in numbered chunks,
    which PostgreSQL delivers in order because one connection sends them.
+5. The bus's connection is supervised: when it closes (a PostgreSQL restart, a terminated
+   backend) or stops answering the keep-alive, the bus is *down*: it logs
+   ``cluster.bus.lost``, reconnects with capped exponential backoff and jitter, listens
+   again and logs ``cluster.bus.reconnected``. While down, :attr:`PostgresCommandBus.ready`
+   is false (``/readyz`` says not ready) and a command for a charger not on this node fails
+   with :class:`~csms.errors.CommandBusDown`, a StationOffline (409), never a driver error.
 
 Nodes trust each other and the database: messages are JSON validated on arrival, never
 pickled. The command log is written once, by the requesting node's CommandService.
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -32,7 +39,7 @@ import asyncpg
 import structlog
 
 from csms.domain.commands import Command, CommandResult
-from csms.errors import CommandError, CommandTimeout, StationOffline
+from csms.errors import CommandBusDown, CommandError, CommandTimeout, StationOffline
 from csms.services import command_codec as codec
 
 log = structlog.get_logger(__name__)
@@ -40,6 +47,10 @@ log = structlog.get_logger(__name__)
 REQUESTS = "csms_commands"
 CHUNK_CHARS = 7_000  # JSON is ASCII-escaped, so characters are bytes; NOTIFY allows 7,999
 CHUNK_MARK = "~"  # a JSON message starts with "{", a chunk with this
+MAX_PARTIAL_MESSAGES = 1_000  # chunked messages being assembled at once (a bound on memory)
+# What a lost or refused database connection raises (asyncpg's own and the socket's).
+CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                     asyncpg.InternalClientError)
 
 
 class LocalTransport(Protocol):
@@ -61,26 +72,55 @@ class _Pending:
 class PostgresCommandBus:
     """Commands to charge points on any node, over PostgreSQL LISTEN/NOTIFY."""
 
-    def __init__(self, dsn: str, local: LocalTransport, claim_timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        local: LocalTransport,
+        claim_timeout_s: float = 2.0,
+        *,
+        keepalive_s: float = 5.0,
+        backoff_s: tuple[float, float] = (0.1, 5.0),
+    ) -> None:
         self.node_id = uuid.uuid4().hex[:16]
         self._dsn = dsn
         self._local = local
         self._claim_timeout_s = claim_timeout_s
+        self._keepalive_s = keepalive_s
+        self._backoff_s = backoff_s
         self._replies = f"csms_reply_{self.node_id}"
-        self._conn: Any = None  # asyncpg.Connection
+        self._conn: Any = None  # asyncpg.Connection while up, None while down
+        self._down = asyncio.Event()
+        self._down_since: float | None = None
+        self._supervisor: asyncio.Task[None] | None = None
         self._send_lock = asyncio.Lock()
         self._pending: dict[str, _Pending] = {}
         self._chunks: dict[str, list[str]] = {}
         self._work: set[asyncio.Task[None]] = set()
 
+    @property
+    def ready(self) -> bool:
+        """Connected and listening (rule 5)."""
+        return self._conn is not None and not self._conn.is_closed()
+
+    @property
+    def server_pid(self) -> int | None:
+        """The PostgreSQL backend of the bus's connection (for operators and tests)."""
+        return None if self._conn is None else int(self._conn.get_server_pid())
+
     async def start(self) -> None:
-        """Connect and listen. Raises: OSError / asyncpg errors if PostgreSQL is unreachable."""
-        self._conn = await asyncpg.connect(self._dsn)
-        await self._conn.add_listener(REQUESTS, self._on_notify)
-        await self._conn.add_listener(self._replies, self._on_notify)
+        """Connect, listen, and supervise the connection from now on.
+
+        Raises: OSError / asyncpg errors if PostgreSQL is unreachable at start-up.
+        """
+        await self._connect()
+        self._supervisor = asyncio.get_running_loop().create_task(
+            self._supervise(), name="command-bus-supervisor")
         log.info("cluster.bus.started", node_id=self.node_id)
 
     async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
         for task in list(self._work):
             task.cancel()
         await asyncio.gather(*self._work, return_exceptions=True)
@@ -88,19 +128,88 @@ class PostgresCommandBus:
             if not pending.answer.done():
                 pending.answer.cancel()
         if self._conn is not None:
-            await self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            await conn.close()
+
+    # -- supervision (rule 5) --------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self._dsn, timeout=self._backoff_s[1] + 5.0)
+        try:
+            conn.add_termination_listener(self._on_terminated)
+            await conn.add_listener(REQUESTS, self._on_notify)
+            await conn.add_listener(self._replies, self._on_notify)
+        except BaseException:
+            conn.terminate()
+            raise
+        self._conn = conn
+        self._down.clear()
+
+    def _on_terminated(self, conn: object) -> None:
+        if conn is self._conn:
+            self._lost("connection closed")
+
+    def _lost(self, reason: str) -> None:
+        """Mark the bus down (once per outage); the supervisor reconnects."""
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            conn.terminate()
+        if not self._down.is_set():
+            self._down_since = time.monotonic()
+            self._down.set()
+            log.warning("cluster.bus.lost", node_id=self.node_id, reason=reason)
+
+    async def _supervise(self) -> None:
+        """Forever: keep-alive while up, reconnect while down."""
+        while True:
+            if self._down.is_set():
+                await self._reconnect()
+                continue
+            try:
+                async with asyncio.timeout(self._keepalive_s):
+                    await self._down.wait()
+            except TimeoutError:
+                await self._keepalive()
+
+    async def _keepalive(self) -> None:
+        try:
+            async with self._send_lock, asyncio.timeout(self._keepalive_s):
+                if self._conn is not None:
+                    await self._conn.execute("SELECT 1")
+        except CONNECTION_ERRORS as exc:
+            self._lost(f"keep-alive failed: {type(exc).__name__}")
+
+    async def _reconnect(self) -> None:
+        first, cap = self._backoff_s
+        delay, attempts = first, 0
+        while True:
+            attempts += 1
+            try:
+                await self._connect()
+            except CONNECTION_ERRORS as exc:
+                log.warning("cluster.bus.reconnect_failed", node_id=self.node_id,
+                            attempt=attempts, error=type(exc).__name__,
+                            retry_in_s=round(delay, 3))
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))  # noqa: S311
+                delay = min(delay * 2, cap)
+                continue
+            down_s = 0.0 if self._down_since is None else time.monotonic() - self._down_since
+            log.info("cluster.bus.reconnected", node_id=self.node_id, attempts=attempts,
+                     down_s=round(down_s, 3))
+            return
 
     # -- requester side --------------------------------------------------------------------
 
     async def send(self, station_id: str, command: Command, timeout_s: float) -> CommandResult:
         """The charger's answer, from whichever node holds it.
 
-        Raises: StationOffline (connected nowhere, or the bus is down), CommandTimeout,
-        and whatever the holding node raised (CommandRejected, CommandNotSupported, ...).
+        Raises: StationOffline (connected nowhere; CommandBusDown while the bus is down),
+        CommandTimeout, and whatever the holding node raised (CommandRejected, ...).
         """
         if self._local.connected_here(station_id):
             return await self._local.send(station_id, command, timeout_s)
+        if not self.ready:
+            raise CommandBusDown(station_id)
         request_id = uuid.uuid4().hex
         pending = self._pending[request_id] = _Pending()
         started = time.monotonic()
@@ -149,18 +258,24 @@ class PostgresCommandBus:
     # -- wire ------------------------------------------------------------------------------
 
     async def _publish(self, channel: str, message: dict[str, Any]) -> None:
-        if self._conn is None:
-            raise StationOffline(str(message.get("station_id", "?")))
+        """NOTIFY ``message``. Raises CommandBusDown if the bus is (or just went) down."""
+        station_id = str(message.get("station_id", "?"))
         text = json.dumps(message, separators=(",", ":"), ensure_ascii=True)
         parts = [text[i:i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
-        async with self._send_lock:
-            if len(parts) == 1:
-                await self._conn.execute("SELECT pg_notify($1, $2)", channel, text)
-                return
+        if len(parts) > 1:
             chunk_id = uuid.uuid4().hex
-            for part in parts:
-                envelope = f"{CHUNK_MARK}{chunk_id}:{len(parts)}:{part}"
-                await self._conn.execute("SELECT pg_notify($1, $2)", channel, envelope)
+            parts = [f"{CHUNK_MARK}{chunk_id}:{len(parts)}:{part}" for part in parts]
+        async with self._send_lock:
+            conn = self._conn
+            if conn is None:
+                raise CommandBusDown(station_id)
+            try:
+                for part in parts:
+                    await conn.execute("SELECT pg_notify($1, $2)", channel, part)
+            except CONNECTION_ERRORS as exc:
+                if conn is self._conn:
+                    self._lost(f"notify failed: {type(exc).__name__}")
+                raise CommandBusDown(station_id) from None
 
     def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -178,6 +293,8 @@ class PostgresCommandBus:
         if not payload.startswith(CHUNK_MARK):
             return payload
         chunk_id, count, part = payload[len(CHUNK_MARK):].split(":", 2)
+        if chunk_id not in self._chunks and len(self._chunks) >= MAX_PARTIAL_MESSAGES:
+            self._chunks.pop(next(iter(self._chunks)))  # the oldest: its sender gave up
         parts = self._chunks.setdefault(chunk_id, [])
         parts.append(part)
         if len(parts) < int(count):
@@ -208,5 +325,7 @@ class PostgresCommandBus:
     async def _serve_logged(self, request: dict[str, Any]) -> None:
         try:
             await self._serve(request)
+        except CommandBusDown:  # lost mid-answer (rule 5): the requester times out
+            log.warning("cluster.bus.answer_lost", request_id=request.get("id"))
         except Exception:  # a task's outermost frame: log; the requester times out
             log.exception("cluster.bus.serve_failed", request_id=request.get("id"))

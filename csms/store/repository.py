@@ -215,8 +215,8 @@ class Store:
                     details={"session_id": found, "samples": len(event.samples)}), tx.now)])
                 found = None
             tx.insert_later(t.meter_values, meter_rows(
-                event.station_id, event.evse_id, event.connector_id, found, event.samples
-            ))
+                event.station_id, event.evse_id, event.connector_id, found, event.samples,
+                received_at=tx.now))
             return found
 
         return await self.writer.submit(unit)

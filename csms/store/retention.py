@@ -1,10 +1,15 @@
 """Retention: delete rows older than ``[retention]`` allows (``csms db prune``).
 
 Rules:
-1. Safety logs (station events, connector status history, command log) older than
-   ``safety_logs_days`` go; so do ended sessions older than ``sessions_days`` (by their end)
-   with their meter values and transaction events, and meter values of no session older
-   than ``sessions_days``. Active sessions are never pruned.
+1. Safety logs (station events, connector status history, command log) received more than
+   ``safety_logs_days`` ago go; so do ended sessions last updated (their end received) more
+   than ``sessions_days`` ago, with their meter values and transaction events, and meter
+   values of no session received more than ``sessions_days`` ago. Active sessions are never
+   pruned.
+5. Age is the CSMS's clock (``received_at``, ``requested_at``, ``updated_at``), never the
+   charger's: a charger with a dead clock reporting 1970 must not make a GroundFailure
+   received seconds ago expire. Meter values stored before migration 0008 have no
+   ``received_at``; for those alone the charger's timestamp is used.
 2. A session that another table still refers to (a billing charge, an alarm, ...) is kept,
    whoever added that table: the references are found in the schema's foreign keys.
 3. The audit log is never pruned, so its hash chain stays verifiable from the first record.
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, not_, select
+from sqlalchemy import ColumnElement, Table, and_, delete, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import RetentionSettings
@@ -45,8 +50,10 @@ class Cutoffs:
 
 def _expired_sessions(cut: Cutoffs) -> ColumnElement[bool]:
     """Ended before the cutoff and referred to by nothing but their own children (rule 2)."""
-    s = t.sessions
-    conditions: list[ColumnElement[bool]] = [s.c.status == "ended", s.c.ended_at < cut.sessions]
+    s, te = t.sessions, t.transaction_events
+    conditions: list[ColumnElement[bool]] = [
+        s.c.status == "ended", s.c.updated_at < cut.sessions,
+        not_(exists().where(te.c.session_id == s.c.id, te.c.received_at >= cut.sessions))]
     conditions.extend(
         not_(exists().where(fk.parent == s.c.id))
         for table in metadata.tables.values() if table.name not in _OWN_CHILDREN
@@ -60,12 +67,14 @@ def plan(cut: Cutoffs) -> list[tuple[str, Table, ColumnElement[bool]]]:
     expired = select(t.sessions.c.id).where(_expired_sessions(cut))
     mv, te = t.meter_values, t.transaction_events
     return [
-        ("station_events", t.station_events, t.station_events.c.at < cut.safety_logs),
+        ("station_events", t.station_events,
+         t.station_events.c.received_at < cut.safety_logs),
         ("connector_status_history", t.connector_status_history,
-         t.connector_status_history.c.at < cut.safety_logs),
+         t.connector_status_history.c.received_at < cut.safety_logs),
         ("command_log", t.command_log, t.command_log.c.requested_at < cut.safety_logs),
-        ("meter_values (no session)", mv,
-         and_(mv.c.session_id.is_(None), mv.c.at < cut.sessions)),
+        ("meter_values (no session)", mv, and_(mv.c.session_id.is_(None), or_(
+            mv.c.received_at < cut.sessions,
+            and_(mv.c.received_at.is_(None), mv.c.at < cut.sessions)))),
         ("meter_values (expired sessions)", mv, mv.c.session_id.in_(expired)),
         ("transaction_events", te, te.c.session_id.in_(expired)),
         ("sessions", t.sessions, t.sessions.c.id.in_(expired)),

@@ -49,14 +49,18 @@ def meter_rows(
     connector_id: int | None,
     session_id: int | None,
     samples: Iterable[MeterSample],
+    *,
+    received_at: datetime,
 ) -> list[dict[str, Any]]:
-    """One row per sampled value, each with its natural key (stored once, whatever repeats)."""
+    """One row per sampled value, each with its natural key (stored once, whatever repeats);
+    ``received_at`` is the CSMS's clock (``WriteTx.now``), what retention goes by (a
+    charger's own clock may be decades off)."""
     return [
         {
             "station_id": station_id, "session_id": session_id, "evse_id": evse_id,
             "connector_id": connector_id, "at": sample.at, "measurand": value.measurand,
             "phase": value.phase, "unit": value.unit, "context": value.context,
-            "location": value.location, "value": value.value,
+            "location": value.location, "value": value.value, "received_at": received_at,
             "sample_key": sample_key(station_id, evse_id, connector_id, session_id,
                                      sample.at, value),
         }

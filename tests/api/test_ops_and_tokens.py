@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from csms.app import Csms
+from csms.app import Csms, running
 from tests.api.conftest import TokenFactory, bearer
+from tests.conftest import make_settings
 from tests.integration.test_server import raw
 
 
@@ -65,3 +66,21 @@ class TestTokens:
         admin = bearer(await token("admin"))
         for body in ({"role": "property"}, {"role": "operator", "district_id": 1}):
             assert 422 == (await http.post("/api-tokens", headers=admin, json=body)).status_code
+
+
+class TestMetricsToken:
+    async def test_metrics_need_the_token_when_one_is_set(self, database_url: str) -> None:
+        """With api.metrics_token, /metrics is 401 without it or with another, 200 with it;
+        the other operations endpoints stay open."""
+        secret = "metrics-token-0123456789"
+        settings = make_settings(database_url)
+        settings = settings.model_copy(update={
+            "api": settings.api.model_copy(update={"metrics_token": secret})})
+        async with running(settings) as app, httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{app.api_port}", timeout=10) as http:
+            assert 401 == (await http.get("/metrics")).status_code
+            assert 401 == (await http.get("/metrics", headers=bearer("x" * 24))).status_code
+            answer = await http.get("/metrics", headers=bearer(secret))
+            assert 200 == answer.status_code
+            assert "csms_db_commit_seconds_bucket" in answer.text
+            assert 200 == (await http.get("/healthz")).status_code

@@ -126,11 +126,11 @@ def test_cli_add_of_another_spelling_updates_the_card(
 
 
 async def test_migration_refuses_tokens_that_now_collide(empty_database_url: str) -> None:
-    """At 0007 (before 0013): deadbeef, DEADBEEF and 04a1. The upgrade stops naming the pair and
+    """At 0008 (before 0013): deadbeef, DEADBEEF and 04a1. The upgrade stops naming the pair and
     changes nothing of id_tokens; once one of them is gone it computes every key."""
     engine = create_engine(DatabaseSettings(url=empty_database_url))
     try:
-        await migrate.upgrade(engine, "0007")
+        await migrate.upgrade(engine, "0008")
         async with engine.begin() as conn:
             for token in ("deadbeef", "DEADBEEF", "04a1"):
                 await conn.execute(text(

@@ -74,7 +74,8 @@ async def seed(engine: AsyncEngine) -> None:
             sid = (await conn.execute(insert(t.sessions).values(
                 station_id="CP-1", transaction_id=str(n), status=status,
                 started_at=OLD_SESSION - timedelta(hours=1), ended_at=ended,
-                created_at=OLD_SESSION, updated_at=OLD_SESSION).returning(t.sessions.c.id))
+                created_at=OLD_SESSION, updated_at=ended or OLD_SESSION
+            ).returning(t.sessions.c.id))
                 ).scalar_one()
             await conn.execute(insert(t.transaction_events).values(
                 session_id=sid, seq_no=0, fingerprint="f0", event_type="Started", offline=False,
@@ -83,7 +84,8 @@ async def seed(engine: AsyncEngine) -> None:
                 station_id="CP-1", session_id=sid, at=OLD_SESSION, measurand="Energy", value=1))
         for at in (OLD_SESSION, KEPT_SESSION):
             await conn.execute(insert(t.meter_values).values(
-                station_id="CP-1", session_id=None, at=at, measurand="Energy", value=1))
+                station_id="CP-1", session_id=None, at=at, measurand="Energy", value=1,
+                received_at=at))
 
 
 EXPECTED = {"station_events": 1, "connector_status_history": 1, "command_log": 1,
@@ -146,3 +148,52 @@ class TestPrune:
         done = await asyncio.to_thread(prune, "--apply")
         assert "deleted 7 rows; the audit log is never pruned" in done.stdout
         assert 7 == sum(before.values()) - sum((await counts(engine)).values())
+
+
+DEAD_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TestTheChargersClockDoesNotCount:
+    async def test_rows_received_now_with_1970_timestamps_are_kept(
+        self, engine: AsyncEngine
+    ) -> None:
+        """A charger with a dead RTC reports 1970: its GroundFailure status, events, meter
+        values and a whole session received just now are not expired; retention goes by
+        the CSMS's receive time."""
+        received = NOW - timedelta(seconds=5)
+        async with engine.begin() as conn:
+            await conn.execute(insert(t.connector_status_history).values(
+                station_id="CP-1", evse_id=1, connector_id=1, status="Faulted",
+                error_code="GroundFailure", at=DEAD_CLOCK, received_at=received))
+            await conn.execute(insert(t.station_events).values(
+                station_id="CP-1", kind="security_event", at=DEAD_CLOCK, received_at=received,
+                details={}))
+            await conn.execute(insert(t.meter_values).values(
+                station_id="CP-1", session_id=None, at=DEAD_CLOCK, measurand="Energy",
+                value=1, received_at=received))
+            sid = (await conn.execute(insert(t.sessions).values(
+                station_id="CP-1", transaction_id="RTC", status="ended",
+                started_at=DEAD_CLOCK, ended_at=DEAD_CLOCK + timedelta(hours=1),
+                created_at=received, updated_at=received).returning(t.sessions.c.id))
+                ).scalar_one()
+            await conn.execute(insert(t.meter_values).values(
+                station_id="CP-1", session_id=sid, at=DEAD_CLOCK, measurand="Energy",
+                value=1, received_at=received))
+        cut = retention.Cutoffs.of(RetentionSettings(), NOW)
+        assert EXPECTED == await retention.count(engine, cut)  # the seed's, nothing more
+
+    async def test_an_end_received_lately_keeps_an_old_session(
+        self, engine: AsyncEngine
+    ) -> None:
+        """A session started long ago whose last transaction event arrived recently (an
+        offline charger's queue) is kept, even with an old end time and update."""
+        async with engine.begin() as conn:
+            sid = (await conn.execute(insert(t.sessions).values(
+                station_id="CP-1", transaction_id="LATE", status="ended",
+                started_at=OLD_SESSION, ended_at=OLD_SESSION, created_at=OLD_SESSION,
+                updated_at=OLD_SESSION).returning(t.sessions.c.id))).scalar_one()
+            await conn.execute(insert(t.transaction_events).values(
+                session_id=sid, seq_no=1, fingerprint="f1", event_type="Ended", offline=True,
+                at=OLD_SESSION, received_at=FRESH))
+        cut = retention.Cutoffs.of(RetentionSettings(), NOW)
+        assert EXPECTED == await retention.count(engine, cut)

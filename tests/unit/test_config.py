@@ -289,6 +289,35 @@ class TestEnvironment:
         monkeypatch.setenv("CSMS_SERVER__BOGUS", "1")
         assert "server.bogus: unknown key" in config_error()
 
+    @pytest.mark.parametrize("profile", [0, 1, 2])
+    def test_security_profile_from_environment(
+        self, monkeypatch: pytest.MonkeyPatch, profile: int
+    ) -> None:
+        """CSMS_SERVER__SECURITY_PROFILE=1 (the README's example) gives profile 1: the text
+        is coerced to the key's type, a Literal of integers."""
+        monkeypatch.setenv("CSMS_SERVER__SECURITY_PROFILE", str(profile))
+        monkeypatch.setenv("CSMS_SERVER__TLS_CERT_FILE", "cert.pem")
+        monkeypatch.setenv("CSMS_SERVER__TLS_KEY_FILE", "key.pem")
+        assert profile == load_settings().server.security_profile
+
+    def test_text_keys_stay_text(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A value that reads as a number stays text where the key is text."""
+        monkeypatch.setenv("CSMS_SERVER__HOST", "1")
+        monkeypatch.setenv("CSMS_API__ENABLED", "false")
+        settings = load_settings()
+        assert "1" == settings.server.host
+        assert settings.api.enabled is False
+
+    def test_an_invalid_variable_is_named_not_the_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A bad value from the environment names the variable; the file is not blamed."""
+        path = write(tmp_path, '[server]\nport = 9100\n')
+        monkeypatch.setenv("CSMS_SERVER__SECURITY_PROFILE", "7")
+        message = config_error(path)
+        assert "CSMS_SERVER__SECURITY_PROFILE (environment): server.security_profile:" in message
+        assert f"{path}: server.security_profile" not in message
+
     def test_path_prefix_from_environment_normalised(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -20,6 +20,7 @@ from csms.handlers.ocppj import (
     OcppError,
     OcppVersion,
     Schemas,
+    constrain,
     encode_call,
     encode_error,
     encode_result,
@@ -807,3 +808,101 @@ class TestSchemasActions:
         )
         schemas.check_response("Authorize", answer, "m")
         assert False is schemas.has_action("AuthorizeResponse")
+
+
+class TestValuesTheStoreCannotHold:
+    """Rule 4: OCPP's 32-bit integers, ids from 0, no NUL; refused before any handler."""
+
+    @pytest.mark.parametrize(
+        ("version", "action", "payload", "code"),
+        [
+            (OcppVersion.V16, "StartTransaction",
+             with_changes(START_TRANSACTION_16, "connectorId", value=2**31),
+             ErrorCode.TYPE_CONSTRAINT_VIOLATION),
+            (OcppVersion.V16, "StartTransaction",
+             with_changes(START_TRANSACTION_16, "connectorId", value=2**63),
+             ErrorCode.TYPE_CONSTRAINT_VIOLATION),
+            (OcppVersion.V16, "StartTransaction",
+             with_changes(START_TRANSACTION_16, "meterStart", value=-(2**31) - 1),
+             ErrorCode.TYPE_CONSTRAINT_VIOLATION),
+            (OcppVersion.V16, "StartTransaction",
+             with_changes(START_TRANSACTION_16, "connectorId", value=-1),
+             ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+            (OcppVersion.V201, "TransactionEvent",
+             with_changes(TRANSACTION_EVENT_201, "seqNo", value=2**31),
+             ErrorCode.TYPE_CONSTRAINT_VIOLATION),
+            (OcppVersion.V201, "TransactionEvent",
+             with_changes(TRANSACTION_EVENT_201, "seqNo", value=-1),
+             ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+            (OcppVersion.V201, "TransactionEvent",
+             with_changes(TRANSACTION_EVENT_201, "evse", value={"id": -1}),
+             ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+            (OcppVersion.V201, "MeterValues",
+             with_changes(METER_VALUES_201, "evseId", value=-3),
+             ErrorCode.PROPERTY_CONSTRAINT_VIOLATION),
+        ],
+        ids=["16-connector-2^31", "16-connector-2^63", "16-meter-below-int32",
+             "16-connector-negative", "201-seqno-2^31", "201-seqno-negative",
+             "201-evse-id-negative", "201-evse-negative"],
+    )
+    def test_out_of_range(self, version: OcppVersion, action: str, payload: Payload,
+                          code: ErrorCode) -> None:
+        """Beyond 32 bits: TypeConstraintViolation; a negative id: PropertyConstraint."""
+        assert code == check_error(Schemas(version), action, payload, "m").code
+
+    def test_the_limits_themselves_pass(self) -> None:
+        """connectorId 0 and 2^31 - 1, meterStart -2^31: valid."""
+        schemas = Schemas(OcppVersion.V16)
+        for changes in ({"connectorId": 0}, {"connectorId": 2**31 - 1},
+                        {"meterStart": -(2**31)}):
+            schemas.check_request("StartTransaction", {**START_TRANSACTION_16, **changes}, "m")
+
+    def test_existing_bounds_are_kept(self) -> None:
+        """A schema's own tighter bound stays (stateOfCharge 0-100 is a number, untouched);
+        an integer's own minimum is not lowered."""
+        schema: Payload = {"type": "object", "properties": {
+            "a": {"type": "integer", "minimum": 5}, "connectorId": {"type": "integer"},
+            "soc": {"type": "number", "minimum": 0, "maximum": 100}}}
+        props = constrain(schema)["properties"]
+        assert {"type": "integer", "minimum": 5, "maximum": 2**31 - 1} == props["a"]
+        assert 0 == props["connectorId"]["minimum"]
+        assert {"type": "number", "minimum": 0, "maximum": 100} == props["soc"]
+        assert "maximum" not in schema["properties"]["a"]  # the original is not changed
+
+    @pytest.mark.parametrize("payload", [
+        {"vendorId": "x", "data": "a\u0000b"}, {"vendorId": "x\u0000"},
+        {"vendorId": "x", "data": {"nested": ["ok", "n\u0000"]}},
+        {"vendorId": "x", "data": {"k\u0000": 1}},
+    ])
+    def test_nul_in_a_call_is_refused(self, payload: Payload) -> None:
+        """NUL in any string of a CALL: PropertyConstraintViolation with the call's id."""
+        error = parse_error(frame(CALL, "m-nul", "DataTransfer", payload))
+        assert ErrorCode.PROPERTY_CONSTRAINT_VIOLATION == error.code
+        assert "m-nul" == error.message_id
+
+    def test_an_escaped_backslash_before_u0000_is_no_nul(self) -> None:
+        """The text backslash-u0000 (an escaped backslash) is not NUL: accepted."""
+        payload = {"vendorId": "x", "data": "\\u0000"}
+        assert Call("m", "DataTransfer", payload) == parse_frame(
+            frame(CALL, "m", "DataTransfer", payload))
+
+    def test_nul_in_a_callerror_is_replaced(self) -> None:
+        """A CALLERROR's text loses its NUL; details holding one are dropped."""
+        message = parse_frame(frame(CALLERROR, "e", "Generic\u0000", "d\u0000",
+                                    {"x": "\u0000"}))
+        assert CallError("e", "Generic\ufffd", "d\ufffd", {}) == message
+
+    @pytest.mark.parametrize("value", ["1e400", "-1e400", "NaN", "Infinity", '"\\ud800"',
+                                       "1" * 30 + "e400"])
+    def test_json_only_a_lenient_parser_reads_keeps_the_id(self, value: str) -> None:
+        """1e400, NaN, a lone surrogate: FormatViolation carrying the frame's id."""
+        error = parse_error('[2, "m-x", "DataTransfer", {"vendorId": "x", "data": ' + value
+                            + "}]")
+        assert ErrorCode.FORMAT_VIOLATION == error.code
+        assert "m-x" == error.message_id
+
+    def test_unreadable_id_stays_unknown(self) -> None:
+        """1e400 where the id would be: RpcFrameworkError, message id -1."""
+        error = parse_error('[2, 1e400, "Heartbeat", {}]')
+        assert ErrorCode.RPC_FRAMEWORK_ERROR == error.code
+        assert UNKNOWN_MESSAGE_ID == error.message_id

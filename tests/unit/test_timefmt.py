@@ -86,6 +86,13 @@ class TestParseTime:
         with pytest.raises(ValueError, match=r"isoformat|month|hour"):
             parse_time(text)
 
+    @pytest.mark.parametrize("text", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+    def test_out_of_range_in_utc(self, text: str) -> None:
+        """A timestamp whose UTC time is before year 1 or after 9999 raises ValueError
+        (not OverflowError, which the handlers would answer with InternalError)."""
+        with pytest.raises(ValueError, match="out of range"):
+            parse_time(text)
+
 
 class TestFormatTime:
     def test_utc(self) -> None:

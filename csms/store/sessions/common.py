@@ -185,4 +185,5 @@ def late_rows(step: Step, row: SessionRow) -> None:
     event = step.event
     if event.samples:
         step.tx.insert_later(t.meter_values, meter_rows(
-            event.station_id, row.evse_id, row.connector_id, None, event.samples))
+            event.station_id, row.evse_id, row.connector_id, None, event.samples,
+            received_at=step.tx.now))

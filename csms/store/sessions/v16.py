@@ -79,11 +79,13 @@ async def stop(step: Step) -> SessionVerdict:
         step.note("unknown_transaction_stopped", event.transaction_ref,
                   meter_stop_wh=event.meter_wh, reason=event.stop_reason)
         step.tx.insert_later(t.meter_values, meter_rows(
-            event.station_id, event.evse_id, event.connector_id, None, event.samples))
+            event.station_id, event.evse_id, event.connector_id, None, event.samples,
+            received_at=step.tx.now))
         return SessionVerdict(None, event.transaction_ref, step.auth)
     if row.status == ACTIVE:
         step.tx.insert_later(t.meter_values, meter_rows(
-            event.station_id, row.evse_id, row.connector_id, row.id, event.samples))
+            event.station_id, row.evse_id, row.connector_id, row.id, event.samples,
+            received_at=step.tx.now))
         await end(step, row, event.meter_wh, event.at, event.stop_reason)
         step.changed(applied(event, row), row.id)
     elif not _same_stop(step, row):

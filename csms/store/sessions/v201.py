@@ -60,7 +60,8 @@ async def _apply(step: Step, row: SessionRow, fresh: bool) -> None:
     event = step.event
     assert event.seq_no is not None
     step.tx.insert_later(t.meter_values, meter_rows(
-        event.station_id, row.evse_id, row.connector_id, row.id, event.samples))
+        event.station_id, row.evse_id, row.connector_id, row.id, event.samples,
+            received_at=step.tx.now))
     points = register_points_wh(event.samples)
     values: dict[str, Any] = {"updated_at": step.tx.now,
                               "last_seq_no": max(event.seq_no, row.last_seq_no or 0)}

@@ -1,7 +1,7 @@
 """token keys (id tokens compared case-insensitively) and remote starts
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0008
 
 ``id_tokens.token_key`` is computed here for existing rows with the rule of this revision
 (csms.domain.authorization.token_key as of 0013: ASCII letters upper-cased; copied, so a
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0013'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
