@@ -64,6 +64,9 @@ class FleetOptions:
     profile: Path | None
     summary: Path | None
     progress_s: float
+    dwell_min_s: float = 300.0  # how long a car stays, uniform between these
+    dwell_max_s: float | None = None  # None: max(600, duration_s / 2)
+    arrival_window_s: float = 120.0  # the first cars arrive within this
 
 
 def _parse(argv: Sequence[str] | None) -> FleetOptions:
@@ -83,24 +86,32 @@ def _parse(argv: Sequence[str] | None) -> FleetOptions:
     p.add_argument("--summary", type=Path, default=None, metavar="PATH",
                    help="also write the figures and the summary as JSON here")
     p.add_argument("--progress-s", type=float, default=10.0)
+    p.add_argument("--dwell-min-s", type=float, default=300.0,
+                   help="cars stay between this and --dwell-max-s (short: several sessions"
+                        " per connector in a short run)")
+    p.add_argument("--dwell-max-s", type=float, default=None,
+                   help="default max(600, duration / 2)")
+    p.add_argument("--arrival-window-s", type=float, default=120.0)
     a = p.parse_args(argv)
     if a.stations <= 0 or a.duration_s <= 0 or a.connectors <= 0:
         p.error("--stations, --duration-s and --connectors must be positive")
     return FleetOptions(a.stations, a.duration_s, a.connectors, a.meter_interval_s,
                         a.ramp_per_s, a.fault_rate_per_h, a.db, a.url, a.seed, a.profile,
-                        a.summary, a.progress_s)
+                        a.summary, a.progress_s, a.dwell_min_s, a.dwell_max_s,
+                        a.arrival_window_s)
 
 
 def sim_argv(opts: FleetOptions, url: str, summary: Path) -> list[str]:
     """The ``csms-sim`` command line of the fleet."""
-    dwell_max = max(600.0, opts.duration_s / 2)
+    dwell_max = opts.dwell_max_s or max(600.0, opts.duration_s / 2)
     return [
         sys.executable, "-m", "simulators", "--url", url, "--count", str(opts.stations),
         "--version", "mixed", "--connectors", str(opts.connectors), "--sessions", "0",
         "--duration-s", str(opts.duration_s), "--meter-interval-s", str(opts.meter_interval_s),
         "--ramp-per-s", str(opts.ramp_per_s), "--seed", str(opts.seed),
         "--id-pattern", "FLEET-{n:05d}", "--id-tag-pattern", "FLEET-TAG-{n:05d}",
-        "--ev-arrival-window-s", "120", "--ev-dwell-min-s", "300",
+        "--ev-arrival-window-s", str(opts.arrival_window_s),
+        "--ev-dwell-min-s", str(opts.dwell_min_s),
         "--ev-dwell-max-s", str(dwell_max),
         "--fault-kinds", "GroundFailure,HighTemperature,OverVoltage,PowerMeterFailure",
         "--fault-rate-per-h", str(opts.fault_rate_per_h), "--fault-clear-after-s", "120",

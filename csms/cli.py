@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, StringConstraints, ValidationError
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from csms import cli_audit, cli_billing, cli_db, cli_load, passwords
+from csms import cli_audit, cli_billing, cli_city, cli_db, cli_load, passwords
 from csms.api.access import Role, scope_valid
 from csms.api.tokens import new_token
 from csms.app import serve_forever, store_only
@@ -34,7 +34,7 @@ from csms.store import migrate
 from csms.store.access import AccessStore
 from csms.store.engine import create_engine
 from csms.store.network import Network
-from csms.store.organisation import Organisation, StoreError
+from csms.store.organisation import DistrictSeed, Organisation, StoreError
 from csms.store.repository import Store
 from csms.store.residents import Residents
 
@@ -129,6 +129,7 @@ def _add_seed_parser(sub: Any) -> None:
                                 "with [[district]] tables (name, code); idempotent")
     districts.add_argument("path", type=Path)
     districts.set_defaults(func=_seed_districts)
+    cli_city.register(sub, seed)  # seed city; coverage
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -211,6 +212,9 @@ class _SeedDistrict(BaseModel):
                                            max_length=100)]
     code: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                            max_length=12)] | None = None
+    short: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                            max_length=50)] | None = None
+    pilot_target: Annotated[int, Field(ge=0, le=100_000)] | None = None
 
 
 class _SeedFile(BaseModel):
@@ -226,7 +230,8 @@ async def _seed_districts(settings: Settings, args: argparse.Namespace) -> int:
     async with store_only(settings, args.clock) as store:
         try:
             done = await Organisation(store.engine, store.writer).seed_districts(
-                [(d.name, d.code) for d in seed.district], f"cli:{getpass.getuser()}")
+                [DistrictSeed(d.name, d.code, d.short, d.pilot_target)
+                 for d in seed.district], f"cli:{getpass.getuser()}")
         except StoreError as exc:
             print(f"csms: {args.path}: {exc}; nothing was changed", file=sys.stderr)
             return 1

@@ -275,6 +275,13 @@ class BillingSettings(_Section):
     show_cost_charge_points: tuple[str, ...] = ()
 
 
+class CitySettings(_Section):
+    """``[city]``: what the city plan asks of the operator (csms.city)."""
+
+    # Every community should have a public charging site within this distance (m).
+    service_radius_m: float = Field(default=1000.0, gt=0, le=100_000)
+
+
 class Settings(BaseSettings):
     """The whole configuration; build it with :func:`load_settings`."""
 
@@ -297,6 +304,7 @@ class Settings(BaseSettings):
     load: LoadSettings = LoadSettings()
     billing: BillingSettings = BillingSettings()
     transactions: TransactionSettings = TransactionSettings()
+    city: CitySettings = CitySettings()
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Depends, HTTPException, Query, status
@@ -92,6 +93,11 @@ Printable = AfterValidator(_printable)
 NotNull = AfterValidator(_not_null)
 UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 AsNumber = PlainSerializer(float, return_type=float, when_used="json")  # Decimal out as number
+Latitude = Annotated[Decimal, Field(ge=-90, le=90, max_digits=8, decimal_places=6,
+                                    description="WGS-84 degrees, at most 6 decimals"), AsNumber]
+Longitude = Annotated[Decimal, Field(ge=-180, le=180, max_digits=9, decimal_places=6,
+                                     description="WGS-84 degrees, at most 6 decimals"),
+                      AsNumber]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 

@@ -30,6 +30,8 @@ class Site:
     transformer_kva: Decimal | None
     max_power_w: int | None
     timezone: str
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +75,7 @@ class ChargePointFilter:
 
 def _site(row: Row[Any]) -> Site:
     return Site(row.id, row.community_id, row.name, row.transformer_kva, row.max_power_w,
-                row.timezone)
+                row.timezone, row.latitude, row.longitude)
 
 
 def _charge_point(row: Row[Any]) -> ChargePoint:

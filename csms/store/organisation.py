@@ -246,6 +246,18 @@ class District:
     id: int
     code: str | None
     name: str
+    short_name: str | None = None
+    pilot_target: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictSeed:
+    """A district as a seed file gives it; None leaves a stored value as it is."""
+
+    name: str
+    code: str | None = None
+    short_name: str | None = None
+    pilot_target: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +278,7 @@ class Seeded:
 
 
 def _district(row: Row[Any]) -> District:
-    return District(row.id, row.code, row.name)
+    return District(row.id, row.code, row.name, row.short_name, row.pilot_target)
 
 
 def _community(row: Row[Any]) -> Community:
@@ -345,20 +357,26 @@ class Organisation:
     async def delete_community(self, community_id: int, actor: str) -> None:
         await self._communities.delete(community_id, actor)
 
-    async def seed_districts(self, entries: Sequence[tuple[str, str | None]],
-                             actor: str) -> Seeded:
-        """Add each (name, code) district that is missing (by name) and set the code of
-        those that have none or another; all or nothing. Running it again changes nothing."""
+    async def seed_districts(self, entries: Sequence[DistrictSeed], actor: str) -> Seeded:
+        """Add each district that is missing (by name) and set the code, short name and pilot
+        target of those where the entry gives another; all or nothing. Running it again
+        changes nothing."""
 
         async def unit(tx: WriteTx) -> Seeded | StoreError:
             d = t.districts
             counts = [0, 0, 0]
-            for name, code in entries:
-                row = (await tx.conn.execute(select(d).where(d.c.name == name))).one_or_none()
-                values = {"name": name, "code": code}
-                if row is not None and (code is None or row.code == code):
+            for entry in entries:
+                row = (await tx.conn.execute(
+                    select(d).where(d.c.name == entry.name))).one_or_none()
+                given = {key: value for key, value in (
+                    ("code", entry.code), ("short_name", entry.short_name),
+                    ("pilot_target", entry.pilot_target)) if value is not None}
+                changes = given if row is None else {
+                    key: value for key, value in given.items() if getattr(row, key) != value}
+                if row is not None and not changes:
                     counts[2] += 1
                     continue
+                values = {"name": entry.name, **changes}
                 problem = await taken(tx.conn, (d.c.code,), values, d.c.id,
                                       None if row is None else row.id)
                 if problem is not None:
@@ -367,8 +385,8 @@ class Organisation:
                     key = await insert_row(tx, d, values)
                     audit(tx, actor, "create", "district", key, values)
                 else:
-                    await update_row(tx, d, row.id, {"code": code})
-                    audit(tx, actor, "update", "district", row.id, {"code": code})
+                    await update_row(tx, d, row.id, changes)
+                    audit(tx, actor, "update", "district", row.id, changes)
                 counts[0 if row is None else 1] += 1
             return Seeded(*counts)
 

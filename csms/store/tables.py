@@ -51,6 +51,8 @@ districts = Table(
     Column("id", Integer, primary_key=True),
     Column("code", String(12), unique=True),
     Column("name", String(100), nullable=False, unique=True),
+    Column("short_name", String(50)),
+    Column("pilot_target", Integer),  # the plan's pilot-year target, communities
 )
 
 communities = Table(
@@ -71,6 +73,9 @@ sites = Table(
     Column("transformer_kva", Numeric(10, 2)),
     Column("max_power_w", Integer),
     Column("timezone", String(64), nullable=False, server_default="Asia/Shanghai"),
+    # WGS-84; null: the site stands at its community's coordinates (csms.city.coverage)
+    Column("latitude", Numeric(9, 6)),
+    Column("longitude", Numeric(9, 6)),
 )
 
 charge_points = Table(

@@ -23,7 +23,7 @@ from csms.logs import configure_logging
 from csms.store import tables as t
 from tests.api.conftest import TokenFactory, bearer
 
-KUNMING = Path("/work/shared/data/kunming_districts.toml")
+KUNMING = Path(__file__).resolve().parents[2] / "data" / "city" / "kunming_districts.toml"
 Headers = dict[str, str]
 
 
@@ -100,7 +100,8 @@ class TestDistricts:
         admin = bearer(secret)
         made = await ok(await http.post("/districts", headers=admin,
                                         json={"name": " 五华区 ", "code": "530102"}), 201)
-        assert {"id": made["id"], "name": "五华区", "code": "530102"} == made
+        assert {"id": made["id"], "name": "五华区", "code": "530102", "short_name": None,
+                "pilot_target": None} == made
         assert made == await ok(await http.get(f"/districts/{made['id']}", headers=admin))
         changed = await ok(await http.patch(f"/districts/{made['id']}", headers=admin,
                                             json={"code": None}))
@@ -108,7 +109,8 @@ class TestDistricts:
         await ok(await http.delete(f"/districts/{made['id']}", headers=admin), 204)
         assert 404 == (await http.get(f"/districts/{made['id']}", headers=admin)).status_code
         assert [
-            (actor_of(secret), "create", {"name": "五华区", "code": "530102"}),
+            (actor_of(secret), "create", {"name": "五华区", "code": "530102",
+                                          "short_name": None, "pilot_target": None}),
             (actor_of(secret), "update", {"code": None}),
             (actor_of(secret), "delete", {}),
         ] == await audit_rows(csms, "district", made["id"])

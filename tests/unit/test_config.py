@@ -13,6 +13,7 @@ from csms.config import (
     ApiSettings,
     AuthorizationSettings,
     BillingSettings,
+    CitySettings,
     ClusterSettings,
     DatabaseSettings,
     LoadSettings,
@@ -45,6 +46,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "load": LoadSettings,
     "billing": BillingSettings,
     "transactions": TransactionSettings,
+    "city": CitySettings,
 }
 
 

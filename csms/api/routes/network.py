@@ -35,6 +35,8 @@ from csms.api.models import (
     WRITE_ONE,
     AsNumber,
     Id,
+    Latitude,
+    Longitude,
     NotNull,
     Page,
     PagingDep,
@@ -91,6 +93,8 @@ class SiteIn(BaseModel):
     transformer_kva: Kva | None = None
     max_power_w: PowerW | None = None
     timezone: TimeZone = "Asia/Shanghai"
+    latitude: Latitude | None = Field(default=None, description="null: at its community")
+    longitude: Longitude | None = None
 
 
 class SitePatch(BaseModel):
@@ -103,6 +107,8 @@ class SitePatch(BaseModel):
     transformer_kva: Kva | None = None
     max_power_w: PowerW | None = None
     timezone: Annotated[TimeZone | None, NotNull] = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
 
 
 class SiteOut(BaseModel):
@@ -114,6 +120,8 @@ class SiteOut(BaseModel):
     transformer_kva: Kva | None
     max_power_w: int | None
     timezone: str
+    latitude: Latitude | None
+    longitude: Longitude | None
 
 
 class ChargePointIn(BaseModel):

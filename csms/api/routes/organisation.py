@@ -8,7 +8,6 @@ scoped token learns that an id exists, never what it holds). Only admin writes h
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, status
@@ -22,8 +21,9 @@ from csms.api.models import (
     ONE,
     WRITE,
     WRITE_ONE,
-    AsNumber,
     Id,
+    Latitude,
+    Longitude,
     NotNull,
     Page,
     PagingDep,
@@ -49,15 +49,14 @@ DistrictName = Annotated[str, StringConstraints(strip_whitespace=True, min_lengt
                                                 max_length=100), Printable]
 DistrictCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                 max_length=12, pattern=r"^[0-9A-Za-z-]+$")]
+ShortName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=50), Printable]
+Target = Annotated[int, Field(ge=0, le=100_000,
+                              description="the plan's pilot-year target, communities")]
 CommunityName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                  max_length=200), Printable]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                            max_length=400), Printable]
-Latitude = Annotated[Decimal, Field(ge=-90, le=90, max_digits=8, decimal_places=6,
-                                    description="WGS-84 degrees, at most 6 decimals"), AsNumber]
-Longitude = Annotated[Decimal, Field(ge=-180, le=180, max_digits=9, decimal_places=6,
-                                     description="WGS-84 degrees, at most 6 decimals"),
-                      AsNumber]
 
 
 class DistrictIn(BaseModel):
@@ -65,6 +64,8 @@ class DistrictIn(BaseModel):
 
     name: DistrictName
     code: DistrictCode | None = Field(default=None, description="administrative division code")
+    short_name: ShortName | None = None
+    pilot_target: Target | None = None
 
 
 class DistrictPatch(BaseModel):
@@ -74,6 +75,8 @@ class DistrictPatch(BaseModel):
 
     name: Annotated[DistrictName | None, NotNull] = None
     code: DistrictCode | None = None
+    short_name: ShortName | None = None
+    pilot_target: Target | None = None
 
 
 class DistrictOut(BaseModel):
@@ -82,6 +85,8 @@ class DistrictOut(BaseModel):
     id: int
     code: str | None
     name: str
+    short_name: str | None
+    pilot_target: int | None
 
 
 class CommunityIn(BaseModel):
