@@ -67,6 +67,7 @@ class FleetOptions:
     dwell_min_s: float = 300.0  # how long a car stays, uniform between these
     dwell_max_s: float | None = None  # None: max(600, duration_s / 2)
     arrival_window_s: float = 120.0  # the first cars arrive within this
+    sessions: int = 0  # per station; 0: cars keep coming until the run ends
 
 
 def _parse(argv: Sequence[str] | None) -> FleetOptions:
@@ -92,13 +93,16 @@ def _parse(argv: Sequence[str] | None) -> FleetOptions:
     p.add_argument("--dwell-max-s", type=float, default=None,
                    help="default max(600, duration / 2)")
     p.add_argument("--arrival-window-s", type=float, default=120.0)
+    p.add_argument("--sessions", type=int, default=0,
+                   help="sessions per station (cars arriving over --arrival-window-s);"
+                        " 0: until the run ends")
     a = p.parse_args(argv)
     if a.stations <= 0 or a.duration_s <= 0 or a.connectors <= 0:
         p.error("--stations, --duration-s and --connectors must be positive")
     return FleetOptions(a.stations, a.duration_s, a.connectors, a.meter_interval_s,
                         a.ramp_per_s, a.fault_rate_per_h, a.db, a.url, a.seed, a.profile,
                         a.summary, a.progress_s, a.dwell_min_s, a.dwell_max_s,
-                        a.arrival_window_s)
+                        a.arrival_window_s, a.sessions)
 
 
 def sim_argv(opts: FleetOptions, url: str, summary: Path) -> list[str]:
@@ -106,7 +110,8 @@ def sim_argv(opts: FleetOptions, url: str, summary: Path) -> list[str]:
     dwell_max = opts.dwell_max_s or max(600.0, opts.duration_s / 2)
     return [
         sys.executable, "-m", "simulators", "--url", url, "--count", str(opts.stations),
-        "--version", "mixed", "--connectors", str(opts.connectors), "--sessions", "0",
+        "--version", "mixed", "--connectors", str(opts.connectors),
+        "--sessions", str(opts.sessions),
         "--duration-s", str(opts.duration_s), "--meter-interval-s", str(opts.meter_interval_s),
         "--ramp-per-s", str(opts.ramp_per_s), "--seed", str(opts.seed),
         "--id-pattern", "FLEET-{n:05d}", "--id-tag-pattern", "FLEET-TAG-{n:05d}",

@@ -296,7 +296,8 @@ async def serve_forever(settings: Settings, clock: Clock = system_clock) -> None
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGUSR1, memory.snapshot)  # csms.memory
-    async with running(settings, clock):
+    async with running(settings, clock) as csms:
+        loop.add_signal_handler(signal.SIGHUP, csms.ocpp.reload_tls)  # new TLS certificates
         gc.freeze()  # start-up objects never need collecting; shortens full collections
         gc.set_threshold(*GC_THRESHOLDS)
         collector = asyncio.create_task(

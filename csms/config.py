@@ -60,9 +60,21 @@ class ServerSettings(_Section):
     port: int = Field(default=9000, ge=0, le=65535)
     path_prefix: str = "/"
     unknown_charge_points: UnknownStationPolicy = UnknownStationPolicy.REJECT
-    security_profile: Literal[0, 1, 2] = 0
+    # 0: none; 1: Basic auth; 2: TLS + Basic auth; 3: TLS + client certificates (the lowest
+    # profile the server accepts; a charge point's own recorded profile may be higher).
+    security_profile: Literal[0, 1, 2, 3] = 0
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    # A second certificate of the other key type (RSA beside ECDSA): csms.handlers.tls.
+    tls_cert_file_2: Path | None = None
+    tls_key_file_2: Path | None = None
+    # The CA charge-point certificates must chain to (security profile 3).
+    tls_client_ca_file: Path | None = None
+    # Failed Basic-auth attempts: per charge point id and per source address, a bucket of
+    # this many failures refilled one per auth_failure_refill_s (csms.domain.throttle).
+    auth_failures_per_id: int = Field(default=10, ge=1)
+    auth_failures_per_address: int = Field(default=30, ge=1)
+    auth_failure_refill_s: float = Field(default=30.0, gt=0)
     ping_interval_s: float = Field(default=30.0, gt=0)
     ping_timeout_s: float = Field(default=30.0, gt=0)
     heartbeat_interval_s: int = Field(default=300, ge=10)
@@ -73,6 +85,20 @@ class ServerSettings(_Section):
     clock_tolerance_s: float = Field(default=300.0, gt=0)
     clock_anomaly_events: bool = True
     gc_interval_s: float = Field(default=60.0, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> ServerSettings:
+        if self.security_profile >= 2 and self.tls_cert_file is None:
+            raise ValueError(f"security_profile {self.security_profile} needs tls_cert_file"
+                             " and tls_key_file")
+        for cert, key, name in ((self.tls_cert_file, self.tls_key_file, "tls_key_file"),
+                                (self.tls_cert_file_2, self.tls_key_file_2,
+                                 "tls_key_file_2")):
+            if (cert is None) != (key is None):
+                raise ValueError(f"{name} and its certificate file go together")
+        if self.security_profile == 3 and self.tls_client_ca_file is None:
+            raise ValueError("security_profile 3 needs tls_client_ca_file")
+        return self
 
     @field_validator("path_prefix")
     @classmethod

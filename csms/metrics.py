@@ -33,6 +33,9 @@ class Metrics:
         self.refused_frames = Counter("csms_ocpp_refused_frames",
                                       "frames refused by closing the connection, by reason",
                                       ["reason"], registry=r)
+        self.refused_handshakes = Counter(
+            "csms_ocpp_refused_handshakes", "WebSocket handshakes refused, by reason",
+            ["reason"], registry=r)
         self.handler_seconds = Histogram(
             "csms_ocpp_handler_seconds", "time from a charger's CALL to our answer",
             ["action"], buckets=_LATENCY_BUCKETS, registry=r)
@@ -57,6 +60,10 @@ class Metrics:
 
     def frame_refused(self, reason: str) -> None:
         self.refused_frames.labels(reason).inc()
+
+    def handshake_refused(self, reason: str) -> None:
+        """``reason``: one of a fixed few (csms.handlers.server), never a charger's string."""
+        self.refused_handshakes.labels(reason).inc()
 
     def committed(self, seconds: float, units: int) -> None:
         self.commit_seconds.observe(seconds)

@@ -4,14 +4,25 @@ Handshake rules, in order (each refusal is logged with the reason):
 1. The path is ``<path_prefix><charge point id>``; anything else is 404, and so is an id
    with a control or other unprintable character (``/AUTH-1%00``), before any database work.
    A database failure while admitting is a 503, logged, never a traceback.
-2. A charge point whose registration is Rejected is refused (403). An unknown id is refused
-   under the ``reject`` policy (404), else admitted as Pending or Accepted; it is registered
-   (stored) only once the whole handshake has succeeded, so refused or abandoned handshakes
-   leave nothing behind.
-3. Basic auth (security profile 1 and 2, or any charge point that has a password): the
-   user name must be the charge point id and the password must match its stored hash
-   (401 otherwise).
-4. The subprotocol is the highest version both sides offer (``ocpp2.0.1``, ``ocpp1.6``);
+2. Guessing is throttled (:class:`csms.domain.throttle.FailureThrottle`): an id or a source
+   address whose failed attempts used up its bucket gets 429 with ``Retry-After`` before any
+   database or password work; the attempt that locks it records a security event
+   (``FailedToAuthenticateAtCsms``: an alarm and, like every security event, an audit row).
+   Only attempts that present credentials (or a certificate) and fail count; a missing
+   header is the usual challenge.
+3. An unknown id is refused under the ``reject`` policy, else admitted as Pending or Accepted;
+   it is registered (stored) only once the whole handshake has succeeded, so refused or
+   abandoned handshakes leave nothing behind. Whenever credentials are required (profile 1
+   and up) or presented, an unknown id is answered exactly as a wrong password (401, after a
+   password check of the same cost), so answers do not tell which ids exist; otherwise 404.
+4. Authentication: the profile a charge point is held to is the higher of the server's
+   ``security_profile`` and its own recorded one. A verified client certificate (TLS with
+   ``tls_client_ca_file``) whose subject CN is the id authenticates it (profile 3) and holds
+   it to profile 3 from then on; a certificate for another id is refused. Below profile 3,
+   Basic auth (profile 1 and 2, or any charge point that has a password): the user name must
+   be the id and the password must match its stored hash (401 otherwise).
+5. A charge point whose registration is Rejected is refused (403), after authentication.
+6. The subprotocol is the highest version both sides offer (``ocpp2.0.1``, ``ocpp1.6``);
    a handshake without one is refused (400).
 """
 
@@ -21,7 +32,10 @@ import asyncio
 import base64
 import binascii
 import hashlib
+import math
+import secrets
 import ssl
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -31,15 +45,15 @@ from urllib.parse import unquote
 
 import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
 from csms import passwords
 from csms.config import ServerSettings, UnknownStationPolicy
-from csms.domain.model import RegistrationStatus
-from csms.handlers import v16, v201
+from csms.domain.model import RegistrationStatus, StationEventReported
+from csms.domain.throttle import FailureThrottle
+from csms.handlers import tls, v16, v201
 from csms.handlers.connection import ConnectionRegistry, StationConnection
 from csms.handlers.context import StationContext
 from csms.handlers.ocppj import OcppVersion, Schemas
@@ -79,6 +93,12 @@ class OcppServer:
         )
         # station id -> (hash, sha256 of the password) that verified: a bounded LRU
         self._verified: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._by_id = FailureThrottle(settings.auth_failures_per_id,
+                                      settings.auth_failure_refill_s)
+        self._by_address = FailureThrottle(settings.auth_failures_per_address,
+                                           settings.auth_failure_refill_s)
+        self._dummy_hash: str | None = None  # for unknown ids (rule 3), made on first use
+        self._tls = tls.server_context(settings)
         self.server: Server | None = None
 
     async def start(self) -> Server:
@@ -88,14 +108,15 @@ class OcppServer:
             self._handle, s.host, s.port, subprotocols=SUBPROTOCOLS,
             select_subprotocol=_select_subprotocol, process_request=self._admit,
             ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s,
-            max_size=s.max_message_bytes, ssl=self._ssl_context(), compression=None,
+            max_size=s.max_message_bytes, ssl=self._tls, compression=None,
             server_header="csms",
             # A reconnect storm of thousands of chargers overflows asyncio's default of 100
             # pending handshakes (each overflow costs that charger a ~1 s SYN retry).
             backlog=LISTEN_BACKLOG,
         )
         log.info("ocpp.server.listening", host=s.host, port=self.port, prefix=s.path_prefix,
-                 tls=s.security_profile == 2, unknown_charge_points=s.unknown_charge_points)
+                 tls=self._tls is not None, security_profile=s.security_profile,
+                 unknown_charge_points=s.unknown_charge_points)
         return self.server
 
     @property
@@ -103,16 +124,18 @@ class OcppServer:
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        s = self._settings
-        if s.security_profile < 2:
-            return None
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        assert s.tls_cert_file is not None
-        assert s.tls_key_file is not None
-        context.load_cert_chain(s.tls_cert_file, s.tls_key_file)
-        return context
+    def reload_tls(self) -> bool:
+        """Load the TLS certificates, keys and client CA again (SIGHUP); new handshakes get
+        them. False, logged, when a file is bad: the old ones stay in use."""
+        if self._tls is None:
+            return False
+        try:
+            tls.reload(self._tls, self._settings)
+        except (OSError, ssl.SSLError) as exc:
+            log.error("ocpp.tls.reload_failed", error=str(exc))
+            return False
+        log.info("ocpp.tls.reloaded")
+        return True
 
     # -- handshake ---------------------------------------------------------------------------
 
@@ -130,22 +153,90 @@ class OcppServer:
     async def _admit_station(self, connection: ServerConnection, request: Request,
                              station_id: str) -> Response | None:
         refuse = _refuser(connection, request)
+        address = _address(connection)
+        now = time.monotonic()
+        wait = max(self._by_id.retry_after_s([station_id], now),
+                   self._by_address.retry_after_s([address], now))
+        if wait > 0:
+            self._count("throttled")
+            response = refuse(HTTPStatus.TOO_MANY_REQUESTS, "too many failed attempts",
+                              station_id)
+            response.headers["Retry-After"] = str(math.ceil(wait))
+            return response
+        credentials = _basic_credentials(request.headers.get("Authorization"))
+        common_name = tls.peer_common_name(connection.transport.get_extra_info("ssl_object"))
         record = await self._store.get_station(station_id)
         new = record is None
         if record is None:
             status = self._unknown_status()
             if status is None:
-                return refuse(HTTPStatus.NOT_FOUND, "unknown charge point", station_id)
+                if self._settings.security_profile == 0 and credentials is None:
+                    return refuse(HTTPStatus.NOT_FOUND, "unknown charge point", station_id)
+                if credentials is not None:  # the cost of a real check (rule 3)
+                    await asyncio.to_thread(passwords.verify, credentials[1],
+                                            self._dummy())
+                return await self._failed(connection, request, station_id, address,
+                                          credentials is not None or common_name is not None)
             record = StationRecord(station_id, status, None, None)
+        required = max(self._settings.security_profile, record.security_profile or 0)
+        if common_name is not None and common_name != station_id:
+            return await self._failed(connection, request, station_id, address, True,
+                                      f"certificate is for {common_name!r}")
+        by_certificate = common_name == station_id
+        if required >= 3 and not by_certificate:
+            return await self._failed(connection, request, station_id, address,
+                                      credentials is not None, "a client certificate is needed")
+        needs_password = not by_certificate and (
+            required >= 1 or record.password_hash is not None)
+        if needs_password and not await self._authenticated(record, credentials):
+            return await self._failed(connection, request, station_id, address,
+                                      credentials is not None)
         if record.registration_status is RegistrationStatus.REJECTED:
             return refuse(HTTPStatus.FORBIDDEN, "charge point is rejected", station_id)
-        needs_auth = self._settings.security_profile >= 1 or record.password_hash is not None
-        if needs_auth and not await self._authenticated(record, request.headers):
-            response = refuse(HTTPStatus.UNAUTHORIZED, "bad or missing credentials", station_id)
-            response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
-            return response
+        if by_certificate and not new and (record.security_profile or 0) < 3:
+            await self._store.raise_security_profile(
+                station_id, 3, {"reason": "connected with a client certificate"})
         self._admitted[connection] = (record, new)
         return None
+
+    async def _failed(self, connection: ServerConnection, request: Request, station_id: str,
+                      address: str, counts: bool, reason: str = "bad or missing credentials",
+                      ) -> Response:
+        """401; a failure that presented credentials takes a token from the id's and the
+        address's buckets, and the one that locks either is recorded (rule 2)."""
+        self._count("unauthorized")
+        if counts:
+            now = time.monotonic()
+            locked = [("id", key) for key in self._by_id.failed([station_id], now)]
+            locked += [("address", key) for key in self._by_address.failed([address], now)]
+            for kind, key in locked:
+                await self._record_lockout(station_id, address, kind, str(key))
+        response = _refuser(connection, request)(HTTPStatus.UNAUTHORIZED, reason, station_id)
+        response.headers["WWW-Authenticate"] = 'Basic realm="ocpp", charset="UTF-8"'
+        return response
+
+    async def _record_lockout(self, station_id: str, address: str, kind: str,
+                              key: str) -> None:
+        limits = {"id": self._settings.auth_failures_per_id,
+                  "address": self._settings.auth_failures_per_address}
+        details: dict[str, object] = {
+            "source": "csms", "reason": "too many failed authentication attempts",
+            "locked": kind, "key": key, "address": address, "failures": limits[kind],
+            "refill_s": self._settings.auth_failure_refill_s}
+        log.warning("ocpp.auth.locked", station_id=station_id, **details)
+        self._count(f"locked_{kind}")
+        await self._service.reported([StationEventReported(
+            station_id, "security_event", self._clock(), code="FailedToAuthenticateAtCsms",
+            details=details)])  # audited as every security event is (csms.services.sharing)
+
+    def _count(self, reason: str) -> None:
+        if self._observer is not None:
+            self._observer.handshake_refused(reason)
+
+    def _dummy(self) -> str:
+        if self._dummy_hash is None:
+            self._dummy_hash = passwords.hash_password(secrets.token_urlsafe(24))
+        return self._dummy_hash
 
     def _station_id(self, path: str) -> str | None:
         prefix = self._settings.path_prefix
@@ -174,9 +265,12 @@ class OcppServer:
         await self._store.add_station(admitted.station_id, admitted.registration_status)
         return await self._store.get_station(admitted.station_id) or admitted
 
-    async def _authenticated(self, record: StationRecord, headers: Headers) -> bool:
-        credentials = _basic_credentials(headers.get("Authorization"))
-        if credentials is None or record.password_hash is None:
+    async def _authenticated(self, record: StationRecord,
+                             credentials: tuple[str, str] | None) -> bool:
+        if credentials is None:
+            return False
+        if record.password_hash is None:  # the same cost as a wrong password (rule 3)
+            await asyncio.to_thread(passwords.verify, credentials[1], self._dummy())
             return False
         user, password = credentials
         if user != record.station_id:
@@ -255,6 +349,11 @@ def _refuser(
         return connection.respond(status, reason + "\n")
 
     return refuse
+
+
+def _address(connection: ServerConnection) -> str:
+    peer = connection.remote_address
+    return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str] | None:

@@ -49,6 +49,7 @@ class ChargePoint:
     created_at: datetime
     last_boot_at: datetime | None
     last_seen_at: datetime | None
+    security_profile: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,7 @@ def _charge_point(row: Row[Any]) -> ChargePoint:
         row.id, row.site_id, row.community_id, row.registration_status,
         row.password_hash is not None, row.ocpp_version, row.vendor, row.model,
         row.serial_number, row.firmware_version, utc(row.created_at),
-        aware(row.last_boot_at), aware(row.last_seen_at),
+        aware(row.last_boot_at), aware(row.last_seen_at), row.security_profile,
     )
 
 
@@ -185,7 +186,8 @@ class Network:
 
     async def update_charge_point(self, station_id: str, changes: Mapping[str, Any],
                                   actor: str) -> ChargePoint:
-        """Change ``site_id``, ``vendor``, ``model`` or ``registration_status``."""
+        """Change ``site_id``, ``vendor``, ``model``, ``registration_status`` or
+        ``security_profile``."""
         return await self._charge_points.update(station_id, changes, actor,
                                                 _read_charge_point)
 

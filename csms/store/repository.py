@@ -26,6 +26,7 @@ from csms.domain.model import (
     StationEventReported,
 )
 from csms.store import tables as t
+from csms.store.access import audit
 from csms.store.rows import event_row, meter_rows, natural_key, read_token
 from csms.store.sessions import SessionRecorder
 from csms.store.writer import Writer, WriteTx
@@ -39,6 +40,7 @@ class StationRecord:
     registration_status: RegistrationStatus
     password_hash: str | None
     site_id: int | None
+    security_profile: int | None = None
 
 
 _TOUCH = update(t.charge_points).where(t.charge_points.c.id == bindparam("b_id")).values(
@@ -78,7 +80,8 @@ class Store:
         if row is None:
             return None
         return StationRecord(
-            row.id, RegistrationStatus(row.registration_status), row.password_hash, row.site_id
+            row.id, RegistrationStatus(row.registration_status), row.password_hash, row.site_id,
+            row.security_profile,
         )
 
     async def add_station(
@@ -96,6 +99,33 @@ class Store:
                 site_id=site_id, created_at=tx.now,
             )
             await tx.conn.execute(stmt.on_conflict_do_nothing(index_elements=["id"]))
+
+        await self.writer.submit(unit)
+
+    async def raise_security_profile(self, station_id: str, profile: int,
+                                     details: dict[str, Any]) -> bool:
+        """Hold the charge point to at least ``profile`` from now on (never lowers it);
+        audited. Whether it was raised."""
+
+        async def unit(tx: WriteTx) -> bool:
+            cp = t.charge_points
+            result = await tx.conn.execute(update(cp).where(
+                cp.c.id == station_id,
+                (cp.c.security_profile.is_(None)) | (cp.c.security_profile < profile),
+            ).values(security_profile=profile))
+            if result.rowcount:
+                audit(tx, "ocpp-server", "raise_security_profile", "charge_point", station_id,
+                      {"security_profile": profile, **details}, at=tx.now)
+            return bool(result.rowcount)
+
+        return await self.writer.submit(unit)
+
+    async def security_audit(self, station_id: str, action: str,
+                             details: dict[str, Any]) -> None:
+        """A security fact about a charge point (a lockout, a closed connection), audited."""
+
+        async def unit(tx: WriteTx) -> None:
+            audit(tx, "ocpp-server", action, "charge_point", station_id, details, at=tx.now)
 
         await self.writer.submit(unit)
 

@@ -84,6 +84,9 @@ charge_points = Table(
     Column("site_id", ForeignKey("sites.id"), index=True),
     Column("registration_status", String(16), nullable=False),
     Column("password_hash", String(200)),
+    # The lowest security profile this charge point is held to (null: the server's); raised
+    # to 3 when it first connects with a client certificate, lowered only by an operator.
+    Column("security_profile", Integer),
     Column("ocpp_version", String(16)),
     Column("vendor", String(50)),
     Column("model", String(50)),

@@ -189,7 +189,7 @@ class TestInvalidValues:
 
     def test_every_problem_is_listed(self, tmp_path: Path) -> None:
         """Several problems are all named in one message."""
-        path = write(tmp_path, '[server]\nport = -5\nsecurity_profile = 3\n'
+        path = write(tmp_path, '[server]\nport = -5\nsecurity_profile = 4\n'
                                '[logging]\nlevel = "verbose"\n')
         message = config_error(path)
         assert "server.port" in message

@@ -19,7 +19,7 @@ import zoneinfo
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -49,7 +49,7 @@ from csms.api.models import (
 )
 from csms.api.scope import require_site, require_station, visible_communities
 from csms.app import Csms
-from csms.domain.model import RegistrationStatus
+from csms.domain.model import RegistrationStatus, StationEventReported
 from csms.store.access import location_of_community, location_of_site
 from csms.store.network import ChargePoint, ChargePointFilter, Network
 
@@ -142,6 +142,9 @@ class ChargePointPatch(BaseModel):
     site_id: Id | None = None
     vendor: Label | None = None
     model: Label | None = None
+    security_profile: Literal[0, 1, 2, 3] | None = Field(
+        default=None, description="the lowest OCPP security profile it is held to (null: the"
+        " server's); lowering it is only ever done here, and audited")
 
 
 class ChargePointOut(BaseModel):
@@ -158,6 +161,7 @@ class ChargePointOut(BaseModel):
     firmware_version: str | None
     created_at: datetime
     last_boot_at: datetime | None
+    security_profile: int | None
     last_seen_at: datetime | None
 
 
@@ -331,6 +335,7 @@ async def set_password(
     hashed = await asyncio.to_thread(passwords.hash_password, password)
     with store_errors():
         record = await _repo(csms).set_password(station_id, hashed, principal.actor)
+    await _disconnect(csms, station_id, "password changed", principal.actor)
     return PasswordOut(charge_point=_out(csms, record),
                        password=None if given else password)
 
@@ -339,11 +344,29 @@ async def set_password(
             responses=ONE)
 async def set_registration(station_id: StationId, body: RegistrationIn, csms: CsmsDep,
                            principal: Writer) -> ChargePointOut:
-    """Accept, hold (Pending) or reject a charge point; it is told at its next boot."""
+    """Accept, hold (Pending) or reject a charge point; it is told at its next boot. A
+    rejected one connected to this node is disconnected at once (and refused from then on)."""
     await require_station(csms, principal, station_id)
     with store_errors():
-        return _out(csms, await _repo(csms).update_charge_point(
-            station_id, {"registration_status": body.status.value}, principal.actor))
+        record = await _repo(csms).update_charge_point(
+            station_id, {"registration_status": body.status.value}, principal.actor)
+    if body.status is RegistrationStatus.REJECTED:
+        await _disconnect(csms, station_id, "charge point rejected", principal.actor)
+    return _out(csms, record)
+
+
+async def _disconnect(csms: Csms, station_id: str, reason: str, actor: str) -> None:
+    """Close the charge point's connection on this node, if it has one, saying why (the
+    close reason, a station event and an audit row)."""
+    connection = csms.connections.get(station_id)
+    if connection is None:
+        return
+    await connection.close(reason)
+    details: dict[str, object] = {"reason": reason, "by": actor}
+    await csms.stations.reported([StationEventReported(
+        station_id, "disconnected_by_csms", csms.stations.now(), code=reason,
+        details=details)])
+    await csms.store.security_audit(station_id, "disconnect", details)
 
 
 @router.get("/charge-points/{station_id}/connectors", response_model=list[ConnectorOut],
