@@ -305,7 +305,7 @@ class CitySettings(_Section):
     """``[city]``: what the city plan asks of the operator (csms.city)."""
 
     # Every community should have a public charging site within this distance (m).
-    service_radius_m: float = Field(default=1000.0, gt=0, le=100_000)
+    service_radius_m: float = Field(default=1000.0, ge=1, le=100_000)
 
 
 class Settings(BaseSettings):
