@@ -88,7 +88,7 @@ def component_key(component: Payload) -> tuple[str, str, int, int]:
 
 def report_rows(report_data: Sequence[Payload]) -> list[VariableRow]:
     """The rows of a NotifyReport part's ``reportData`` (rule 2)."""
-    rows = []
+    rows: list[Any] = []
     for item in report_data:
         name, instance, evse, connector = component_key(item["component"])
         variable = item["variable"]
@@ -128,7 +128,7 @@ class MonitorRow:
 
 def monitor_rows(monitors: Sequence[Payload]) -> list[MonitorRow]:
     """The monitors of a NotifyMonitoringReport part's ``monitor`` list."""
-    rows = []
+    rows: list[Any] = []
     for item in monitors:
         name, instance, evse, connector = component_key(item["component"])
         variable = item["variable"]
