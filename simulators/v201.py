@@ -112,7 +112,7 @@ def default_settings(hardware: Hardware) -> SettingsStore[VariableKey]:
         ("DeviceDataCtrlr", "ItemsPerMessageGetVariables"): Setting(
             "4", readonly=True, kind="int"),
         ("DeviceDataCtrlr", "ItemsPerMessageSetVariables"): Setting(
-            "4", readonly=True, kind="int"),
+            "8", readonly=True, kind="int"),
         ("DeviceDataCtrlr", "ItemsPerMessageGetReport"): Setting("4", readonly=True, kind="int"),
         ("MonitoringCtrlr", "Enabled"): Setting("true", kind="bool"),
         ("MonitoringCtrlr", "ItemsPerMessageSetVariableMonitoring"): Setting(
