@@ -89,8 +89,10 @@ async def test_base_report_in_parts_is_stored_and_gives_the_limits(
             SettingKey(v, component=c) for c, v in FIVE)))
         assert [4, 1] == sizes(sim, "GetVariables", "getVariableData")
     assert ("complete", "FullInventory") == (report["status"], report["kind"])
-    assert parts == report["parts"] and parts >= 3
-    assert isinstance(answer, SettingsReport) and 5 == len(answer.values)
+    assert parts == report["parts"]
+    assert parts >= 3
+    assert isinstance(answer, SettingsReport)
+    assert 5 == len(answer.values)
     ddc = await _model(http, secret, "CP-DMR", "DeviceDataCtrlr")
     limits = {r["variable"]: (r["value"], r["mutability"], r["data_type"]) for r in ddc}
     assert ("4", "ReadOnly", "integer") == limits["ItemsPerMessageGetVariables"]
@@ -131,7 +133,8 @@ async def test_set_variables_in_order_within_the_limit(
     assert ["Accepted", "Accepted", "Rejected", *["Accepted"] * 5, "UnknownVariable"] == [
         r["status"] for r in result["results"]]
     setting = sim.settings.get(("AlignedDataCtrlr", "Interval"))
-    assert setting is not None and "900" == setting.value
+    assert setting is not None
+    assert "900" == setting.value
 
 
 async def test_set_variables_on_1_6_is_one_change_configuration_per_key(
@@ -175,7 +178,8 @@ async def _model(http: httpx.AsyncClient, secret: str, station_id: str,
                             params={"component": component}, headers=bearer(secret))
     assert 200 == answer.status_code, answer.text
     rows: list[dict[str, Any]] = answer.json()
-    assert rows and {component} == {r["component"] for r in rows}
+    assert rows
+    assert {component} == {r["component"] for r in rows}
     return rows
 
 
