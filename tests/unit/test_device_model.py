@@ -226,7 +226,7 @@ class TestTranslation:
 
     @pytest.mark.parametrize(("command", "reason"), [
         (SetVariableMonitoring(()), "at least one"),
-        (SetMonitoringLevel(10), "0..9"),
+        (SetMonitoringLevel(10), r"0\.\.9"),
         (GetReport(1, (), ("Broken",)), "unknown criteria"),
         (SetNetworkProfile(1, NetworkProfile("ws://" + "x" * 600)), "512"),
     ])
@@ -236,7 +236,7 @@ class TestTranslation:
 
     @pytest.mark.parametrize(("command", "_a", "_p"), DEVICE_CALLS[:2] + DEVICE_CALLS[3:])
     def test_2_0_1_only_on_1_6(self, command: Command, _a: str, _p: Any) -> None:
-        with pytest.raises(CommandNotSupported, match="2.0.1 only"):
+        with pytest.raises(CommandNotSupported, match=r"2\.0\.1 only"):
             commands_v16.to_call("CP", command)
 
     def test_1_6_sets_one_key_per_change_configuration(self) -> None:
