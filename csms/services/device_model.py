@@ -294,17 +294,8 @@ class DeviceModelService:
 
     async def safety_monitors(self, station_id: str) -> tuple[Monitor, ...]:
         """The monitors the ``[safety]`` thresholds give this station (rule 3)."""
-        evse_ids = list(await self._evse_ids(station_id))
-        model = await self.store.variables(station_id, "EVSE")
-        evse_ids += [row.evse_id for row in model if row.evse_id]
-        rated = {row.evse_id: row.max_limit for row in model
-                 if row.variable == current_key(row.evse_id).variable
-                 and row.max_limit is not None and row.attribute_type == "Actual"}
-        monitors = safety_monitors(rule_settings(self._safety), evse_ids or [1], rated)
-        known = {_place(m.monitor): m.monitor.monitor_id
-                 for m in await self.store.monitors(station_id) if m.origin == "safety"}
-        return tuple(replace(m, monitor_id=known.get(_place(_row(m, 0)), m.monitor_id))
-                     for m in monitors)
+        return await planned_safety_monitors(self.store, self._safety, station_id,
+                                             await self._evse_ids(station_id))
 
     async def apply_safety(self, station_id: str, *, timeout_s: float | None = None,
                            requested_by: str | None = None) -> MonitorsSetReport:
@@ -312,6 +303,24 @@ class DeviceModelService:
         monitors = await self.safety_monitors(station_id)
         return await self.set_monitors(station_id, monitors, origin="safety",
                                        timeout_s=timeout_s, requested_by=requested_by)
+
+
+async def planned_safety_monitors(store: DeviceModelStore, safety: SafetyConfig,
+                                  station_id: str, evse_ids: Sequence[int]
+                                  ) -> tuple[Monitor, ...]:
+    """Rule 3's monitors for the station: its EVSEs (connectors seen and the device model;
+    EVSE 1 if none is known yet), the rated current from ``EVSE.Current`` maxLimit, and the
+    ids of the safety monitors set before on the same places."""
+    model = await store.variables(station_id, "EVSE")
+    evses = [*evse_ids, *(row.evse_id for row in model if row.evse_id)]
+    rated = {row.evse_id: row.max_limit for row in model
+             if row.variable == current_key(row.evse_id).variable
+             and row.max_limit is not None and row.attribute_type == "Actual"}
+    monitors = safety_monitors(rule_settings(safety), evses or [1], rated)
+    known = {_place(m.monitor): m.monitor.monitor_id
+             for m in await store.monitors(station_id) if m.origin == "safety"}
+    return tuple(replace(m, monitor_id=known.get(_place(_row(m, 0)), m.monitor_id))
+                 for m in monitors)
 
 
 def _row(monitor: Monitor, monitor_id: int | None) -> MonitorRow:
