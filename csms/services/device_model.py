@@ -69,7 +69,7 @@ from csms.errors import CommandError
 from csms.safety.monitors import current_key, safety_monitors
 from csms.services.events import EventBus
 from csms.services.safety import rule_settings
-from csms.store.device_model import COMPLETE, DeviceModelStore, ReportRecord
+from csms.store.device_model import DeviceModelStore, ReportRecord
 
 if TYPE_CHECKING:
     from csms.config import Settings
@@ -243,10 +243,8 @@ class DeviceModelService:
             with suppress(TimeoutError):
                 async with asyncio.timeout(wait_s):
                     await done.wait()
-        record = await self.store.report(request_id)
-        if record is not None and record.status == COMPLETE:
-            self._done.pop(request_id, None)
-        return record
+        self._done.pop(request_id, None)  # only a waiter needs it; later: read the store
+        return await self.store.report(request_id)
 
     async def notify_report(self, station_id: str, p: Payload) -> None:
         """One NotifyReport part."""
