@@ -65,7 +65,7 @@ from csms.domain.device_model import (
     report_rows,
 )
 from csms.domain.model import RegistrationStatus, StationBooted
-from csms.errors import CommandError
+from csms.errors import CommandError, CommandRejected
 from csms.safety.monitors import current_key, safety_monitors
 from csms.services.events import EventBus
 from csms.services.safety import rule_settings
@@ -111,6 +111,7 @@ class Batcher:
         self._store = store
         self._version_of = version_of
         self.ask: Send | None = None  # how to ask a charger its limit (CommandService.send)
+        self._unanswered: set[tuple[str, str]] = set()  # asked once, no usable answer
 
     async def plan(self, station_id: str, command: Command) -> Plan | None:
         """How ``command`` goes out, or None: as it is."""
@@ -134,18 +135,22 @@ class Batcher:
     async def limit(self, station_id: str, variable: str) -> int:
         """The station's ItemsPerMessage limit ``variable`` (rule 2)."""
         stored = await self._store.actual(station_id, DEVICE_DATA_CTRLR, variable)
-        if stored is not None or self.ask is None:
+        if stored is not None or self.ask is None or (station_id, variable) in self._unanswered:
             return items_limit(stored)
         try:
             answer = await self.ask(station_id, GetSettings((SettingKey(
                 variable, component=DEVICE_DATA_CTRLR),)))
-        except CommandError as exc:
+        except CommandError as exc:  # offline, timeout: asked again next time; a CALLERROR not
+            if isinstance(exc, CommandRejected):
+                self._unanswered.add((station_id, variable))
             log.info("device_model.limit_unknown", station_id=station_id, variable=variable,
                      error=str(exc))
             return items_limit(None)
         values = answer.values if isinstance(answer, SettingsReport) else ()
         value = next((v.value for v in values if v.status == "Accepted"), None)
-        if value is not None:
+        if value is None:  # not asked again while this node runs (a report may still say)
+            self._unanswered.add((station_id, variable))
+        else:
             await self._store.put_variable(station_id, VariableRow(
                 DEVICE_DATA_CTRLR, variable, value=value, mutability="ReadOnly"))
         return items_limit(value)
