@@ -116,7 +116,9 @@ def default_settings(hardware: Hardware) -> SettingsStore[VariableKey]:
         ("DeviceDataCtrlr", "ItemsPerMessageGetReport"): Setting("4", readonly=True, kind="int"),
         ("MonitoringCtrlr", "Enabled"): Setting("true", kind="bool"),
         ("MonitoringCtrlr", "ItemsPerMessageSetVariableMonitoring"): Setting(
-            "20", readonly=True, kind="int"),
+            "4", readonly=True, kind="int"),
+        ("MonitoringCtrlr", "ItemsPerMessageClearVariableMonitoring"): Setting(
+            "4", readonly=True, kind="int"),
     })
 
 

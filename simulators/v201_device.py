@@ -8,8 +8,9 @@ Rules:
    data type), and per EVSE ``EVSE.AvailabilityState``, ``EVSE.Power`` (maxLimit: the
    hardware's), ``EVSE.Current`` (maxLimit: the rated current) and ``EVSE.Voltage``, plus
    ``TemperatureSensor.Temperature``; the measured ones support monitoring.
-2. SetVariableMonitoring with more items than ``MonitoringCtrlr.ItemsPerMessage
-   SetVariableMonitoring`` is refused with a CALLERROR OccurrenceConstraintViolation, as
+2. SetVariableMonitoring / ClearVariableMonitoring with more items than
+   ``MonitoringCtrlr.ItemsPerMessageSet/ClearVariableMonitoring`` (4) are refused with a
+   CALLERROR OccurrenceConstraintViolation, as
    GetVariables / SetVariables beyond ``DeviceDataCtrlr.ItemsPerMessage...`` are
    (:mod:`simulators.v201_commands`). Monitors: :mod:`simulators.monitoring`.
 3. SetNetworkProfile: Accepted for slots 1-3 and a ws:// or wss:// URL, else Rejected.
@@ -162,6 +163,8 @@ class V201Device:
         return result
 
     async def clear_monitoring(self, p: Payload) -> Payload:
+        check_items(self._settings, "MonitoringCtrlr",
+                    "ItemsPerMessageClearVariableMonitoring", len(p["id"]))
         return {"clearMonitoringResult": [
             {"id": i, "status": self._st.monitors.clear(i)} for i in p["id"]]}
 

@@ -11,8 +11,10 @@ Rules:
    A component without instance is instance ``""``, without EVSE EVSE 0 and connector 0:
    the key is never NULL, so a re-report replaces rather than duplicates.
 3. GetVariables / SetVariables go out in messages of at most ``ItemsPerMessage...`` items
-   (DeviceDataCtrlr), in request order (:func:`batches`); answers are joined in the same
-   order. Unknown or unreadable limits give :data:`DEFAULT_ITEMS_PER_MESSAGE`.
+   (DeviceDataCtrlr), SetVariableMonitoring / ClearVariableMonitoring of at most
+   ``ItemsPerMessage...VariableMonitoring`` (MonitoringCtrlr), in request order
+   (:func:`batches`); answers are joined in the same order. Unknown or unreadable
+   limits give :data:`DEFAULT_ITEMS_PER_MESSAGE`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ Payload = dict[str, Any]
 DEVICE_DATA_CTRLR: Final = "DeviceDataCtrlr"
 ITEMS_PER_GET: Final = "ItemsPerMessageGetVariables"
 ITEMS_PER_SET: Final = "ItemsPerMessageSetVariables"
+MONITORING_CTRLR: Final = "MonitoringCtrlr"
+ITEMS_PER_SET_MONITORING: Final = "ItemsPerMessageSetVariableMonitoring"
+ITEMS_PER_CLEAR_MONITORING: Final = "ItemsPerMessageClearVariableMonitoring"
 # Without a known limit, one item per message: every charger accepts that (OCPP 2.0.1
 # requires ItemsPerMessage* >= 1), and the answers are joined the same way.
 DEFAULT_ITEMS_PER_MESSAGE: Final = 1

@@ -11,7 +11,9 @@ Rules:
    messages, one after the other, and the answers are joined in request order. The limit is
    the stored device model's; when it is unknown the charger is asked for it (one item: any
    charger accepts that) and the answer stored; failing that, one item per message. A 1.6
-   SetSettings goes out as one ChangeConfiguration per key. A failed message fails the whole
+   SetSettings goes out as one ChangeConfiguration per key. SetVariableMonitoring and
+   ClearVariableMonitoring are split the same way by ``MonitoringCtrlr.ItemsPerMessage
+   SetVariableMonitoring`` / ``...ClearVariableMonitoring``. A failed message fails the whole
    request (what was sent before it stays sent: the command log shows each message).
 3. Safety monitors (csms.safety.monitors) are derived from ``[safety]`` and set on a 2.0.1
    station on demand, and after each Accepted boot when ``safety.charger_monitors``. A
@@ -55,8 +57,11 @@ from csms.domain.commands_device import (
 )
 from csms.domain.device_model import (
     DEVICE_DATA_CTRLR,
+    ITEMS_PER_CLEAR_MONITORING,
     ITEMS_PER_GET,
     ITEMS_PER_SET,
+    ITEMS_PER_SET_MONITORING,
+    MONITORING_CTRLR,
     MonitorRow,
     VariableRow,
     batches,
@@ -104,6 +109,17 @@ def join_set_reports(results: list[CommandResult]) -> CommandResult:
                                    for x in r.results))
 
 
+def join_monitors(results: list[CommandResult]) -> CommandResult:
+    return MonitorsSetReport(tuple(x for r in results if isinstance(r, MonitorsSetReport)
+                                   for x in r.results))
+
+
+def join_cleared(results: list[CommandResult]) -> CommandResult:
+    return MonitorsClearedReport(tuple(x for r in results
+                                       if isinstance(r, MonitorsClearedReport)
+                                       for x in r.results))
+
+
 class Batcher:
     """Rule 2: splits GetSettings / SetSettings to the station's limits."""
 
@@ -130,16 +146,29 @@ class Batcher:
                 return None
             return Plan(tuple(SetSettings(c) for c in batches(command.changes, limit)),
                         join_set_reports)
+        if isinstance(command, SetVariableMonitoring) and len(command.monitors) > 1:
+            limit = await self.limit(station_id, ITEMS_PER_SET_MONITORING, MONITORING_CTRLR)
+            if len(command.monitors) <= limit:
+                return None
+            return Plan(tuple(SetVariableMonitoring(m)
+                              for m in batches(command.monitors, limit)), join_monitors)
+        if isinstance(command, ClearVariableMonitoring) and len(command.monitor_ids) > 1:
+            limit = await self.limit(station_id, ITEMS_PER_CLEAR_MONITORING, MONITORING_CTRLR)
+            if len(command.monitor_ids) <= limit:
+                return None
+            return Plan(tuple(ClearVariableMonitoring(i)
+                              for i in batches(command.monitor_ids, limit)), join_cleared)
         return None
 
-    async def limit(self, station_id: str, variable: str) -> int:
-        """The station's ItemsPerMessage limit ``variable`` (rule 2)."""
-        stored = await self._store.actual(station_id, DEVICE_DATA_CTRLR, variable)
+    async def limit(self, station_id: str, variable: str,
+                    component: str = DEVICE_DATA_CTRLR) -> int:
+        """The station's ItemsPerMessage limit ``component.variable`` (rule 2)."""
+        stored = await self._store.actual(station_id, component, variable)
         if stored is not None or self.ask is None or (station_id, variable) in self._unanswered:
             return items_limit(stored)
         try:
             answer = await self.ask(station_id, GetSettings((SettingKey(
-                variable, component=DEVICE_DATA_CTRLR),)))
+                variable, component=component),)))
         except CommandError as exc:  # offline, timeout: asked again next time; a CALLERROR not
             if isinstance(exc, CommandRejected):
                 self._unanswered.add((station_id, variable))
@@ -152,7 +181,7 @@ class Batcher:
             self._unanswered.add((station_id, variable))
         else:
             await self._store.put_variable(station_id, VariableRow(
-                DEVICE_DATA_CTRLR, variable, value=value, mutability="ReadOnly"))
+                component, variable, value=value, mutability="ReadOnly"))
         return items_limit(value)
 
 

@@ -97,19 +97,23 @@ async def test_safety_monitors_on_demand_monitoring_report_and_over_current(
     csms: Csms, http: httpx.AsyncClient, token: TokenFactory
 ) -> None:
     """With the rated current known from the device model, applying adds an over-current
-    monitor (32 A + 10 %); applying again replaces the monitors instead of adding more.
+    monitor (32 A + 10 %) per EVSE; the 7 monitors go out as 4 + 3 (the station's
+    ItemsPerMessageSetVariableMonitoring); applying again replaces them instead of adding more.
     40 A comes back as the charger's NotifyEvent (over_current). The monitoring report is
     stored; clearing, level and base go through."""
     secret = await token(Role.OPERATOR)
-    sim = SimStation("CP-MOD", V201, ocpp_url(csms))
+    sim = SimStation("CP-MOD", V201, ocpp_url(csms), connectors=2)
     async with sim.running():
         await sim.boot()
         await sim.send_status(1, "Available")
+        await sim.send_status(2, "Available")
         await ok(http, secret, "CP-MOD", "get-base-report", {"wait_s": 10})
         first = await ok(http, secret, "CP-MOD", "apply-safety-monitors")
         again = await ok(http, secret, "CP-MOD", "apply-safety-monitors")
-        assert ("EVSE", "Current", 1, "UpperThreshold", 35.2, 3) in monitors_sent(sim)
-        assert 4 == len(sim.monitors.monitors)
+        assert ("EVSE", "Current", 2, "UpperThreshold", 35.2, 3) in monitors_sent(sim)
+        assert [4, 3, 4, 3] == [len(p["setMonitoringData"]) for a, p in sim.received
+                                if a == "SetVariableMonitoring"]
+        assert 7 == len(sim.monitors.monitors)
         await sim.send_meter_values(1, current_a=40.0, power_w=0.0)
         [alarm] = await eventually(lambda: alarms(csms, code="over_current"))
         assert "Current" == alarm.evidence["variable"]
@@ -120,7 +124,7 @@ async def test_safety_monitors_on_demand_monitoring_report_and_over_current(
                            {"monitor_ids": [ids[0], 999]})
         level = await ok(http, secret, "CP-MOD", "set-monitoring-level", {"severity": 5})
         base = await ok(http, secret, "CP-MOD", "set-monitoring-base", {"base": "All"})
-    assert ["Accepted"] * 4 == [r["status"] for r in first["results"]]
+    assert ["Accepted"] * 7 == [r["status"] for r in first["results"]]
     assert ids == [r["monitor_id"] for r in again["results"]]
     assert "complete" == report["status"]
     assert [(ids[0], "Accepted"), (999, "NotFound")] == [

@@ -11,6 +11,7 @@ import pytest
 
 from csms.domain.commands import (
     Command,
+    CommandResult,
     GetSettings,
     SettingKey,
     SettingsReport,
@@ -176,6 +177,25 @@ class TestBatcherPlan:
             assert parts == len(plan.parts)
         assert asked == len(questions)
         assert [1] == [len(q.keys) for q in questions]  # type: ignore[union-attr]
+
+    async def test_monitors_split_by_the_monitoring_limits(self) -> None:
+        batcher = _batcher("ocpp2.0.1", {"ItemsPerMessageSetVariableMonitoring": "2",
+                                         "ItemsPerMessageClearVariableMonitoring": "3"})
+        monitors = tuple(Monitor(TEMP, MonitorKind.UPPER, float(n), 0) for n in range(5))
+        plan = await batcher.plan("CP", SetVariableMonitoring(monitors))
+        assert plan is not None
+        assert [2, 2, 1] == [len(p.monitors) for p in plan.parts]  # type: ignore[union-attr]
+        results: list[CommandResult] = [
+            MonitorsSetReport(tuple(MonitorResult(m, "Accepted", i) for i, m in
+                                    enumerate(p.monitors)))  # type: ignore[union-attr]
+            for p in plan.parts]
+        joined = plan.join(results)
+        assert isinstance(joined, MonitorsSetReport)
+        assert list(monitors) == [r.monitor for r in joined.results]
+        cleared = await batcher.plan("CP", ClearVariableMonitoring((1, 2, 3, 4)))
+        assert cleared is not None
+        assert [ClearVariableMonitoring((1, 2, 3)), ClearVariableMonitoring((4,))] == list(
+            cleared.parts)
 
     async def test_1_6_get_as_it_is_set_one_per_key(self) -> None:
         batcher = _batcher("ocpp1.6", {})
