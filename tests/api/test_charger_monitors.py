@@ -67,7 +67,10 @@ async def test_monitors_set_after_boot_and_over_temperature_reported_by_the_char
         async with sim.running():
             await sim.boot()
             await sim.send_status(1, "Available")
-            await eventually(lambda: _async(monitors_sent(sim)))
+            await eventually(lambda: _async(monitors_sent(sim)), lambda sent: len(sent) == 3)
+            # no device model yet: the safe default, one monitor a message
+            assert [1, 1, 1] == [len(p["setMonitoringData"]) for a, p in sim.received
+                                 if a == "SetVariableMonitoring"]
             assert [("TemperatureSensor", "Temperature", 0, "UpperThreshold", 85, 0),
                     ("EVSE", "Voltage", 1, "UpperThreshold", 235.4, 3),
                     ("EVSE", "Voltage", 1, "LowerThreshold", 198, 3)] == monitors_sent(sim)

@@ -44,21 +44,19 @@ def sent_items(sim: SimStation, action: str, field: str) -> list[tuple[str, str]
 async def test_get_variables_of_five_keys_with_a_limit_of_four(
     csms: Csms, http: httpx.AsyncClient, token: TokenFactory
 ) -> None:
-    """The held-out run's case: 5 keys, ItemsPerMessageGetVariables 4. The CSMS asks the
-    station for its limit (one item), then sends 4 + 1 and joins the answers in request
-    order; no message exceeds 4 items. Sent as it is, the station refuses the 5."""
+    """The held-out run's case: 5 keys, the station's ItemsPerMessageGetVariables 4 (known
+    from its base report). They go out as 4 + 1, the answers joined in request order; no
+    message exceeds 4 items. Sent as one message of 5, the station refuses them."""
     secret = await token(Role.OPERATOR)
     sim = SimStation("CP-DM5", V201, ocpp_url(csms))
     keys = [{"component": c, "variable": v} for c, v in FIVE]
     async with sim.running():
         await sim.boot()
         await eventually(lambda: _connected(csms, "CP-DM5"))
+        await command(http, secret, "CP-DM5", "get-base-report", {"wait_s": 10})
         report = await command(http, secret, "CP-DM5", "get-configuration", {"keys": keys})
-        assert [1, 4, 1] == sizes(sim, "GetVariables", "getVariableData")
-        assert [("DeviceDataCtrlr", "ItemsPerMessageGetVariables"), *FIVE] == sent_items(
-            sim, "GetVariables", "getVariableData")
-        again = await command(http, secret, "CP-DM5", "get-configuration", {"keys": keys})
-        assert [1, 4, 1, 4, 1] == sizes(sim, "GetVariables", "getVariableData")  # limit kept
+        assert [4, 1] == sizes(sim, "GetVariables", "getVariableData")
+        assert FIVE == sent_items(sim, "GetVariables", "getVariableData")
         connection = csms.connections.get("CP-DM5")
         assert connection is not None
         with pytest.raises(CommandRejected) as refused:  # past the batcher: one message of 5
@@ -68,7 +66,23 @@ async def test_get_variables_of_five_keys_with_a_limit_of_four(
     assert FIVE == [(v["key"]["component"], v["key"]["variable"]) for v in report["values"]]
     assert ["Accepted"] * 5 == [v["status"] for v in report["values"]]
     assert ["300", "60", "false", "60", "3"] == [v["value"] for v in report["values"]]
-    assert report == again
+
+
+async def test_get_variables_with_the_limit_unknown_one_item_a_message(
+    csms: Csms, http: httpx.AsyncClient, token: TokenFactory
+) -> None:
+    """No device model stored: the safe default, one item per message, nothing else asked;
+    the same joined answer."""
+    secret = await token(Role.OPERATOR)
+    sim = SimStation("CP-DM1", V201, ocpp_url(csms))
+    keys = [{"component": c, "variable": v} for c, v in FIVE]
+    async with sim.running():
+        await sim.boot()
+        await eventually(lambda: _connected(csms, "CP-DM1"))
+        report = await command(http, secret, "CP-DM1", "get-configuration", {"keys": keys})
+    assert [1] * 5 == sizes(sim, "GetVariables", "getVariableData")
+    assert FIVE == sent_items(sim, "GetVariables", "getVariableData")
+    assert ["300", "60", "false", "60", "3"] == [v["value"] for v in report["values"]]
 
 
 async def test_base_report_in_parts_is_stored_and_gives_the_limits(
@@ -108,8 +122,9 @@ async def test_base_report_in_parts_is_stored_and_gives_the_limits(
 async def test_set_variables_in_order_within_the_limit(
     csms: Csms, http: httpx.AsyncClient, token: TokenFactory
 ) -> None:
-    """Nine settings, ItemsPerMessageSetVariables 8: 8 + 1 messages, one result per
-    setting in request order (a read-only one Rejected, an unknown one UnknownVariable)."""
+    """Nine settings, ItemsPerMessageSetVariables 8 (from the base report): 8 + 1
+    messages, one result per setting in request order (a read-only one Rejected, an unknown
+    one UnknownVariable)."""
     secret = await token(Role.OPERATOR)
     sim = SimStation("CP-DMS", V201, ocpp_url(csms))
     changes = [("OCPPCommCtrlr", "HeartbeatInterval", "120"),
@@ -126,6 +141,8 @@ async def test_set_variables_in_order_within_the_limit(
     async with sim.running():
         await sim.boot()
         await eventually(lambda: _connected(csms, "CP-DMS"))
+        await command(http, secret, "CP-DMS", "get-base-report",
+                      {"base": "ConfigurationInventory", "wait_s": 10})
         result = await command(http, secret, "CP-DMS", "set-variables", body)
         assert [8, 1] == sizes(sim, "SetVariables", "setVariableData")
     assert [(c, v) for c, v, _ in changes] == [

@@ -125,10 +125,6 @@ class _Store:
     async def actual(self, station_id: str, component: str, variable: str) -> str | None:
         return self.limits.get(variable)
 
-    async def put_variable(self, station_id: str, row: VariableRow) -> None:
-        assert row.value is not None
-        self.limits[row.variable] = row.value
-
 
 def _batcher(version: str, limits: dict[str, str]) -> Batcher:
     async def version_of(station_id: str) -> str | None:
@@ -155,28 +151,6 @@ class TestBatcherPlan:
         plan = await _batcher("ocpp2.0.1", {}).plan("CP", GetSettings(FIVE[:2]))
         assert plan is not None
         assert 2 == len(plan.parts)
-
-    @pytest.mark.parametrize(("status", "value", "parts", "asked"), [
-        ("Accepted", "4", 2, 1), ("UnknownComponent", None, 5, 1)])
-    async def test_an_unknown_limit_is_asked_for_once(
-        self, status: str, value: str | None, parts: int, asked: int
-    ) -> None:
-        """Asked with one item; a known answer is stored, an unusable one not asked again."""
-        questions: list[Command] = []
-
-        async def ask(station_id: str, command: Command) -> SettingsReport:
-            questions.append(command)
-            key = SettingKey("ItemsPerMessageGetVariables", component="DeviceDataCtrlr")
-            return SettingsReport((SettingValue(key, status, value),))
-
-        batcher = _batcher("ocpp2.0.1", {})
-        batcher.ask = ask
-        for _ in range(2):
-            plan = await batcher.plan("CP", GetSettings(FIVE))
-            assert plan is not None
-            assert parts == len(plan.parts)
-        assert asked == len(questions)
-        assert [1] == [len(q.keys) for q in questions]  # type: ignore[union-attr]
 
     async def test_monitors_split_by_the_monitoring_limits(self) -> None:
         batcher = _batcher("ocpp2.0.1", {"ItemsPerMessageSetVariableMonitoring": "2",
