@@ -31,6 +31,7 @@ from csms.services.billing import BillingService
 from csms.services.clock_watch import ClockWatch
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
+from csms.services.device_model import DeviceModelService, compose_device_model
 from csms.services.events import EventBus
 from csms.services.load import LoadService
 from csms.services.remote_starts import RemoteStarts
@@ -70,6 +71,7 @@ class Csms:
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
+    device_model: DeviceModelService | None = None  # 2.0.1 device model and monitors
 
     @property
     def bus(self) -> EventBus:
@@ -183,11 +185,13 @@ async def running(
         billing.start_costs(commands, bus)
         remote_starts = RemoteStarts(RemoteStartStore(engine, writer), commands, bus, clock,
                                      settings.server.remote_start_match_s)
+        device_model = compose_device_model(settings, store, stations, commands, registry,
+                                            clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
-                    cluster=cluster)
+                    cluster=cluster, device_model=device_model)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
@@ -212,6 +216,7 @@ async def running(
             if csms.sharing is not None:
                 await csms.sharing.stop()
             await billing.stop()
+            await device_model.stop()
             await remote_starts.stop()
             server.close()
             await server.wait_closed()

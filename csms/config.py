@@ -176,6 +176,7 @@ class SafetyConfig(_Section):
     lost_communication_intervals: float = Field(default=2.0, ge=1)
     emergency_stop_words: tuple[str, ...] = ("emergency", "estop", "e-stop", "e_stop")
     alarming_security_events: tuple[str, ...] | None = None  # None: the OCPP list
+    charger_monitors: bool = False  # 2.0.1: set the thresholds as monitors after each boot
 
     @field_validator("summary_timezone")
     @classmethod

@@ -160,7 +160,8 @@ class LoopbackCsms:
             }
         return {
             **common, "Authorize": self._v201_authorize, "TransactionEvent": self._v201_event,
-            "NotifyEvent": self._empty,
+            "NotifyEvent": self._empty, "NotifyReport": self._empty,
+            "NotifyMonitoringReport": self._empty,
         }
 
     def _boot(self, _: Payload) -> Payload:

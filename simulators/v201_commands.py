@@ -13,6 +13,7 @@ from simulators.model import Purpose, iso_utc
 from simulators.pricing import v201_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
 from simulators.settings import Change, Setting, SettingsStore
+from simulators.v201_device import check_items
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
@@ -116,7 +117,10 @@ class V201Commands:
         return {"status": self._r.unlock(p["evseId"], stop_transaction=False)}
 
     async def get_variables(self, p: Payload) -> Payload:
-        """One result per requested variable, Actual attribute only."""
+        """One result per requested variable, Actual attribute only; more items than
+        ItemsPerMessageGetVariables: CALLERROR OccurrenceConstraintViolation."""
+        check_items(self._settings, "DeviceDataCtrlr", "ItemsPerMessageGetVariables",
+                    len(p["getVariableData"]))
         return {"getVariableResult": [self._get(item) for item in p["getVariableData"]]}
 
     def _get(self, item: Payload) -> Payload:
@@ -127,7 +131,10 @@ class V201Commands:
 
     async def set_variables(self, p: Payload) -> Payload:
         """One result per variable: Accepted, Rejected (read-only or ill-typed),
-        UnknownComponent, UnknownVariable, NotSupportedAttributeType."""
+        UnknownComponent, UnknownVariable, NotSupportedAttributeType; more items than
+        ItemsPerMessageSetVariables: CALLERROR OccurrenceConstraintViolation."""
+        check_items(self._settings, "DeviceDataCtrlr", "ItemsPerMessageSetVariables",
+                    len(p["setVariableData"]))
         return {"setVariableResult": [self._set(item) for item in p["setVariableData"]]}
 
     def _set(self, item: Payload) -> Payload:

@@ -167,10 +167,12 @@ class ShowCost:
     text: str | None = None
 
 
+from csms.domain.commands_device import DeviceCommand, DeviceResult  # noqa: E402
+
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
-    | GetCompositeSchedule | ShowCost
+    | GetCompositeSchedule | ShowCost | DeviceCommand
 )
 
 
@@ -203,4 +205,4 @@ class CompositeSchedule:
     schedule: ChargingSchedule | None = None
 
 
-CommandResult = CommandStatus | SettingsReport | CompositeSchedule
+CommandResult = CommandStatus | SettingsReport | CompositeSchedule | DeviceResult

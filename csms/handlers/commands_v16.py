@@ -57,6 +57,12 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_device import (
+    DeviceCommand,
+    SetSettings,
+    SettingSetResult,
+    SettingsSetReport,
+)
 from csms.errors import CommandNotSupported
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
@@ -106,6 +112,8 @@ def from_answer(command: Command, payload: Payload) -> CommandResult:
         return _settings_report(payload)
     if isinstance(command, GetCompositeSchedule):
         return _composite_schedule(payload)
+    if isinstance(command, SetSettings):  # one key per ChangeConfiguration (_call)
+        return SettingsSetReport((SettingSetResult(command.changes[0].key, payload["status"]),))
     return CommandStatus(payload["status"])
 
 
@@ -134,6 +142,13 @@ def profile_payload(profile: ChargingProfile) -> Payload:
 
 
 def _call(command: Command) -> tuple[str, Payload]:
+    if isinstance(command, SetSettings) and len(command.changes) == 1:
+        change = command.changes[0]
+        return "ChangeConfiguration", {
+            "key": _key(change.key), "value": _fit(change.value, 500, "value")}
+    if isinstance(command, DeviceCommand):
+        raise _Inexpressible("OCPP 2.0.1 only (1.6 sets one key per ChangeConfiguration)"
+                             if isinstance(command, SetSettings) else "OCPP 2.0.1 only")
     match command:
         case RemoteStart():
             return "RemoteStartTransaction", _remote_start(command)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from csms.config import Settings, UnknownTokenPolicy
 from csms.domain import authorization
@@ -33,6 +33,9 @@ from csms.services.events import (
     StationDisconnected,
 )
 from csms.store.repository import Store
+
+if TYPE_CHECKING:
+    from csms.services.device_model import DeviceModelService
 
 Clock = Callable[[], datetime]
 SEEN_EVERY = timedelta(seconds=1)  # last_seen_at is at most this far behind the last message
@@ -62,6 +65,7 @@ class StationService:
             settings.authorization.unknown_id_tokens is UnknownTokenPolicy.ACCEPT
         )
         self.billing: BillingHooks | None = None
+        self.device_model: DeviceModelService | None = None  # 2.0.1 NotifyReport and kin
         self._min_balance_yuan = (
             settings.billing.min_balance_yuan if settings.billing.enabled else None
         )

@@ -27,3 +27,7 @@ ROUTERS += [load.router]
 from csms.api.routes import coverage  # noqa: E402 - appended per family
 
 ROUTERS += [coverage.router]
+
+from csms.api.routes import device_model  # noqa: E402 - appended per family
+
+ROUTERS += [device_model.router]
