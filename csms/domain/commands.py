@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from csms.domain.commands_files import GetLog, LogAnswer, UpdateFirmware
 from csms.domain.model import IdToken
 
 
@@ -171,6 +172,7 @@ Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
     | GetCompositeSchedule | ShowCost
+    | UpdateFirmware | GetLog  # csms.domain.commands_files
 )
 
 
@@ -203,4 +205,4 @@ class CompositeSchedule:
     schedule: ChargingSchedule | None = None
 
 
-CommandResult = CommandStatus | SettingsReport | CompositeSchedule
+CommandResult = CommandStatus | SettingsReport | CompositeSchedule | LogAnswer
