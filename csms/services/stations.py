@@ -48,6 +48,16 @@ class BillingHooks(Protocol):
         """What the session's user pays, once priced (yuan)."""
 
 
+class FileHooks(Protocol):
+    """What firmware and log status notifications tell csms.services.firmware / logs."""
+
+    async def firmware_status(self, station_id: str, request_id: int | None,
+                              status: str) -> None: ...
+
+    async def log_status(self, station_id: str, request_id: int | None,
+                         status: str) -> None: ...
+
+
 class StationService:
     """Charger-initiated messages, version-neutral."""
 
@@ -62,6 +72,7 @@ class StationService:
             settings.authorization.unknown_id_tokens is UnknownTokenPolicy.ACCEPT
         )
         self.billing: BillingHooks | None = None
+        self.files: FileHooks | None = None  # csms.services.file_status
         self._min_balance_yuan = (
             settings.billing.min_balance_yuan if settings.billing.enabled else None
         )
