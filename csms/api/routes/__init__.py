@@ -23,3 +23,7 @@ ROUTERS += [billing.router, billing_wallets.router]
 from csms.api.routes import load  # noqa: E402 - appended per family
 
 ROUTERS += [load.router]
+
+from csms.api.routes import file_transfer, firmware, logs  # noqa: E402 - appended per family
+
+ROUTERS += [firmware.router, logs.router, file_transfer.router]

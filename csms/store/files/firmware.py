@@ -96,6 +96,13 @@ class FirmwareStore:
         assert found is not None
         return found
 
+    async def set_signing(self, file_id: int, certificate: str, signature: str) -> None:
+        async def unit(tx: WriteTx) -> None:
+            await tx.conn.execute(update(f).where(f.c.id == file_id).values(
+                signing_certificate=certificate, signature=signature))
+
+        await self._writer.submit(unit)
+
     async def file(self, file_id: int) -> FirmwareFile | None:
         return await self._one_file(f.c.id == file_id)
 
