@@ -53,6 +53,7 @@ class Reactions:
 
     def __init__(self, station: SimStation) -> None:
         self._st = station
+        self.files = station.files  # simulators.files
         self._pending_reset: tuple[bool, int | None] | None = None
         station.profiles.transactions = self._running
 
