@@ -15,6 +15,7 @@ from csms.config import (
     BillingSettings,
     ClusterSettings,
     DatabaseSettings,
+    FilesSettings,
     LoadSettings,
     LoggingSettings,
     RetentionSettings,
@@ -45,6 +46,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "load": LoadSettings,
     "billing": BillingSettings,
     "transactions": TransactionSettings,
+    "files": FilesSettings,
 }
 
 
