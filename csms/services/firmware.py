@@ -79,21 +79,11 @@ class FirmwareService:
 
     async def add_file(self, chunks: AsyncIterator[bytes], name: str, *,
                        version: str | None = None, sha256: str | None = None,
-                       signing_certificate: str | None = None, signature: str | None = None,
                        uploaded_by: str | None = None) -> FirmwareFile:
         """Store a firmware file. Raises FileRejected (too large, SHA-256 mismatch)."""
-        try:
-            stored, size, digest = await self._vault.put(
-                FIRMWARE, chunks, self._settings.firmware_max_bytes)
-        except TooLarge as exc:
-            raise FileRejected(f"firmware file {exc}") from None
-        if sha256 is not None and sha256.lower() != digest:
-            raise FileRejected(f"the file's SHA-256 is {digest}, not {sha256.lower()}")
-        return await self.store.add_file({
-            "name": name, "version": version, "sha256": digest, "size_bytes": size,
-            "stored_name": stored, "download_token": secrets.token_urlsafe(24),
-            "signing_certificate": signing_certificate, "signature": signature,
-            "uploaded_at": self._clock(), "uploaded_by": uploaded_by})
+        return await store_file(self.store, self._vault, self._settings, chunks, name,
+                                version=version, sha256=sha256, at=self._clock(),
+                                uploaded_by=uploaded_by)
 
     async def file_content(self, token: str) -> tuple[FirmwareFile, bytes] | None:
         """The file with this download token and its (checked) bytes; None if unknown.
@@ -240,6 +230,27 @@ class FirmwareService:
                               TargetState.FAILED if refused else TargetState.RUNNING, now,
                               f"refused: {status}" if refused else None)
         return result
+
+
+async def store_file(store: FirmwareStore, vault: FileVault, settings: FilesSettings,
+                     chunks: AsyncIterator[bytes], name: str, *, version: str | None,
+                     sha256: str | None, at: datetime,
+                     uploaded_by: str | None) -> FirmwareFile:
+    """Store a firmware file on disk and record it (also for the command line).
+
+    Raises:
+        FileRejected: over ``files.firmware_max_bytes``, or not the SHA-256 given.
+    """
+    try:
+        stored, size, digest = await vault.put(FIRMWARE, chunks, settings.firmware_max_bytes)
+    except TooLarge as exc:
+        raise FileRejected(f"firmware file {exc}") from None
+    if sha256 is not None and sha256.lower() != digest:
+        raise FileRejected(f"the file's SHA-256 is {digest}, not {sha256.lower()}")
+    return await store.add_file({
+        "name": name, "version": version, "sha256": digest, "size_bytes": size,
+        "stored_name": stored, "download_token": secrets.token_urlsafe(24),
+        "uploaded_at": at, "uploaded_by": uploaded_by})
 
 
 def failure_outcome(exc: CommandError) -> str:
