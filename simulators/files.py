@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from simulators.station import SimStation
 
 Payload = dict[str, Any]
+FIRMWARE_FAULTS = ("download", "install", "signature")  # rule 3
 
 
 @dataclass(frozen=True, slots=True)
