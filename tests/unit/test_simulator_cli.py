@@ -205,8 +205,6 @@ def test_iso_utc_is_utc_with_milliseconds_and_z() -> None:
 
 def test_firmware_faults_name_a_kind_and_optionally_a_station() -> None:
     """``--firmware-fault install#2`` fails station 2's updates only; a bad kind exits 2."""
-    from simulators.cli import parse_config
-
     cfg, _ = parse_config(["--count", "3", "--firmware-fault", "install#2"])
     assert [None, "install", None] == [cfg.firmware_fault_for(n) for n in (1, 2, 3)]
     with pytest.raises(SystemExit):
