@@ -4,7 +4,7 @@
 ``--signing-certificate PEM --signature B64`` make its updates signed);
 ``csms firmware rollout FILE_ID CP... --wave-size N --failure-threshold K`` records a
 rollout that the running CSMS starts within ``files.rollout_tick_s``;
-``csms firmware status ROLLOUT_ID`` prints each charger's outcome (exit 0 succeeded, 1
+``csms firmware status ROLLOUT_ID`` prints each charger's outcome (exit 0 completed, 1
 stopped, 3 still running). ``csms logs list CP`` lists a charger's log requests and
 ``csms logs fetch REQUEST_ID OUT`` writes the uploaded file (checked against its SHA-256).
 Sending commands needs the running CSMS: use the HTTP API for single updates and log
@@ -138,7 +138,7 @@ async def _status(settings: Settings, args: argparse.Namespace) -> int:
     for u in rollout.updates:
         print(f"  {u.station_id}\twave {u.wave or '-'}\t{u.state.value}\t"
               f"{u.last_status or u.answer or '-'}")
-    return {"succeeded": 0, "stopped": 1}.get(rollout.state, RUNNING)
+    return {"completed": 0, "stopped": 1}.get(rollout.state, RUNNING)
 
 
 async def _logs(settings: Settings, args: argparse.Namespace) -> int:

@@ -94,8 +94,9 @@ class RolloutIn(BaseModel):
 
 
 class RolloutOut(BaseModel):
-    """A rollout (state running, succeeded or stopped, with the reason) and each charger's
-    update."""
+    """A rollout (state running; completed: every wave went out within the threshold;
+    stopped: a wave passed it, or an operator stopped it; with the reason) and each
+    charger's update."""
 
     id: int
     file_id: int

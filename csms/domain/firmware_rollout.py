@@ -12,7 +12,7 @@ Rules:
 3. A RUNNING target with no final status ``station_timeout`` after it was sent has failed
    (:func:`overdue`); the driver records it so before asking :func:`next_step`.
 4. With no WAITING target left and the last wave finished within the threshold, the rollout
-   has succeeded.
+   is complete (``Done(completed=True)``; the reason counts the chargers updated).
 """
 
 from __future__ import annotations
@@ -63,9 +63,9 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Done:
-    """The rollout is over: ``succeeded`` (rule 4) or stopped (rule 2, ``reason``)."""
+    """The rollout is over: ``completed`` (rule 4) or stopped (rule 2, ``reason``)."""
 
-    succeeded: bool
+    completed: bool
     reason: str
 
 

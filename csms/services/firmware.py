@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 import structlog
@@ -36,7 +37,7 @@ from csms.errors import (
     StationOffline,
 )
 from csms.services.commands import CommandService
-from csms.services.file_vault import FIRMWARE, FileVault, TooLarge
+from csms.services.file_vault import FIRMWARE, FileVault, Mismatch, TooLarge
 from csms.store.files import FirmwareFile, FirmwareStore, FirmwareUpdate, Rollout
 
 log = structlog.get_logger(__name__)
@@ -85,13 +86,13 @@ class FirmwareService:
                                 version=version, sha256=sha256, at=self._clock(),
                                 uploaded_by=uploaded_by)
 
-    async def file_content(self, token: str) -> tuple[FirmwareFile, bytes] | None:
-        """The file with this download token and its (checked) bytes; None if unknown.
-        Raises csms.services.file_vault.Corrupt."""
+    async def file_path(self, token: str) -> tuple[FirmwareFile, Path] | None:
+        """The file with this download token and its (checked) path; None if unknown.
+        Raises csms.services.file_vault.Corrupt, OSError."""
         found = await self.store.file_by_token(token)
         if found is None:
             return None
-        return found, await self._vault.read(FIRMWARE, found.stored_name, found.sha256)
+        return found, await self._vault.verified(FIRMWARE, found.stored_name, found.sha256)
 
     def location(self, file: FirmwareFile) -> str:
         """The URL chargers download ``file`` from."""
@@ -136,6 +137,10 @@ class FirmwareService:
             else failure_threshold, retrieve_at, self._clock(), requested_by)
         self._wake.set()
         return rollout_id
+
+    async def stop_rollout(self, rollout_id: int, reason: str) -> None:
+        """No further wave for this rollout, if it is running."""
+        await self.store.finish_rollout(rollout_id, False, reason, self._clock())
 
     async def status_reported(self, station_id: str, request_id: int | None,
                               status: str) -> None:
@@ -188,10 +193,10 @@ class FirmwareService:
             if isinstance(step, plan.Wait):
                 return
             if isinstance(step, plan.Done):
-                await self.store.finish_rollout(rollout_id, step.succeeded, step.reason,
+                await self.store.finish_rollout(rollout_id, step.completed, step.reason,
                                                 self._clock())
                 log.info("firmware.rollout_done", rollout_id=rollout_id,
-                         succeeded=step.succeeded, reason=step.reason)
+                         completed=step.completed, reason=step.reason)
                 return
             await self._send_wave(rollout, file, step)
 
@@ -242,11 +247,12 @@ async def store_file(store: FirmwareStore, vault: FileVault, settings: FilesSett
         FileRejected: over ``files.firmware_max_bytes``, or not the SHA-256 given.
     """
     try:
-        stored, size, digest = await vault.put(FIRMWARE, chunks, settings.firmware_max_bytes)
+        stored, size, digest = await vault.put(FIRMWARE, chunks, settings.firmware_max_bytes,
+                                               expect=sha256)
     except TooLarge as exc:
         raise FileRejected(f"firmware file {exc}") from None
-    if sha256 is not None and sha256.lower() != digest:
-        raise FileRejected(f"the file's SHA-256 is {digest}, not {sha256.lower()}")
+    except Mismatch as exc:
+        raise FileRejected(str(exc)) from None
     return await store.add_file({
         "name": name, "version": version, "sha256": digest, "size_bytes": size,
         "stored_name": stored, "download_token": secrets.token_urlsafe(24),

@@ -14,6 +14,7 @@ import hashlib
 import secrets
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import structlog
 
@@ -118,12 +119,12 @@ class LogService:
         assert updated is not None
         return updated
 
-    async def content(self, record: LogRequest) -> bytes | None:
-        """The uploaded file's (checked) bytes; None if nothing was uploaded.
-        Raises csms.services.file_vault.Corrupt."""
+    async def file_path(self, record: LogRequest) -> Path | None:
+        """The uploaded file's (checked) path; None if nothing was uploaded.
+        Raises csms.services.file_vault.Corrupt, OSError."""
         if record.stored_name is None or record.sha256 is None:
             return None
-        return await self._vault.read(LOGS, record.stored_name, record.sha256)
+        return await self._vault.verified(LOGS, record.stored_name, record.sha256)
 
 
 

@@ -17,6 +17,7 @@ from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms, running
 from csms.config import FilesSettings, Settings
+from csms.store.network import Network
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 
@@ -191,3 +192,41 @@ async def _get(api: httpx.AsyncClient, path: str) -> Any:
     answer = await api.get(path)
     assert 200 == answer.status_code, answer.text
     return answer.json()
+
+
+async def test_firmware_files_are_checked_in_and_out(
+    csms: Csms, api: httpx.AsyncClient, settings: Settings
+) -> None:
+    """An upload that is not the SHA-256 announced is refused; a stored file changed on disk
+    is not served (500); an unknown download token is 404; a stopped rollout sends nothing
+    more."""
+    bad = await api.post("/firmware/files", content=b"abc",
+                         params={"name": "x.bin", "sha256": "0" * 64})
+    assert 422 == bad.status_code
+    file = await upload(api)
+    [stored] = (settings.files.directory / "firmware").iterdir()
+    base = f"http://127.0.0.1:{csms.api_port}"
+    async with httpx.AsyncClient(base_url=base, timeout=30) as charger:
+        assert 404 == (await charger.get("/firmware/download/nope/x.bin")).status_code
+        assert csms.firmware is not None
+        url = csms.firmware.location(await csms.firmware.store.file(file["id"]))  # type: ignore[arg-type]
+        good = await charger.get(url)
+        assert (200, FIRMWARE) == (good.status_code, good.content)
+        stored.write_bytes(b"tampered")
+        assert 500 == (await charger.get(url)).status_code
+    await Network(csms.engine, csms.store.writer).add_charge_point({
+        "id": "CP-LATER", "registration_status": "Accepted",
+        "created_at": csms.stations.now()}, "test")
+    sim = SimStation("CP-SLOW", "ocpp2.0.1", ocpp_url(csms))
+    sim.files.update_firmware = lambda request: "Accepted"  # type: ignore[method-assign]
+    async with sim.running():
+        await sim.boot()
+        rollout = await ok(await api.post("/firmware/rollouts", json={
+            "file_id": file["id"], "station_ids": ["CP-SLOW", "CP-LATER"],
+            "wave_size": 1}), 201)
+        await eventually(lambda: _get(api, f"/firmware/rollouts/{rollout['id']}"),
+                         lambda r: r["updates"][0]["state"] == "running")
+        stopped = await ok(await api.post(f"/firmware/rollouts/{rollout['id']}/stop"))
+    assert ("stopped", ["running", "waiting"]) == (
+        stopped["state"], [u["state"] for u in stopped["updates"]])
+    assert stopped["reason"].startswith("stopped by ")

@@ -15,6 +15,7 @@ from csms.app import Csms, running
 from csms.config import FilesSettings, Settings
 from csms.domain.commands_files import LogKind
 from csms.logs import configure_logging
+from csms.store.network import Network
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 
@@ -64,13 +65,15 @@ async def test_a_rollout_survives_a_restart(settings: Settings, cli_env: None, t
     image = tmp_path / "fw.bin"
     image.write_bytes(FIRMWARE)
     assert 0 == await run_cli(["firmware", "upload", str(image), "--version", "sim-3.1"])
-    assert 0 == await run_cli(["firmware", "rollout", "1", "CP-R-A", "CP-R-B",
-                               "--wave-size", "1"])
     async with running(settings) as first:
         a = SimStation("CP-R-A", version, ocpp_url(first))
         a.files.update_firmware = lambda request: "Accepted"  # type: ignore[method-assign]
         async with a.running():
             await a.boot()
+            await b_known(first)
+            # recorded in the database only: the running CSMS's driver finds it
+            assert 0 == await run_cli(["firmware", "rollout", "1", "CP-R-A", "CP-R-B",
+                                       "--wave-size", "1"])
             await eventually(lambda: _received(a, "UpdateFirmware"))
     async with running(settings) as second:
         a = SimStation("CP-R-A", version, ocpp_url(second))
@@ -88,9 +91,16 @@ async def test_a_rollout_survives_a_restart(settings: Settings, cli_env: None, t
     capsys.readouterr()
     assert 0 == await run_cli(["firmware", "status", "1"])
     out = capsys.readouterr().out
-    assert "rollout 1: succeeded" in out
+    assert "rollout 1: completed" in out
     assert "CP-R-B\twave 2\tsucceeded\tInstalled" in out
     assert "sim-3.1" == b.identity.firmware
+
+
+async def b_known(csms: Csms) -> None:
+    """CP-R-B registered (it connects only to the second CSMS)."""
+    await Network(csms.engine, csms.store.writer).add_charge_point({
+        "id": "CP-R-B", "registration_status": "Accepted",
+        "created_at": csms.stations.now()}, "test")
 
 
 async def _received(sim: SimStation, action: str) -> bool:

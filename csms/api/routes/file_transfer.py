@@ -20,7 +20,7 @@ from typing import Final
 import structlog
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from csms.app import Csms
@@ -41,16 +41,16 @@ async def download_firmware(request: Request) -> Response:
     csms = _csms(request)
     assert csms.firmware is not None
     try:
-        found = await csms.firmware.file_content(request.path_params["token"])
+        found = await csms.firmware.file_path(request.path_params["token"])
     except (Corrupt, OSError) as exc:
         log.error("firmware.file_unreadable", error=str(exc))
         return PlainTextResponse("file unreadable", 500)
     if found is None:
         return PlainTextResponse("not found", 404)
-    file, data = found
+    file, path = found
     log.info("firmware.download", file_id=file.id, client=_client(request))
-    return Response(data, media_type="application/octet-stream",
-                    headers={"X-Content-SHA256": file.sha256})
+    return FileResponse(path, media_type="application/octet-stream",
+                        headers={"X-Content-SHA256": file.sha256})
 
 
 async def upload_log(request: Request) -> Response:

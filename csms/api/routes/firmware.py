@@ -175,6 +175,17 @@ async def rollout(rollout_id: Id, csms: CsmsDep, _: CommandReader) -> m.RolloutO
     return await _rollout(csms, rollout_id)
 
 
+@router.post("/firmware/rollouts/{rollout_id}/stop", response_model=m.RolloutOut,
+             responses=ONE)
+async def stop_rollout(rollout_id: Id, csms: CsmsDep, principal: Commander) -> m.RolloutOut:
+    """Stop a running rollout: no further wave is sent (updates already sent finish on the
+    chargers and are still recorded). A finished rollout stays as it is."""
+    await _rollout(csms, rollout_id)
+    await _audit(csms, principal.actor, "firmware_rollout", rollout_id, {"stop": True})
+    await firmware_service(csms).stop_rollout(rollout_id, f"stopped by {principal.actor}")
+    return await _rollout(csms, rollout_id)
+
+
 def firmware_service(csms: Csms) -> FirmwareService:
     assert csms.firmware is not None, "composed in csms.app.running"
     return csms.firmware

@@ -12,7 +12,7 @@ from typing import Annotated
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi import status as http_status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from csms.api import files_models as m
 from csms.api.access import Family, Principal
@@ -88,15 +88,14 @@ async def log_file(request_id: Id, csms: CsmsDep, principal: CommandReader) -> R
     SHA-256 (500 if the stored copy no longer matches)."""
     found = await _visible(csms, principal, request_id)
     try:
-        data = await log_service(csms).content(found)
+        path = await log_service(csms).file_path(found)
     except (Corrupt, OSError) as exc:
         raise HTTPException(http_status.HTTP_500_INTERNAL_SERVER_ERROR, str(exc)) from None
-    if data is None:
+    if path is None:
         raise HTTPException(http_status.HTTP_404_NOT_FOUND, "nothing uploaded yet")
-    name = (found.upload_name or found.filename or f"log-{found.id}").replace('"', "")
-    return Response(data, media_type="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="{name}"',
-        "X-Content-SHA256": found.sha256 or ""})
+    name = found.upload_name or found.filename or f"log-{found.id}"
+    return FileResponse(path, media_type="application/octet-stream", filename=name,
+                        headers={"X-Content-SHA256": found.sha256 or ""})
 
 
 def log_service(csms: Csms) -> LogService:

@@ -70,7 +70,7 @@ class Rollout:
     file_id: int
     wave_size: int
     failure_threshold: int
-    state: str  # running, succeeded, stopped
+    state: str  # running, completed, stopped
     reason: str | None
     retrieve_at: datetime | None
     created_at: datetime
@@ -223,11 +223,12 @@ class FirmwareStore:
 
         await self._writer.submit(unit)
 
-    async def finish_rollout(self, rollout_id: int, succeeded: bool, reason: str,
+    async def finish_rollout(self, rollout_id: int, completed: bool, reason: str,
                              at: datetime) -> None:
         async def unit(tx: WriteTx) -> None:
-            await tx.conn.execute(update(r).where(r.c.id == rollout_id).values(
-                state="succeeded" if succeeded else "stopped", reason=reason[:200],
+            await tx.conn.execute(update(r).where(
+                r.c.id == rollout_id, r.c.state == "running").values(
+                state="completed" if completed else "stopped", reason=reason[:200],
                 finished_at=at))
 
         await self._writer.submit(unit)

@@ -41,7 +41,7 @@ firmware_rollouts = Table(
     Column("file_id", BigInteger, ForeignKey("firmware_files.id"), nullable=False),
     Column("wave_size", Integer, nullable=False),
     Column("failure_threshold", Integer, nullable=False),
-    Column("state", String(20), nullable=False),  # running, succeeded, stopped
+    Column("state", String(20), nullable=False),  # running, completed, stopped
     Column("reason", String(200)),
     Column("retrieve_at", Stamp),  # None: each wave retrieves when it is sent
     Column("created_at", Stamp, nullable=False),
