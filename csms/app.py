@@ -206,7 +206,8 @@ async def running(
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             _file_urls(csms, firmware, logs)
-            firmware.run()  # rollouts carry on where they stopped
+            if settings.files.run_rollouts:
+                firmware.run()  # rollouts carry on where they stopped
             yield csms
         finally:
             if csms.sharing is not None:

@@ -289,6 +289,7 @@ class FilesSettings(_Section):
     rollout_failure_threshold: int = Field(default=0, ge=0)
     firmware_timeout_s: float = Field(default=3600.0, gt=0)
     rollout_tick_s: float = Field(default=5.0, gt=0)
+    run_rollouts: bool = True  # with several nodes: true on one node only
 
 
 class Settings(BaseSettings):

@@ -17,7 +17,7 @@ import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -178,11 +178,15 @@ class FirmwareService:
         if rollout is None or rollout.state != "running":
             return
         timeout = timedelta(seconds=self._settings.firmware_timeout_s)
-        late = set(plan.overdue([u.target() for u in rollout.updates], self._clock(), timeout))
+        # an update cannot be late before its retrieve date
+        waited = [replace(u.target(), sent_at=max(u.sent_at, rollout.retrieve_at))
+                  if u.sent_at is not None and rollout.retrieve_at is not None
+                  else u.target() for u in rollout.updates]
+        late = set(plan.overdue(waited, self._clock(), timeout))
         if late:
             await self.store.fail(
                 [u.id for u in rollout.updates if u.station_id in late],
-                f"no final status within {timeout.total_seconds():.0f} s", self._clock())
+                f"no final status within {timeout.total_seconds():g} s", self._clock())
         file = await self.store.file(rollout.file_id)
         assert file is not None, "rollouts reference their file"
         while True:

@@ -230,3 +230,30 @@ async def test_firmware_files_are_checked_in_and_out(
     assert ("stopped", ["running", "waiting"]) == (
         stopped["state"], [u["state"] for u in stopped["updates"]])
     assert stopped["reason"].startswith("stopped by ")
+
+
+async def test_an_update_without_a_final_status_fails_after_the_timeout(
+    settings: Settings
+) -> None:
+    """A charger that accepts and then says nothing fails after files.firmware_timeout_s,
+    and that failure stops the rollout like any other."""
+    quick = settings.model_copy(update={"files": settings.files.model_copy(
+        update={"firmware_timeout_s": 0.5, "rollout_tick_s": 0.1})})
+    async with running(quick) as csms:
+        assert csms.firmware is not None
+        file = await csms.firmware.add_file(_chunks(FIRMWARE), "fw.bin")
+        sim = SimStation("CP-MUTE", "ocpp1.6", ocpp_url(csms))
+        sim.files.update_firmware = lambda request: "Accepted"  # type: ignore[method-assign]
+        async with sim.running():
+            await sim.boot()
+            rollout_id = await csms.firmware.start_rollout(file.id, ["CP-MUTE"])
+            found = await eventually(lambda: csms.firmware.store.rollout(rollout_id),  # type: ignore[union-attr]
+                                     lambda r: r is not None and r.state != "running")
+    assert found is not None
+    [update] = found.updates
+    assert ("stopped", "failed", "no final status within 0.5 s") == (
+        found.state, update.state.value, update.detail)
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
