@@ -191,7 +191,8 @@ class FirmwareService:
         assert file is not None, "rollouts reference their file"
         while True:
             rollout = await self.store.rollout(rollout_id)
-            assert rollout is not None
+            if rollout is None or rollout.state != "running":
+                return  # stopped meanwhile (POST /firmware/rollouts/{id}/stop)
             step = plan.next_step(plan.Plan(rollout.wave_size, rollout.failure_threshold),
                                   [u.target() for u in rollout.updates])
             if isinstance(step, plan.Wait):

@@ -4,7 +4,7 @@ Rules:
 1. Rows never leave this package: reads return the records below.
 2. A status notification belongs to the update it names (``requestId``, checked against the
    charge point) or, without one (plain 1.6), to the charge point's latest update that is
-   still running. A final status (csms.domain.firmware_rollout.state_after) finishes it;
+   being sent or running. A final status (csms.domain.firmware_rollout.state_after) finishes it;
    a finished update only records later statuses.
 """
 
@@ -183,11 +183,16 @@ class FirmwareStore:
 
     async def sent(self, update_id: int, location: str, answer: str, state: TargetState,
                    at: datetime, detail: str | None = None) -> None:
-        """The charger's answer to the UpdateFirmware (or the failure to send it)."""
+        """The charger's answer to the UpdateFirmware (or the failure to send it). A final
+        status the charger reported before this commit (a download that failed at once)
+        is kept: only an update not finished yet takes ``state``."""
         async def unit(tx: WriteTx) -> None:
             await tx.conn.execute(update(u).where(u.c.id == update_id).values(
-                location=location, answer=answer, state=state.value, sent_at=at,
-                detail=detail, finished_at=at if state in FINISHED else None))
+                location=location, answer=answer, sent_at=at))
+            await tx.conn.execute(update(u).where(
+                u.c.id == update_id, u.c.state.not_in([s.value for s in FINISHED]),
+            ).values(state=state.value, detail=detail,
+                     finished_at=at if state in FINISHED else None))
 
         await self._writer.submit(unit)
 
@@ -197,12 +202,11 @@ class FirmwareStore:
         async def unit(tx: WriteTx) -> int | None:
             if request_id is not None:
                 where = [u.c.id == request_id, u.c.station_id == station_id]
-            else:
-                where = [u.c.station_id == station_id,
-                         u.c.state == TargetState.RUNNING.value]
+            else:  # sent, or being sent (the answer not committed yet)
+                where = [u.c.station_id == station_id, u.c.state.in_(
+                    [TargetState.ASSIGNED.value, TargetState.RUNNING.value])]
             found = (await tx.conn.execute(select(u.c.id, u.c.state).where(*where)
-                                           .order_by(u.c.sent_at.desc(), u.c.id.desc())
-                                           .limit(1))).one_or_none()
+                                           .order_by(u.c.id.desc()).limit(1))).one_or_none()
             if found is None:
                 return None
             values: dict[str, Any] = {"last_status": status, "status_at": at}
