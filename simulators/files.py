@@ -33,6 +33,7 @@ from csms.handlers.timefmt import parse_time
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
+    from simulators.link import Work
     from simulators.station import SimStation
 
 Payload = dict[str, Any]
@@ -65,6 +66,9 @@ class FileTransfers:
         self.downloads: list[bytes] = []  # what was downloaded
         self.uploads: list[bytes] = []  # what was uploaded
         self._after_boot: Payload | None = None
+        # what a triggered status notification reports: (status, request) while busy
+        self._firmware_now: tuple[str, UpdateRequest] | None = None
+        self._log_now: tuple[str, LogRequest] | None = None
         self._rebooted = station.link.on_rebooted
         station.link.on_rebooted = self._on_rebooted
 
@@ -113,6 +117,7 @@ class FileTransfers:
             await self._rebooted()
         pending, self._after_boot = self._after_boot, None
         if pending is not None:
+            self._firmware_now = None
             action = pending.pop("_action")
             await self._st.call(action, pending)
 
@@ -124,6 +129,8 @@ class FileTransfers:
         return {"_action": action, "status": status, "requestId": request.request_id}
 
     async def _firmware_status(self, request: UpdateRequest, status: str) -> None:
+        final = status in {"DownloadFailed", "InstallationFailed", "InvalidSignature"}
+        self._firmware_now = None if final else (status, request)
         payload = self._firmware_payload(request, status)
         await self._st.call(payload.pop("_action"), payload)
 
@@ -162,6 +169,7 @@ class FileTransfers:
         return "\n".join(lines) + "\n"
 
     async def _log_status(self, request: LogRequest, status: str) -> None:
+        self._log_now = (status, request) if status == "Uploading" else None
         if request.legacy:
             await self._st.call("DiagnosticsStatusNotification", {"status": status})
             return
@@ -169,6 +177,33 @@ class FileTransfers:
         if request.request_id is not None:
             payload["requestId"] = request.request_id
         await self._st.call("LogStatusNotification", payload)
+
+
+    def triggered(self, message: str) -> Work | None:
+        """TriggerMessage of a firmware or log status: what runs now (Idle when nothing
+        does, without a requestId), or None for other messages."""
+        if message == "FirmwareStatusNotification":
+            busy = self._firmware_now
+
+            async def firmware() -> None:
+                if busy is None:
+                    await self._st.call(message, {"status": "Idle"})
+                else:
+                    payload = self._firmware_payload(busy[1], busy[0])
+                    await self._st.call(payload.pop("_action"), payload)
+
+            return firmware
+        if message in ("DiagnosticsStatusNotification", "LogStatusNotification"):
+            uploading = self._log_now
+
+            async def logs() -> None:
+                if uploading is None:
+                    await self._st.call(message, {"status": "Idle"})
+                else:
+                    await self._log_status(uploading[1], uploading[0])
+
+            return logs
+        return None
 
 
 def new_version(data: bytes) -> str:

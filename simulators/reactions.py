@@ -226,7 +226,7 @@ class Reactions:
             "BootNotification": boot, "Heartbeat": heartbeat, "StatusNotification": statuses,
             "MeterValues": meters, "TransactionEvent": tx_events,
         }
-        return table.get(message)
+        return table.get(message) or self.files.triggered(message)
 
     def set_profile(self, profile: StoredProfile) -> bool:
         """Install ``profile`` unless the engine says Rejected (unknown connector, station

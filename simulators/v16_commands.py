@@ -30,7 +30,8 @@ _CHANGE: Final = {
 }
 _UNLOCK: Final = {"Unlocked": "Unlocked", "UnknownConnector": "UnlockFailed"}
 TRIGGERABLE: Final = frozenset(
-    {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
+    {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues",
+     "FirmwareStatusNotification", "DiagnosticsStatusNotification"}
 )
 
 

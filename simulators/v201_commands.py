@@ -26,6 +26,7 @@ _CHANGE: Final = {
 }
 TRIGGERABLE: Final = frozenset({
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent",
+    "FirmwareStatusNotification", "LogStatusNotification",
 })
 
 

@@ -257,3 +257,25 @@ async def test_an_update_without_a_final_status_fails_after_the_timeout(
 
 async def _chunks(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+@pytest.mark.parametrize(("version", "log_message"), [
+    ("ocpp1.6", "DiagnosticsStatusNotification"), ("ocpp2.0.1", "LogStatusNotification")])
+async def test_triggered_status_notifications_say_idle(
+    csms: Csms, api: httpx.AsyncClient, version: str, log_message: str
+) -> None:
+    """TriggerMessage for the firmware and the log status (2.0.1: LogStatusNotification):
+    Accepted, and an idle station reports Idle."""
+    sim = SimStation("CP-TRIG", version, ocpp_url(csms))
+    async with sim.running():
+        await sim.boot()
+        for message in ("FirmwareStatusNotification", "DiagnosticsStatusNotification"):
+            answer = await ok(await api.post(
+                "/charge-points/CP-TRIG/commands/trigger-message",
+                json={"message": message}))
+            assert "Accepted" == answer["status"]
+        await sim.settle(10)
+    sent = [(a, p) for a, p in sim.link.sent if a.endswith("StatusNotification")
+            and a != "StatusNotification"]
+    assert [("FirmwareStatusNotification", {"status": "Idle"}),
+            (log_message, {"status": "Idle"})] == sent
