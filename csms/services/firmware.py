@@ -47,6 +47,10 @@ class FileRejected(ValueError):
     """A firmware file that is not stored: too large, or not the SHA-256 announced."""
 
 
+class FileTooLarge(FileRejected):
+    """Over ``files.firmware_max_bytes``."""
+
+
 class UpdateFailed(Exception):
     """Update ``update_id`` was recorded but got no usable answer: ``error``."""
 
@@ -255,7 +259,7 @@ async def store_file(store: FirmwareStore, vault: FileVault, settings: FilesSett
         stored, size, digest = await vault.put(FIRMWARE, chunks, settings.firmware_max_bytes,
                                                expect=sha256)
     except TooLarge as exc:
-        raise FileRejected(f"firmware file {exc}") from None
+        raise FileTooLarge(f"firmware file {exc}") from None
     except Mismatch as exc:
         raise FileRejected(str(exc)) from None
     return await store.add_file({

@@ -27,7 +27,13 @@ from csms.api.routes.live import ERRORS, _failure
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
-from csms.services.firmware import FileRejected, FirmwareService, UpdateFailed, UpdateOptions
+from csms.services.firmware import (
+    FileRejected,
+    FileTooLarge,
+    FirmwareService,
+    UpdateFailed,
+    UpdateOptions,
+)
 from csms.store.access import audit
 from csms.store.files import FirmwareFile, FirmwareUpdate, Rollout
 from csms.store.station_queries import StationQueries
@@ -63,9 +69,10 @@ async def upload_firmware(
     try:
         file = await service.add_file(_body(request), name, version=version, sha256=sha256,
                                       uploaded_by=principal.actor)
+    except FileTooLarge as exc:
+        raise HTTPException(http_status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
     except FileRejected as exc:
-        code = 413 if "bytes" in str(exc) else 422
-        raise HTTPException(code, str(exc)) from None
+        raise HTTPException(http_status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     await _audit(csms, principal.actor, "firmware_file", file.id,
                  {"name": name, "version": version, "sha256": file.sha256})
     return file_out(file)
