@@ -14,6 +14,7 @@ from csms import cli
 from csms.app import Csms, running
 from csms.config import FilesSettings, Settings
 from csms.domain.commands_files import LogKind
+from csms.domain.firmware_rollout import TargetState
 from csms.logs import configure_logging
 from csms.store.network import Network
 from simulators.station import SimStation
@@ -75,6 +76,8 @@ async def test_a_rollout_survives_a_restart(settings: Settings, cli_env: None, t
             assert 0 == await run_cli(["firmware", "rollout", "1", "CP-R-A", "CP-R-B",
                                        "--wave-size", "1"])
             await eventually(lambda: _received(a, "UpdateFirmware"))
+            await eventually(lambda: _update_state(first, 1),
+                             lambda state: state is TargetState.RUNNING)
     async with running(settings) as second:
         a = SimStation("CP-R-A", version, ocpp_url(second))
         b = SimStation("CP-R-B", version, ocpp_url(second), reboot_delay_s=0.05)
@@ -101,6 +104,12 @@ async def b_known(csms: Csms) -> None:
     await Network(csms.engine, csms.store.writer).add_charge_point({
         "id": "CP-R-B", "registration_status": "Accepted",
         "created_at": csms.stations.now()}, "test")
+
+
+async def _update_state(csms: Csms, update_id: int) -> TargetState | None:
+    assert csms.firmware is not None
+    found = await csms.firmware.store.update(update_id)
+    return None if found is None else found.state
 
 
 async def _received(sim: SimStation, action: str) -> bool:
