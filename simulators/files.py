@@ -2,8 +2,9 @@
 
 Rules:
 1. UpdateFirmware / SignedUpdateFirmware is Accepted; at the retrieve date (simulated
-   time) the station downloads the file from the URL over HTTP(S) and reports Downloading,
-   Downloaded (or DownloadFailed), SignatureVerified (signed updates), Installing, then
+   time; before it, DownloadScheduled where the version has it) the station downloads the
+   file from the URL over HTTP(S) and reports Downloading, Downloaded (or DownloadFailed),
+   SignatureVerified (signed updates), Installing (2.0.1: then InstallRebooting), then
    reboots: the connection closes, comes back, BootNotification carries the new firmware
    version, and the station reports Installed (or InstallationFailed, keeping the old one).
 2. The new version is the file's first line after ``SIMFW `` (the test fixtures' format),
@@ -80,6 +81,8 @@ class FileTransfers:
 
     async def _update(self, request: UpdateRequest) -> None:
         st = self._st
+        if request.request_id is not None and request.retrieve_at > st.clock.now():
+            await self._firmware_status(request, "DownloadScheduled")  # 1.6 plain: no such
         await st.clock.sleep_until(request.retrieve_at)
         await self._firmware_status(request, "Downloading")
         try:
