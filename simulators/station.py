@@ -46,6 +46,7 @@ from simulators.clock import SimClock
 from simulators.dialect import dialect_for
 from simulators.ev import Draw, Ev
 from simulators.faults import FaultInjector
+from simulators.files import FileTransfers
 from simulators.link import Link
 from simulators.model import (
     RFID_CARD,
@@ -117,6 +118,7 @@ class SimStation(StationPlumbing):
         self.outbox = Outbox(self)
         self.link.on_reconnected = self.outbox.reconnected
         self.link.on_rebooted = self._rebooted
+        self.files = FileTransfers(self)  # firmware updates, log uploads
         self.reactions = Reactions(self)
         self.faults = FaultInjector(self)
         self.sessions: dict[int, ChargingSession] = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from simulators.files import v201_handlers
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v201_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
@@ -26,6 +27,7 @@ _CHANGE: Final = {
 }
 TRIGGERABLE: Final = frozenset({
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent",
+    "FirmwareStatusNotification", "LogStatusNotification",
 })
 
 
@@ -69,6 +71,7 @@ class V201Commands:
             "SetChargingProfile": self.set_charging_profile,
             "ClearChargingProfile": self.clear_charging_profile,
             "GetCompositeSchedule": self.get_composite_schedule,
+            **v201_handlers(self._r.files),
             "CostUpdated": self.cost_updated,
         }
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from csms.domain.commands_files import GetLog, LogAnswer, UpdateFirmware
 from csms.domain.model import IdToken
 
 
@@ -173,6 +174,7 @@ Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
     | GetCompositeSchedule | ShowCost | DeviceCommand
+    | UpdateFirmware | GetLog  # csms.domain.commands_files
 )
 
 
@@ -205,4 +207,5 @@ class CompositeSchedule:
     schedule: ChargingSchedule | None = None
 
 
-CommandResult = CommandStatus | SettingsReport | CompositeSchedule | DeviceResult
+CommandResult = (CommandStatus | SettingsReport | CompositeSchedule | DeviceResult
+                 | LogAnswer)

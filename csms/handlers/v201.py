@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csms.handlers import device_model_v201
+from csms.handlers import device_model_v201, files
 from csms.handlers import translate_v201 as tr
 from csms.handlers.context import (
     BoundHandlers,
@@ -73,8 +73,8 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "NotifyEvent": notify_event,
     "SecurityEventNotification": security_event,
     "NotifyReport": device_model_v201.notify_report,
-    "FirmwareStatusNotification": reporter("firmware_status"),
-    "LogStatusNotification": reporter("log_status"),
+    "FirmwareStatusNotification": files.firmware_status,
+    "LogStatusNotification": files.log_status,
     "DataTransfer": reporter("data_transfer", {"status": "UnknownVendorId"}),
     # Recorded and acknowledged; the features behind them come with later issues.
     "ClearedChargingLimit": reporter("cleared_charging_limit"),

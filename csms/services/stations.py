@@ -51,6 +51,16 @@ class BillingHooks(Protocol):
         """What the session's user pays, once priced (yuan)."""
 
 
+class FileHooks(Protocol):
+    """What firmware and log status notifications tell csms.services.firmware / logs."""
+
+    async def firmware_status(self, station_id: str, request_id: int | None,
+                              status: str) -> None: ...
+
+    async def log_status(self, station_id: str, request_id: int | None,
+                         status: str) -> None: ...
+
+
 class StationService:
     """Charger-initiated messages, version-neutral."""
 
@@ -66,6 +76,7 @@ class StationService:
         )
         self.billing: BillingHooks | None = None
         self.device_model: DeviceModelService | None = None  # 2.0.1 NotifyReport and kin
+        self.files: FileHooks | None = None  # csms.services.file_status
         self._min_balance_yuan = (
             settings.billing.min_balance_yuan if settings.billing.enabled else None
         )

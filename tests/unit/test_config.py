@@ -16,6 +16,7 @@ from csms.config import (
     CitySettings,
     ClusterSettings,
     DatabaseSettings,
+    FilesSettings,
     LoadSettings,
     LoggingSettings,
     RetentionSettings,
@@ -47,6 +48,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "billing": BillingSettings,
     "transactions": TransactionSettings,
     "city": CitySettings,
+    "files": FilesSettings,
 }
 
 
