@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from csms.domain.commands_tx import TransactionStatus, TxCommand
 from csms.domain.model import IdToken
 
 
@@ -170,7 +171,7 @@ class ShowCost:
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
-    | GetCompositeSchedule | ShowCost
+    | GetCompositeSchedule | ShowCost | TxCommand
 )
 
 
@@ -203,4 +204,4 @@ class CompositeSchedule:
     schedule: ChargingSchedule | None = None
 
 
-CommandResult = CommandStatus | SettingsReport | CompositeSchedule
+CommandResult = CommandStatus | SettingsReport | CompositeSchedule | TransactionStatus

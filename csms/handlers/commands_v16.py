@@ -57,7 +57,9 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_tx import ExtendedTrigger, GetTransactionStatus, ResetEvse
 from csms.errors import CommandNotSupported
+from csms.handlers import commands_tx_v16 as tx
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
@@ -95,7 +97,7 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except _Inexpressible as exc:
+    except (_Inexpressible, tx.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
@@ -168,6 +170,8 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "GetCompositeSchedule", _composite_request(command)
         case ShowCost():
             return "DataTransfer", _cost_message(command)
+        case GetTransactionStatus() | ResetEvse() | ExtendedTrigger():
+            return tx.call(command)
         case _:
             assert_never(command)
 

@@ -59,7 +59,9 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_tx import ExtendedTrigger, GetTransactionStatus, ResetEvse
 from csms.errors import CommandNotSupported
+from csms.handlers import commands_tx_v201 as tx
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
@@ -99,13 +101,17 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except _Inexpressible as exc:
+    except (_Inexpressible, tx.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
 
 def from_answer(command: Command, payload: Payload) -> CommandResult:
     """The domain result of the charger's (already schema-validated) answer."""
+    if isinstance(command, GetTransactionStatus):
+        result = tx.answer(command, payload)
+        assert result is not None
+        return result
     if isinstance(command, GetSettings):
         return _settings_report(payload)
     if isinstance(command, GetCompositeSchedule):
@@ -178,6 +184,8 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "CostUpdated", {"totalCost": float(command.cost_yuan),
                                    "transactionId": _fit(command.transaction_ref, 36,
                                                          "transactionId")}
+        case GetTransactionStatus() | ResetEvse() | ExtendedTrigger():
+            return tx.call(command)
         case _:
             assert_never(command)
 
