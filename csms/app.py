@@ -37,6 +37,7 @@ from csms.services.remote_starts import RemoteStarts
 from csms.services.safety import SafetyMonitor, load_limits
 from csms.services.sharing import Sharing
 from csms.services.stations import StationService
+from csms.services.tx_checks import TransactionChecks
 from csms.store import migrate
 from csms.store.access import AccessStore
 from csms.store.alarms import AlarmStore
@@ -183,6 +184,7 @@ async def running(
         billing.start_costs(commands, bus)
         remote_starts = RemoteStarts(RemoteStartStore(engine, writer), commands, bus, clock,
                                      settings.server.remote_start_match_s)
+        tx_checks = TransactionChecks(store, commands, bus, registry.version_of, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
@@ -191,6 +193,7 @@ async def running(
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
+            tx_checks.run()
             csms = await _start_sharing(csms, writer, bus, clock)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
@@ -213,6 +216,7 @@ async def running(
                 await csms.sharing.stop()
             await billing.stop()
             await remote_starts.stop()
+            await tx_checks.stop()
             server.close()
             await server.wait_closed()
             if cluster is not None:

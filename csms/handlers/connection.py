@@ -175,6 +175,11 @@ class ConnectionRegistry:
     def __len__(self) -> int:
         return len(self._connections)
 
+    def version_of(self, station_id: str) -> str | None:
+        """The OCPP subprotocol of the station's connection to this node, if any."""
+        connection = self._connections.get(station_id)
+        return None if connection is None else connection.version.value
+
     def connected_here(self, station_id: str) -> bool:
         return station_id in self._connections
 
