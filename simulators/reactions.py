@@ -56,6 +56,10 @@ class Reactions:
         self._pending_reset: tuple[bool, int | None] | None = None
         station.profiles.transactions = self._running
 
+    @property
+    def station(self) -> SimStation:
+        return self._st
+
     def remote_start(
         self,
         connector_id: int | None,

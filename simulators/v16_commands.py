@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from simulators import tx_commands
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v16_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
@@ -75,6 +76,7 @@ class V16Commands:
             "ClearChargingProfile": self.clear_charging_profile,
             "GetCompositeSchedule": self.get_composite_schedule,
             "DataTransfer": self.data_transfer,
+            **tx_commands.v16_handlers(self._r.station),
         }
 
     async def data_transfer(self, p: Payload) -> Payload:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from simulators import tx_commands
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v201_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
@@ -69,6 +70,7 @@ class V201Commands:
             "ClearChargingProfile": self.clear_charging_profile,
             "GetCompositeSchedule": self.get_composite_schedule,
             "CostUpdated": self.cost_updated,
+            **tx_commands.v201_handlers(self._r.station),
         }
 
     async def cost_updated(self, p: Payload) -> Payload:
