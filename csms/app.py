@@ -34,6 +34,7 @@ from csms.services.commands import CommandService
 from csms.services.events import EventBus
 from csms.services.load import LoadService
 from csms.services.remote_starts import RemoteStarts
+from csms.services.reports import ReportCollector
 from csms.services.safety import SafetyMonitor, load_limits
 from csms.services.sharing import Sharing
 from csms.services.stations import StationService
@@ -71,6 +72,7 @@ class Csms:
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
+    reports: ReportCollector | None = None  # reports in parts (csms.services.reports)
 
     @property
     def bus(self) -> EventBus:
@@ -185,11 +187,12 @@ async def running(
         remote_starts = RemoteStarts(RemoteStartStore(engine, writer), commands, bus, clock,
                                      settings.server.remote_start_match_s)
         tx_checks = TransactionChecks(store, commands, bus, registry.version_of, clock)
+        reports = ReportCollector(commands, bus, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
-                    cluster=cluster)
+                    cluster=cluster, reports=reports)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
@@ -217,6 +220,7 @@ async def running(
             await billing.stop()
             await remote_starts.stop()
             await tx_checks.stop()
+            reports.stop()
             server.close()
             await server.wait_closed()
             if cluster is not None:

@@ -7,7 +7,10 @@ Rules:
    not say).
 2. ``ResetEvse`` resets one EVSE (2.0.1 Reset with ``evseId``); 1.6 Reset is always the
    whole charge point, so it cannot be expressed there.
-3. ``ExtendedTrigger`` is the security extension's ExtendedTriggerMessage (1.6) and plain
+3. ``GetChargingProfiles`` and ``CustomerInformation`` (2.0.1 only) are answered with a
+   status; what they ask for comes later in charger-initiated parts joined by
+   ``request_id`` (csms.services.reports).
+4. ``ExtendedTrigger`` is the security extension's ExtendedTriggerMessage (1.6) and plain
    TriggerMessage (2.0.1): it can ask for the messages the 1.6 core trigger cannot
    (LogStatusNotification, SignChargePointCertificate).
 """
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+
+from csms.domain.model import IdToken
 
 
 class ExtendedTriggerable(StrEnum):
@@ -53,4 +58,36 @@ class TransactionStatus:
     ongoing: bool | None = None
 
 
-TxCommand = GetTransactionStatus | ResetEvse | ExtendedTrigger
+
+
+@dataclass(frozen=True, slots=True)
+class GetChargingProfiles:
+    """2.0.1 GetChargingProfiles: the station answers Accepted or NoProfiles, then reports
+    the matching profiles in ReportChargingProfiles messages carrying ``request_id``.
+    ``purpose`` is a 2.0.1 ChargingProfilePurposeEnumType value."""
+
+    request_id: int
+    evse_id: int | None = None
+    purpose: str | None = None
+    stack_level: int | None = None
+    profile_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerInformation:
+    """2.0.1 CustomerInformation: a resident's data request. ``report`` asks the station to
+    send what it keeps about the customer (NotifyCustomerInformation parts with
+    ``request_id``), ``clear`` to delete it; the customer is named by an id token or an
+    identifier (at most 64 characters)."""
+
+    request_id: int
+    report: bool
+    clear: bool
+    customer_identifier: str | None = None
+    id_token: IdToken | None = None
+
+
+TxCommand = (
+    GetTransactionStatus | ResetEvse | ExtendedTrigger | GetChargingProfiles
+    | CustomerInformation
+)

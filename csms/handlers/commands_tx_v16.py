@@ -1,7 +1,8 @@
 """The commands of :mod:`csms.domain.commands_tx` as OCPP 1.6 CALLs (security extension).
 
 Pure. Rules:
-1. GetTransactionStatus and ResetEvse have no 1.6 spelling (1.6 Reset is the whole charge
+1. GetTransactionStatus, ResetEvse, GetChargingProfiles and CustomerInformation have no
+   1.6 spelling (1.6 Reset is the whole charge
    point): Inexpressible, so the command is refused before anything is sent.
 2. ExtendedTrigger is the security extension's ExtendedTriggerMessage; EVSE n is
    ``connectorId`` n, None omits it.
@@ -11,7 +12,14 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
-from csms.domain.commands_tx import ExtendedTrigger, GetTransactionStatus, ResetEvse, TxCommand
+from csms.domain.commands_tx import (
+    CustomerInformation,
+    ExtendedTrigger,
+    GetChargingProfiles,
+    GetTransactionStatus,
+    ResetEvse,
+    TxCommand,
+)
 
 Payload = dict[str, Any]
 
@@ -31,5 +39,9 @@ def call(command: TxCommand) -> tuple[str, Payload]:
             connector = {} if command.evse_id is None else {"connectorId": command.evse_id}
             return "ExtendedTriggerMessage", {"requestedMessage": command.message.value,
                                               **connector}
+        case GetChargingProfiles():
+            raise Inexpressible("1.6 has no GetChargingProfiles (ask GetCompositeSchedule)")
+        case CustomerInformation():
+            raise Inexpressible("1.6 has no CustomerInformation")
         case _:
             assert_never(command)

@@ -57,7 +57,13 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
-from csms.domain.commands_tx import ExtendedTrigger, GetTransactionStatus, ResetEvse
+from csms.domain.commands_tx import (
+    CustomerInformation,
+    ExtendedTrigger,
+    GetChargingProfiles,
+    GetTransactionStatus,
+    ResetEvse,
+)
 from csms.errors import CommandNotSupported
 from csms.handlers import commands_tx_v16 as tx
 from csms.handlers.limits import wire_limit
@@ -170,7 +176,8 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "GetCompositeSchedule", _composite_request(command)
         case ShowCost():
             return "DataTransfer", _cost_message(command)
-        case GetTransactionStatus() | ResetEvse() | ExtendedTrigger():
+        case (GetTransactionStatus() | ResetEvse() | ExtendedTrigger() | GetChargingProfiles()
+              | CustomerInformation()):
             return tx.call(command)
         case _:
             assert_never(command)

@@ -59,7 +59,13 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
-from csms.domain.commands_tx import ExtendedTrigger, GetTransactionStatus, ResetEvse
+from csms.domain.commands_tx import (
+    CustomerInformation,
+    ExtendedTrigger,
+    GetChargingProfiles,
+    GetTransactionStatus,
+    ResetEvse,
+)
 from csms.errors import CommandNotSupported
 from csms.handlers import commands_tx_v201 as tx
 from csms.handlers.limits import wire_limit
@@ -184,7 +190,8 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "CostUpdated", {"totalCost": float(command.cost_yuan),
                                    "transactionId": _fit(command.transaction_ref, 36,
                                                          "transactionId")}
-        case GetTransactionStatus() | ResetEvse() | ExtendedTrigger():
+        case (GetTransactionStatus() | ResetEvse() | ExtendedTrigger() | GetChargingProfiles()
+              | CustomerInformation()):
             return tx.call(command)
         case _:
             assert_never(command)
