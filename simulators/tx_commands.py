@@ -9,7 +9,14 @@ Rules:
    MeterValues; LogStatusNotification and FirmwareStatusNotification are sent with status
    Idle (nothing uploading or installing); SignChargePointCertificate is NotImplemented (the
    simulator has no key pair to sign).
-3. :func:`forget_transaction` is a power loss that wipes a transaction: the connector is
+3. GetChargingProfiles: NoProfiles when no installed profile matches (evseId, purpose,
+   stackLevel, chargingProfileId); else Accepted, then one ReportChargingProfiles per EVSE
+   (the profiles as received, source CSO), ``tbc`` true on all but the last.
+4. CustomerInformation: Invalid without a customer (idToken or customerIdentifier); else
+   Accepted, then NotifyCustomerInformation parts (512 characters each, seqNo from 0) of
+   what the station keeps about the customer: the transactions it runs for that id token.
+   ``clear`` forgets the customer: later reports about that id token say "no data".
+5. :func:`forget_transaction` is a power loss that wipes a transaction: the connector is
    free and Available again and nothing of the transaction is ever sent (queued events of
    it are dropped), as a real charger with volatile transaction state does. For
    transactions started directly (not by a plugged-in EV session, whose task would still
@@ -42,7 +49,73 @@ def _queued_for(st: SimStation, transaction_id: str | None) -> bool:
     return False
 
 
+def _matching(st: SimStation, p: Payload) -> dict[int, list[Payload]]:
+    """The raw profiles matching a GetChargingProfiles request, per EVSE."""
+    criterion, evse = p["chargingProfile"], p.get("evseId")
+    ids = set(criterion.get("chargingProfileId") or ())
+    found: dict[int, list[Payload]] = {}
+    for profile in st.profiles.profiles:
+        if profile.raw is None or (evse is not None and profile.connector_id != evse):
+            continue
+        if "chargingProfilePurpose" in criterion and \
+                profile.purpose.value != criterion["chargingProfilePurpose"]:
+            continue
+        if "stackLevel" in criterion and profile.stack_level != criterion["stackLevel"]:
+            continue
+        if ids and profile.profile_id not in ids:
+            continue
+        found.setdefault(profile.connector_id, []).append(profile.raw)
+    return found
+
+
+def _customer_data(st: SimStation, token: str | None, cleared: set[str]) -> str:
+    if token is None or token in cleared:
+        return "no data"
+    lines = [f"transaction {c.transaction.transaction_id} on EVSE {c.connector_id} since "
+             f"{c.transaction.started_at}" for c in st.connectors.values()
+             if c.transaction is not None and c.transaction.id_tag == token]
+    return "; ".join(lines) or "no data"
+
+
 def v201_handlers(st: SimStation) -> dict[str, Handler]:
+    cleared: set[str] = set()
+
+    async def get_charging_profiles(p: Payload) -> Payload:
+        found = _matching(st, p)
+        if not found:
+            return {"status": "NoProfiles"}
+
+        async def report() -> None:
+            evses = sorted(found)
+            for n, evse in enumerate(evses):
+                await st.call("ReportChargingProfiles", {
+                    "requestId": p["requestId"], "chargingLimitSource": "CSO",
+                    "tbc": n < len(evses) - 1, "evseId": evse,
+                    "chargingProfile": found[evse]})
+
+        st.link.after_answer("report-charging-profiles", report)
+        return {"status": "Accepted"}
+
+    async def customer_information(p: Payload) -> Payload:
+        token = (p.get("idToken") or {}).get("idToken")
+        if token is None and p.get("customerIdentifier") is None:
+            return {"status": "Invalid"}
+        data = _customer_data(st, token, cleared)
+        if p["clear"] and token is not None:
+            cleared.add(token)
+        if not p["report"]:
+            return {"status": "Accepted"}
+        chunks = [data[i:i + 512] for i in range(0, len(data), 512)]
+
+        async def notify() -> None:
+            for n, chunk in enumerate(chunks):
+                await st.call("NotifyCustomerInformation", {
+                    "data": chunk, "tbc": n < len(chunks) - 1, "seqNo": n,
+                    "generatedAt": st.timestamp(), "requestId": p["requestId"]})
+
+        st.link.after_answer("notify-customer-information", notify)
+        return {"status": "Accepted"}
+
     async def get_transaction_status(p: Payload) -> Payload:
         ref = p.get("transactionId")
         answer: Payload = {"messagesInQueue": _queued_for(st, ref)}
@@ -50,7 +123,9 @@ def v201_handlers(st: SimStation) -> dict[str, Handler]:
             answer["ongoingIndicator"] = st.connector_of(ref) is not None
         return answer
 
-    return {"GetTransactionStatus": get_transaction_status}
+    return {"GetTransactionStatus": get_transaction_status,
+            "GetChargingProfiles": get_charging_profiles,
+            "CustomerInformation": customer_information}
 
 
 def v16_handlers(st: SimStation) -> dict[str, Handler]:

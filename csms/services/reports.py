@@ -7,8 +7,8 @@ Rules:
    listens on the bus and joins the parts of one ``(station, kind, requestId)``.
 2. A waiter is registered before the command is sent, so a part that arrives before the
    command's answer is processed is not missed. A report is complete with the part whose
-   ``tbc`` is false (absent: false). NotifyCustomerInformation parts are ordered by seqNo,
-   ReportChargingProfiles parts as they came.
+   ``tbc`` is false (absent: false) and, for NotifyCustomerInformation, every seqNo before
+   it; those parts are ordered by seqNo, ReportChargingProfiles parts as they came.
 3. :meth:`ReportCollector.request` sends the command; when the answer is ``Accepted`` it
    waits up to ``wait_s`` for the report to complete and returns what came (``complete``
    False if it did not finish in time: the parts stay in the station events). Every other
@@ -65,6 +65,17 @@ class ReportAnswer:
     parts: tuple[dict[str, Any], ...] = ()
 
 
+def _finished(kind: str, parts: list[dict[str, Any]]) -> bool:
+    """Rule 2: the last part came and, for seqNo-numbered parts, every one before it."""
+    last = [part for part in parts if not part.get("tbc", False)]
+    if not last:
+        return False
+    if kind != CUSTOMER:
+        return True
+    final = int(last[0].get("seqNo", 0))
+    return set(range(final + 1)) <= {int(part.get("seqNo", 0)) for part in parts}
+
+
 class ReportCollector:
     """Rules 1-5 of the module."""
 
@@ -92,7 +103,7 @@ class ReportCollector:
         if collected is None or collected.complete:
             return
         collected.parts.append(dict(event.details))
-        if not event.details.get("tbc", False):
+        if _finished(event.kind, collected.parts):
             collected.complete = True
             collected.done.set()
 

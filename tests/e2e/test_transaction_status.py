@@ -194,3 +194,67 @@ async def test_after_a_reconnect_sessions_the_station_forgot_are_ended(csms: Csm
         (s.transaction_id, s.status, s.energy_wh, s.stop_reason) for s in found]
     assert (lost, False, False) == (gone.code, gone.details["ongoing_indicator"],
                                     gone.details["messages_in_queue"])
+
+
+PROFILE = {
+    "profile_id": 7, "stack_level": 1, "purpose": "TxDefaultProfile", "kind": "Absolute",
+    "schedule": {"rate_unit": "A", "periods": [{"start_s": 0, "limit": 16.0}],
+                 "start_at": T0.isoformat()},
+}
+
+
+async def test_v201_get_charging_profiles_joins_the_reports(
+    csms: Csms, api: httpx.AsyncClient
+) -> None:
+    """Profiles on EVSE 1 and 2: one ReportChargingProfiles per EVSE, joined by requestId
+    in the answer; a criterion that matches nothing is NoProfiles; 1.6 cannot ask (422)."""
+    sim = SimStation("CP-GCP", "ocpp2.0.1", ocpp_url(csms), connectors=2)
+    async with sim.running():
+        await sim.boot()
+        for evse, profile_id in ((1, 7), (2, 8)):
+            body = {"evse_id": evse, "profile": PROFILE | {"profile_id": profile_id}}
+            assert "Accepted" == (await command(api, "CP-GCP", "set-charging-profile",
+                                                **body)).json()["status"]
+        every = await command(api, "CP-GCP", "get-charging-profiles")
+        assert 200 == every.status_code, every.text
+        answer = every.json()
+        assert ("Accepted", True) == (answer["status"], answer["complete"])
+        assert [(1, [7]), (2, [8])] == [
+            (r["evse_id"], [p["id"] for p in r["profiles"]]) for r in answer["reports"]]
+        one = (await command(api, "CP-GCP", "get-charging-profiles", profile_ids=[8])).json()
+        assert [(2, [8])] == [(r["evse_id"], [p["id"] for p in r["profiles"]])
+                              for r in one["reports"]]
+        none = (await command(api, "CP-GCP", "get-charging-profiles",
+                              purpose="TxProfile")).json()
+        assert ("NoProfiles", [], False) == (none["status"], none["reports"], none["complete"])
+    parts = await events(csms, "CP-GCP", "report_charging_profiles")
+    assert {answer["request_id"], one["request_id"]} == {p.details["requestId"] for p in parts}
+    sim16 = SimStation("CP-GCP16", "ocpp1.6", ocpp_url(csms))
+    async with sim16.running():
+        await sim16.boot()
+        assert 422 == (await command(api, "CP-GCP16", "get-charging-profiles")).status_code
+        assert 422 == (await command(api, "CP-GCP16", "customer-information",
+                                     id_token="RES-1")).status_code
+
+
+async def test_v201_customer_information_reports_and_clears(
+    csms: Csms, api: httpx.AsyncClient
+) -> None:
+    """A resident's data request: the charger reports the transaction it runs for the card;
+    after a clear it keeps nothing; without a customer it is Invalid."""
+    await csms.store.put_token("RES-1", AuthorizationStatus.ACCEPTED)
+    sim = SimStation("CP-CI", "ocpp2.0.1", ocpp_url(csms))
+    async with sim.running():
+        await sim.boot()
+        tx = await sim.start_transaction(1, "RES-1", timestamp=T0)
+        first = (await command(api, "CP-CI", "customer-information", id_token="RES-1",
+                               clear=True)).json()
+        assert ("Accepted", True, 1) == (first["status"], first["complete"], first["parts"])
+        assert f"transaction {tx} on EVSE 1" in first["data"]
+        again = (await command(api, "CP-CI", "customer-information", id_token="RES-1")).json()
+        assert "no data" == again["data"]
+        invalid = await command(api, "CP-CI", "customer-information")
+        assert 422 == invalid.status_code  # no customer named: refused before sending
+    [audited] = await rows(csms, select(t.audit_log.c.details).where(
+        t.audit_log.c.action == "command").limit(1))
+    assert "customer-information" == audited.details["command"]
