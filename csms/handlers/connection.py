@@ -98,9 +98,11 @@ class StationConnection:
         except asyncio.QueueFull:
             raise CommandError(self.station_id, "command queue is full") from None
         if self._drainer is None or self._drainer.done():
+            drain = self._drain()
             try:
-                self._drainer = self._group.create_task(self._drain())
+                self._drainer = self._group.create_task(drain)
             except RuntimeError:  # the task group is shutting down: the connection is gone
+                drain.close()  # never started: close it, or it warns "never awaited"
                 self._fail_queued()
         try:
             async with asyncio.timeout(timeout_s):
