@@ -258,3 +258,33 @@ async def test_v201_customer_information_reports_and_clears(
     [audited] = await rows(csms, select(t.audit_log.c.details).where(
         t.audit_log.c.action == "command").limit(1))
     assert "customer-information" == audited.details["command"]
+
+
+async def test_after_a_reconnect_queued_or_unanswered_transactions_stay_active(
+    csms: Csms
+) -> None:
+    """Raw frames: the charger says it still has messages queued for TX-9 (not ongoing):
+    left active. Next reconnect it answers with a CALLERROR: left active, recorded."""
+    async with raw(csms, "CP-Q", "ocpp2.0.1") as ws:
+        started = tx_event("Started", 0, 0, evse=EVSE_1, meterValue=v201_register(10, 0))
+        assert 3 == (await call(ws, "TransactionEvent", started, "a"))[0]
+    async with raw(csms, "CP-Q", "ocpp2.0.1") as ws:
+        asked = orjson.loads(await ws.recv())
+        assert [2, "GetTransactionStatus", {"transactionId": "TX-9"}] == [
+            asked[0], asked[2], asked[3]]
+        await ws.send(orjson.dumps(
+            [3, asked[1], {"messagesInQueue": True, "ongoingIndicator": False}]).decode())
+        await eventually(lambda: _command_outcomes(csms, "CP-Q"), lambda o: o == ["answered"])
+    async with raw(csms, "CP-Q", "ocpp2.0.1") as ws:
+        asked = orjson.loads(await ws.recv())
+        await ws.send(orjson.dumps([4, asked[1], "InternalError", "busy", {}]).decode())
+        [unknown] = await eventually(lambda: events(csms, "CP-Q", "transaction_status_unknown"))
+    assert "TX-9" == unknown.code
+    [session] = await sessions(csms, "CP-Q")
+    assert ("active", None) == (session.status, session.stop_reason)
+
+
+async def _command_outcomes(app: Csms, station_id: str) -> list[str]:
+    c = t.command_log
+    return [r.outcome for r in await rows(app, select(c.c.outcome).where(
+        c.c.station_id == station_id, c.c.action == "GetTransactionStatus").order_by(c.c.id))]
