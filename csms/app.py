@@ -39,9 +39,11 @@ from csms.services.firmware import FirmwareService
 from csms.services.load import LoadService
 from csms.services.logs import LogService
 from csms.services.remote_starts import RemoteStarts
+from csms.services.reports import ReportCollector
 from csms.services.safety import SafetyMonitor, load_limits
 from csms.services.sharing import Sharing
 from csms.services.stations import StationService
+from csms.services.tx_checks import TransactionChecks
 from csms.store import migrate
 from csms.store.access import AccessStore
 from csms.store.alarms import AlarmStore
@@ -79,6 +81,7 @@ class Csms:
     device_model: DeviceModelService | None = None  # 2.0.1 device model and monitors
     firmware: FirmwareService | None = None  # firmware files, updates, rollouts
     logs: LogService | None = None  # diagnostics / log requests and uploads
+    reports: ReportCollector | None = None  # reports in parts (csms.services.reports)
 
     @property
     def bus(self) -> EventBus:
@@ -195,14 +198,18 @@ async def running(
         device_model = compose_device_model(settings, store, stations, commands, registry,
                                             clock)
         firmware, logs = _files(settings, engine, writer, commands, stations, clock)
+        tx_checks = TransactionChecks(store, commands, bus, registry.version_of, clock)
+        reports = ReportCollector(commands, bus, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
-                    cluster=cluster, device_model=device_model, firmware=firmware, logs=logs)
+                    cluster=cluster, device_model=device_model, firmware=firmware, logs=logs,
+                    reports=reports)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
+            tx_checks.run()
             csms = await _start_sharing(csms, writer, bus, clock)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
@@ -230,6 +237,8 @@ async def running(
             await billing.stop()
             await device_model.stop()
             await remote_starts.stop()
+            await tx_checks.stop()
+            reports.stop()
             server.close()
             await server.wait_closed()
             if cluster is not None:

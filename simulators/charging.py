@@ -41,6 +41,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
 from simulators.ev import Draw, Ev, charged_soc, draw
+from simulators.ev_needs import declare_needs
 from simulators.model import Connector, Status, Transaction
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ class ChargingSession:
         self.transaction: Transaction | None = None
         self.auth_status: str | None = None
         self.stop_reason: str | None = None
+        self.needs_status: str | None = None  # the CSMS's answer to NotifyEVChargingNeeds
         self.draw = Draw(0.0, 0.0, 0, 0.0, 0.0, self.soc_pct, False, False)
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
@@ -101,6 +103,7 @@ class ChargingSession:
                 self._done.set()
                 return False
             await st.start_transaction(cid, self.id_tag)
+            self.needs_status = await declare_needs(st, cid, self.ev)
         except BaseException:
             self._done.set()  # a failed plug-in leaves the connector free
             raise

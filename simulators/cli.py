@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="EV model: first cars arrive within this many simulated seconds")
     p.add_argument("--ev-dwell-min-s", type=float, default=3600.0)
     p.add_argument("--ev-dwell-max-s", type=float, default=4 * 3600.0)
+    p.add_argument("--ev-declares-needs", action="store_true",
+                   help="2.0.1 cars send their energy need and departure (NotifyEVChargingNeeds)")
     p.add_argument("--fault", dest="faults", action="append", default=[],
                    metavar="KIND@AT_S[:CONNECTOR][+CLEAR_S][#STATION]",
                    help="a scheduled fault (repeatable); kinds: "
@@ -116,6 +118,7 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[FleetConfig, argpar
         grace_s=args.grace_s, speed=args.speed, start=args.start,
         ev_arrival_window_s=args.ev_arrival_window_s,
         ev_dwell_min_s=args.ev_dwell_min_s, ev_dwell_max_s=args.ev_dwell_max_s,
+        ev_declares_needs=args.ev_declares_needs,
         faults=tuple(args.faults), fault_kinds=_kinds(args.fault_kinds),
         fault_rate_per_h=args.fault_rate_per_h, fault_clear_after_s=args.fault_clear_after_s,
         reconnect=args.reconnect, progress_s=args.progress_s,

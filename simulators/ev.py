@@ -26,7 +26,8 @@ MIN_CURRENT_A: Final = 6.0
 @dataclass(frozen=True, slots=True)
 class Ev:
     """One car. ``departure``: when it leaves (``None``: once full); ``arrival``: when a
-    fleet plugs it in (``None``: at once)."""
+    fleet plugs it in (``None``: at once). ``declares_needs``: it tells the charger its
+    energy need and departure (ISO 15118), which a 2.0.1 charger passes on."""
 
     capacity_wh: float = 60_000.0
     arrival_soc_pct: float = 20.0
@@ -36,6 +37,7 @@ class Ev:
     taper_from_soc_pct: float = 80.0
     arrival: datetime | None = None
     departure: datetime | None = None
+    declares_needs: bool = False  # ISO 15118: NotifyEVChargingNeeds at the start (2.0.1)
 
     def __post_init__(self) -> None:
         if self.capacity_wh <= 0 or self.max_current_a <= 0 or self.phases not in (1, 2, 3):

@@ -34,6 +34,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from dataclasses import dataclass
 from typing import Any, Final
@@ -83,6 +84,7 @@ class FleetConfig:
     ev_arrival_window_s: float | None = None
     ev_dwell_min_s: float = 3600.0
     ev_dwell_max_s: float = 4 * 3600.0
+    ev_declares_needs: bool = False  # 2.0.1: NotifyEVChargingNeeds at each start (ISO 15118)
     faults: tuple[str, ...] = ()
     fault_kinds: tuple[str, ...] = ()
     fault_rate_per_h: float = 0.0
@@ -309,6 +311,8 @@ async def _ev_sessions(
             continue
         ev = random_ev(rng, arrival=st.clock.now(), dwell_min_s=cfg.ev_dwell_min_s,
                        dwell_max_s=cfg.ev_dwell_max_s)
+        if cfg.ev_declares_needs:
+            ev = dataclasses.replace(ev, declares_needs=True)
         session = await st.plug_in(cid, ev, tag)
         while not session.done and await clock.sleep(60):
             pass

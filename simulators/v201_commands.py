@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from simulators import tx_commands
 from simulators.files import v201_handlers
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v201_cost_text
@@ -73,6 +74,7 @@ class V201Commands:
             "GetCompositeSchedule": self.get_composite_schedule,
             **v201_handlers(self._r.files),
             "CostUpdated": self.cost_updated,
+            **tx_commands.v201_handlers(self._r.station),
         }
 
     async def cost_updated(self, p: Payload) -> Payload:

@@ -16,6 +16,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from csms.domain.commands_files import GetLog, LogAnswer, UpdateFirmware
+from csms.domain.commands_tx import TransactionStatus, TxCommand
 from csms.domain.model import IdToken
 
 
@@ -173,7 +174,7 @@ from csms.domain.commands_device import DeviceCommand, DeviceResult  # noqa: E40
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
-    | GetCompositeSchedule | ShowCost | DeviceCommand
+    | GetCompositeSchedule | ShowCost | DeviceCommand | TxCommand
     | UpdateFirmware | GetLog  # csms.domain.commands_files
 )
 
@@ -208,4 +209,4 @@ class CompositeSchedule:
 
 
 CommandResult = (CommandStatus | SettingsReport | CompositeSchedule | DeviceResult
-                 | LogAnswer)
+                 | LogAnswer | TransactionStatus)

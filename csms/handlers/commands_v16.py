@@ -64,8 +64,16 @@ from csms.domain.commands_device import (
     SettingsSetReport,
 )
 from csms.domain.commands_files import GetLog, UpdateFirmware
+from csms.domain.commands_tx import (
+    CustomerInformation,
+    ExtendedTrigger,
+    GetChargingProfiles,
+    GetTransactionStatus,
+    ResetEvse,
+)
 from csms.errors import CommandNotSupported
 from csms.handlers import commands_files as files
+from csms.handlers import commands_tx_v16 as tx
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
@@ -103,7 +111,7 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except _Inexpressible as exc:
+    except (_Inexpressible, tx.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
@@ -192,6 +200,9 @@ def _call(command: Command) -> tuple[str, Payload]:
                 return files.to_call_v16(command)
             except ValueError as exc:
                 raise _Inexpressible(str(exc)) from None
+        case (GetTransactionStatus() | ResetEvse() | ExtendedTrigger() | GetChargingProfiles()
+              | CustomerInformation()):
+            return tx.call(command)
         case _:
             assert_never(command)
 

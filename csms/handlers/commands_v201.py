@@ -61,9 +61,17 @@ from csms.domain.commands import (
 )
 from csms.domain.commands_device import DeviceCommand
 from csms.domain.commands_files import GetLog, UpdateFirmware
+from csms.domain.commands_tx import (
+    CustomerInformation,
+    ExtendedTrigger,
+    GetChargingProfiles,
+    GetTransactionStatus,
+    ResetEvse,
+)
 from csms.errors import CommandNotSupported
 from csms.handlers import commands_device_v201 as device
 from csms.handlers import commands_files as files
+from csms.handlers import commands_tx_v201 as tx
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
@@ -103,7 +111,7 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except _Inexpressible as exc:
+    except (_Inexpressible, tx.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
@@ -112,6 +120,10 @@ def from_answer(command: Command, payload: Payload) -> CommandResult:
     """The domain result of the charger's (already schema-validated) answer."""
     if isinstance(command, UpdateFirmware | GetLog):
         return files.from_answer_v201(command, payload)
+    if isinstance(command, GetTransactionStatus):
+        result = tx.answer(command, payload)
+        assert result is not None
+        return result
     if isinstance(command, GetSettings):
         return _settings_report(payload)
     if isinstance(command, DeviceCommand):
@@ -196,6 +208,9 @@ def _call(command: Command) -> tuple[str, Payload]:
                 return files.to_call_v201(command)
             except ValueError as exc:
                 raise _Inexpressible(str(exc)) from None
+        case (GetTransactionStatus() | ResetEvse() | ExtendedTrigger() | GetChargingProfiles()
+              | CustomerInformation()):
+            return tx.call(command)
         case _:
             assert_never(command)
 

@@ -98,9 +98,11 @@ class StationConnection:
         except asyncio.QueueFull:
             raise CommandError(self.station_id, "command queue is full") from None
         if self._drainer is None or self._drainer.done():
+            drain = self._drain()
             try:
-                self._drainer = self._group.create_task(self._drain())
+                self._drainer = self._group.create_task(drain)
             except RuntimeError:  # the task group is shutting down: the connection is gone
+                drain.close()  # never started: close it, or it warns "never awaited"
                 self._fail_queued()
         try:
             async with asyncio.timeout(timeout_s):
@@ -174,6 +176,11 @@ class ConnectionRegistry:
 
     def __len__(self) -> int:
         return len(self._connections)
+
+    def version_of(self, station_id: str) -> str | None:
+        """The OCPP subprotocol of the station's connection to this node, if any."""
+        connection = self._connections.get(station_id)
+        return None if connection is None else connection.version.value
 
     def connected_here(self, station_id: str) -> bool:
         return station_id in self._connections

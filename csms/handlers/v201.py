@@ -11,6 +11,7 @@ from csms.handlers.context import (
     handler_table,
     reporter,
 )
+from csms.handlers.ev_needs_v201 import notify_ev_charging_needs
 from csms.handlers.rpc import Payload
 from csms.handlers.timefmt import format_time
 
@@ -81,7 +82,7 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "NotifyChargingLimit": reporter("notify_charging_limit"),
     "NotifyCustomerInformation": reporter("notify_customer_information"),
     "NotifyDisplayMessages": reporter("notify_display_messages"),
-    "NotifyEVChargingNeeds": reporter("notify_ev_charging_needs", {"status": "Rejected"}),
+    "NotifyEVChargingNeeds": notify_ev_charging_needs,
     "NotifyEVChargingSchedule": reporter("notify_ev_charging_schedule", {"status": "Accepted"}),
     "NotifyMonitoringReport": device_model_v201.notify_monitoring_report,
     "PublishFirmwareStatusNotification": reporter("publish_firmware_status"),

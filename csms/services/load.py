@@ -226,11 +226,13 @@ class LoadService:
         return view
 
     async def _run(self, site_id: int, state: SiteState) -> SiteView | None:
+        known = dict(self._needs)  # a need declared during the pass is newer than its view
         view = await SitePass(site_id, state, self._store, self._commands, self._bus,
                               self._tuning, self._draws, self._clock, self._needs).run()
         if view is not None:  # a need belongs to the session running when it was declared
             active = {(c.station_id, c.evse_id) for c in view.connectors}
-            for key in [k for k in self._needs if k not in active
+            for key in [k for k, need in self._needs.items() if k not in active
+                        and known.get(k) is need
                         and self._station_sites.get(k[0]) == site_id]:
                 del self._needs[key]
         return view

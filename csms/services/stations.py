@@ -71,6 +71,7 @@ class StationService:
         self.bus = bus if bus is not None else EventBus()
         self._clock = clock
         self._interval_s = settings.server.heartbeat_interval_s
+        self.charging_needs_used = settings.load.enabled  # NotifyEVChargingNeeds' answer
         self._accept_unknown = (
             settings.authorization.unknown_id_tokens is UnknownTokenPolicy.ACCEPT
         )

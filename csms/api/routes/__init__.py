@@ -35,3 +35,7 @@ ROUTERS += [device_model.router]
 from csms.api.routes import file_transfer, firmware, logs  # noqa: E402 - appended per family
 
 ROUTERS += [firmware.router, logs.router, file_transfer.router]
+
+from csms.api.routes import tx_commands  # noqa: E402 - appended per family
+
+ROUTERS += [tx_commands.router]
