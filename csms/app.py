@@ -34,6 +34,7 @@ from csms.services.commands import CommandService
 from csms.services.events import EventBus
 from csms.services.load import LoadService
 from csms.services.remote_starts import RemoteStarts
+from csms.services.reports import Reports
 from csms.services.safety import SafetyMonitor, load_limits
 from csms.services.sharing import Sharing
 from csms.services.stations import StationService
@@ -70,6 +71,7 @@ class Csms:
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
+    reports: Reports | None = None  # monthly district reports (csms.services.reports)
 
     @property
     def bus(self) -> EventBus:
@@ -195,6 +197,7 @@ async def running(
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
             csms = await _start_clock_watch(csms, bus, clock)
+            csms = _start_reports(csms, writer, clock)
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             yield csms
@@ -209,6 +212,8 @@ async def running(
                 await csms.safety.stop()
             if csms.clock_watch is not None:
                 await csms.clock_watch.stop()
+            if csms.reports is not None:
+                await csms.reports.stop()
             if csms.sharing is not None:
                 await csms.sharing.stop()
             await billing.stop()
@@ -266,6 +271,15 @@ async def _start_clock_watch(csms: Csms, bus: EventBus,
                        csms.settings.server.clock_tolerance_s)
     await watch.start()
     return dataclasses.replace(csms, clock_watch=watch)
+
+
+def _start_reports(csms: Csms, writer: Writer, clock: Clock) -> Csms:
+    """Monthly reports (csms.services.reports); the scheduler runs when reports.enabled."""
+    wake = None if csms.sharing is None else csms.sharing.deliverer.wake
+    reports = Reports(csms.engine, writer, csms.settings, clock, wake)
+    if csms.settings.reports.enabled:
+        reports.start()
+    return dataclasses.replace(csms, reports=reports)
 
 
 async def _command_bus(

@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from csms import cli_audit, cli_billing, cli_city, cli_db, cli_load, passwords
+from csms import cli_audit, cli_billing, cli_city, cli_db, cli_load, cli_report, passwords
 from csms.api.access import Role, scope_valid
 from csms.api.tokens import new_token
 from csms.app import serve_forever, store_only
@@ -130,6 +130,7 @@ def _add_seed_parser(sub: Any) -> None:
     districts.add_argument("path", type=Path)
     districts.set_defaults(func=_seed_districts)
     cli_city.register(sub, seed)  # seed city; coverage
+    cli_report.register(sub)  # report monthly
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:

@@ -27,3 +27,7 @@ ROUTERS += [load.router]
 from csms.api.routes import coverage  # noqa: E402 - appended per family
 
 ROUTERS += [coverage.router]
+
+from csms.api.routes import reports  # noqa: E402 - appended per family
+
+ROUTERS += [reports.router]
