@@ -5,9 +5,11 @@ openpyxl and checked against the database and against what the chargers sent; sc
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +17,7 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from csms import cli
 from csms.api.access import Role
 from csms.app import Csms, running
 from csms.domain.model import AuthorizationStatus
@@ -23,7 +26,7 @@ from csms.store import tables as t
 from csms.store.city.tables import monthly_reports
 from csms.store.tables_sharing import webhook_outbox
 from tests.api.conftest import TokenFactory, bearer
-from tests.api.test_organisation import ok
+from tests.api.test_organisation import cli_db, ok  # noqa: F401 - cli_db is a fixture
 from tests.conftest import make_settings
 from tests.integration.test_server import BOOT_16, call, raw
 
@@ -247,3 +250,30 @@ async def test_the_scheduler_catches_up_a_missed_day(database_url: str) -> None:
         assert await reports.tick() is None
         clock.at = datetime(2027, 1, 22, 1, 0, tzinfo=UTC)  # 09:00 local
         assert "2026-12" == await reports.tick()
+
+
+def test_cli_report_monthly_after_seed_city(cli_db: Path, tmp_path: Path,  # noqa: F811
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``csms seed city`` then ``csms report monthly --month 2026-11 --district 530102``:
+    an XLSX with the district's sheet; the city as JSON on standard output; --store."""
+    assert 0 == cli.main(["seed", "city"])
+    out = tmp_path / "wuhua.xlsx"
+    assert 0 == cli.main(["report", "monthly", "--month", "2026-11", "--district", "530102",
+                          "--out", str(out)])
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames[0] == "汇总"
+    assert len(book.sheetnames) == 2
+    headings = [c.value for c in book["汇总"][1]]
+    row = [c.value for c in book["汇总"][2]]
+    assert row[headings.index("区划代码")] == "530102"
+    assert row[headings.index("小区数(个)")] > 0  # the sample communities
+    capsys.readouterr()
+    assert 0 == cli.main(["report", "monthly", "--month", "2026-11", "--format", "json",
+                          "--out", "-"])
+    body = json.loads(capsys.readouterr().out)
+    assert body["month"] == "2026-11"
+    assert len(body["districts"]) >= 7
+    assert body["city"]["communities"] == sum(d["communities"] for d in body["districts"])
+    assert 0 == cli.main(["report", "monthly", "--month", "2026-11", "--store"])
+    assert 2 == cli.main(["report", "monthly", "--month", "2026-1"])
+    assert 1 == cli.main(["report", "monthly", "--month", "2026-11", "--district", "nowhere"])
