@@ -31,6 +31,7 @@ from csms.services.billing import BillingService
 from csms.services.clock_watch import ClockWatch
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
+from csms.services.connection_log import ConnectionLog
 from csms.services.events import EventBus
 from csms.services.load import LoadService
 from csms.services.remote_starts import RemoteStarts
@@ -72,6 +73,7 @@ class Csms:
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
     reports: Reports | None = None  # monthly district reports (csms.services.reports)
+    connection_log: ConnectionLog | None = None  # connects/disconnects, for availability
 
     @property
     def bus(self) -> EventBus:
@@ -198,6 +200,7 @@ async def running(
             csms = await _start_safety(csms, writer, bus, clock)
             csms = await _start_clock_watch(csms, bus, clock)
             csms = _start_reports(csms, writer, clock)
+            csms = dataclasses.replace(csms, connection_log=ConnectionLog(bus, writer))
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             yield csms
@@ -220,6 +223,8 @@ async def running(
             await remote_starts.stop()
             server.close()
             await server.wait_closed()
+            if csms.connection_log is not None:
+                await csms.connection_log.stop()  # after the last disconnect
             if cluster is not None:
                 await cluster.stop()
             writer_task.cancel()

@@ -102,6 +102,39 @@ class Offline:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    station_id: str
+    connected: bool  # False: disconnected
+    at: datetime
+
+
+def offline_windows(events: Iterable[ConnectionEvent], start: datetime,
+                    end: datetime) -> list[Offline]:
+    """Rule 3's offline windows from the connection log: from a disconnect to the next
+    connect, within ``[start, end)``; a charger whose last event before ``start`` is a
+    disconnect is offline from ``start``. A charger with no event at all is taken as
+    online (the log began after it connected)."""
+    by_station: dict[str, list[ConnectionEvent]] = {}
+    for event in events:
+        by_station.setdefault(event.station_id, []).append(event)
+    windows = []
+    for station, found in sorted(by_station.items()):
+        since: datetime | None = None
+        for event in sorted(found, key=lambda e: e.at):
+            if event.at >= end:
+                break
+            if not event.connected and since is None:
+                since = max(event.at, start)
+            elif event.connected and since is not None:
+                if event.at > start:
+                    windows.append(Offline(station, since, max(event.at, start)))
+                since = None
+        if since is not None:
+            windows.append(Offline(station, since, end))
+    return [w for w in windows if w.end > w.start]
+
+
+@dataclass(frozen=True, slots=True)
 class Session:
     id: int
     station_id: str

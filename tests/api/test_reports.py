@@ -23,11 +23,11 @@ from csms.app import Csms, running
 from csms.domain.model import AuthorizationStatus
 from csms.services.reports import Reports
 from csms.store import tables as t
-from csms.store.city.tables import monthly_reports
+from csms.store.city.tables import charger_connections, monthly_reports
 from csms.store.tables_sharing import webhook_outbox
 from tests.api.conftest import TokenFactory, bearer
 from tests.api.test_organisation import cli_db, ok  # noqa: F401 - cli_db is a fixture
-from tests.conftest import make_settings
+from tests.conftest import eventually, make_settings
 from tests.integration.test_server import BOOT_16, call, raw
 
 Headers = dict[str, str]
@@ -88,8 +88,8 @@ async def session(ws: Any, start: datetime, stop: datetime, wh: int, mid: str) -
                                        "timestamp": z(stop), "reason": "Local"}, f"{mid}b")
 
 
-async def simulate_month(csms: Csms, http: httpx.AsyncClient,
-                         admin: Headers) -> tuple[dict[str, int], dict[str, int]]:
+async def simulate_month(csms: Csms, http: httpx.AsyncClient, admin: Headers,
+                         moved: Clock) -> tuple[dict[str, int], dict[str, int]]:
     """Two districts with a charger each; November as the chargers report it."""
     a = await place(http, admin, "530102", "五华区", 4)
     b = await place(http, admin, "530103", "盘龙区", 2)
@@ -108,12 +108,30 @@ async def simulate_month(csms: Csms, http: httpx.AsyncClient,
         # ends in December (local): does not count
         await session(ws, NOV_END - timedelta(hours=1), NOV_END + timedelta(hours=1),
                       5000, "t2")
+    # CP-B's connections as the CSMS logs them (its clock): offline Nov 20, 00:00-06:00 UTC
+    await eventually(lambda: connections(csms, "CP-A"), lambda n: n == 2)  # at Dec 1
+    before = moved.at
+    moved.at = NOV_START + timedelta(days=19, hours=8)
     async with raw(csms, "CP-B") as ws:
         await call(ws, "BootNotification", BOOT_16)
         await status(ws, "Available", NOV_START + timedelta(hours=8), "s0")  # unknown before
         await session(ws, NOV_START + timedelta(days=14), NOV_START + timedelta(
             days=14, hours=3, minutes=30), 12345, "t3")
+    await eventually(lambda: connections(csms, "CP-B"), lambda n: n == 2)
+    moved.at += timedelta(hours=6)
+    async with raw(csms, "CP-B") as ws:
+        await call(ws, "Heartbeat", {})
+        await eventually(lambda: connections(csms, "CP-B"), lambda n: n == 3)
+        moved.at = before
+    await eventually(lambda: connections(csms, "CP-B"), lambda n: n == 4)
     return a, b
+
+
+async def connections(csms: Csms, station: str) -> int:
+    c = charger_connections
+    async with csms.engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(c).where(
+            c.c.station_id == station))).scalar_one())
 
 
 async def db_sessions(csms: Csms, station: str) -> tuple[int, float]:
@@ -136,7 +154,7 @@ def summary(content: bytes) -> tuple[list[str], dict[str, list[Any]], list[str]]
 async def test_the_november_report_agrees_with_the_database_and_the_chargers(
         csms: Csms, http: httpx.AsyncClient, token: TokenFactory, clock: Clock) -> None:
     admin = bearer(await token(Role.ADMIN))
-    a, _ = await simulate_month(csms, http, admin)
+    a, _ = await simulate_month(csms, http, admin, clock)
     await ok(await http.post("/webhooks/subscriptions", headers=admin, json={
         "url": "http://127.0.0.1:9/hook", "secret": "s" * 16, "kinds": ["report"],
         "district_id": a["district"]}), 201)
@@ -161,7 +179,7 @@ async def test_the_november_report_agrees_with_the_database_and_the_chargers(
         return rows[district][headings.index(heading)]
 
     for district, station, sent_wh, hours, down_h in (("五华区", "CP-A", 7000, 2, 12),
-                                                      ("盘龙区", "CP-B", 12345, 3.5, 8)):
+                                                      ("盘龙区", "CP-B", 12345, 3.5, 8 + 6)):
         count, wh = await db_sessions(csms, station)
         assert cell(district, "充电次数(次)") == count == 1
         assert Decimal(str(cell(district, "充电电量(kWh)"))) == Decimal(round(wh)) / 1000 \
@@ -201,9 +219,9 @@ async def alarms_of(csms: Csms, district_id: int, level: int) -> int:
 
 
 async def test_a_district_token_reads_only_its_own_district(
-        csms: Csms, http: httpx.AsyncClient, token: TokenFactory) -> None:
+        csms: Csms, http: httpx.AsyncClient, token: TokenFactory, clock: Clock) -> None:
     admin = bearer(await token(Role.ADMIN))
-    a, b = await simulate_month(csms, http, admin)
+    a, b = await simulate_month(csms, http, admin, clock)
     officer = bearer(await token(Role.DISTRICT, district_id=a["district"]))
     for path in ("/reports/monthly/2026-11", "/reports/monthly/2026-11/stored"):
         denied = await http.get(path, headers=officer, params={"district_id": b["district"]})
@@ -263,8 +281,8 @@ def test_cli_report_monthly_after_seed_city(cli_db: Path, tmp_path: Path,  # noq
     book = openpyxl.load_workbook(out)
     assert book.sheetnames[0] == "汇总"
     assert len(book.sheetnames) == 2
-    headings = [c.value for c in book["汇总"][1]]
-    row = [c.value for c in book["汇总"][2]]
+    headings: list[Any] = [c.value for c in book["汇总"][1]]
+    row: list[Any] = [c.value for c in book["汇总"][2]]
     assert row[headings.index("区划代码")] == "530102"
     assert row[headings.index("小区数(个)")] > 0  # the sample communities
     capsys.readouterr()

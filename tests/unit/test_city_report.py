@@ -86,6 +86,27 @@ class TestAvailability:
         month_s = (END - START).total_seconds()
         assert r.usable_seconds(changes, offline, START, END) == month_s - 3 * 3600
 
+    def test_offline_windows_from_the_connection_log(self) -> None:
+        """Disconnected before the month and back 2 h in; away again for 30 min; gone at
+        the end for the last hour; a charger never logged is online."""
+        def ev(connected: bool, at: datetime, station: str = "CP1") -> r.ConnectionEvent:
+            return r.ConnectionEvent(station, connected, at)
+
+        events = [ev(True, START - timedelta(days=5)), ev(False, START - timedelta(hours=3)),
+                  ev(True, START + timedelta(hours=2)),
+                  ev(False, START + timedelta(days=3)),
+                  ev(True, START + timedelta(days=3, minutes=30)),
+                  ev(False, END - timedelta(hours=1)), ev(True, END + timedelta(hours=1)),
+                  ev(True, START, "CP2")]
+        windows = r.offline_windows(events, START, END)
+        assert [(w.station_id, w.start, w.end) for w in windows] == [
+            ("CP1", START, START + timedelta(hours=2)),
+            ("CP1", START + timedelta(days=3), START + timedelta(days=3, minutes=30)),
+            ("CP1", END - timedelta(hours=1), END)]
+        changes = [change("Available", START - timedelta(days=9))]
+        month_s = (END - START).total_seconds()
+        assert r.usable_seconds(changes, windows, START, END) == month_s - 3.5 * 3600
+
     @pytest.mark.parametrize("status", sorted(r.USABLE))
     def test_usable_statuses(self, status: str) -> None:
         assert r.usable_seconds([change(status, START)], [], START, END) == 30 * 86400

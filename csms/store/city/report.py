@@ -11,9 +11,9 @@ Rules:
    ``start``. Load: the site series in the month. Sales: subscriptions purchased in the
    month with their package's price and the resident's community.
 4. Rated power of an EVSE: ``max_current_a x phases x 230 V`` (``load_evses`` overrides the
-   core columns); unknown when the current is. The CSMS keeps no durable history of charger
-   connections, so no offline windows are read (csms.city.report rule 3 takes them when a
-   history exists).
+   core columns); unknown when the current is. Offline windows come from the connection log
+   (csms.services.connection_log): each charger's last event before ``start`` and its
+   events in the month (:func:`csms.city.report.offline_windows`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from csms.store import tables_billing as b
 from csms.store import tables_load as tl
 from csms.store import tables_safety as ts
 from csms.store.billing_reads import month_bounds
+from csms.store.city.tables import charger_connections
 from csms.store.city.tables import monthly_reports as mr
 from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx
@@ -60,6 +61,7 @@ async def month_data(engine: AsyncEngine, year: int, month: int, zone: str) -> r
                 conn, select(t.connectors).where(t.connectors.c.connector_id >= 1))],
             evses=await _evses(conn),
             status_changes=await _status(conn, start, end),
+            offline=r.offline_windows(await _connections(conn, start, end), start, end),
             sessions=await _sessions(conn, start, end),
             details=await _details(conn, start, end),
             alarms=await _alarms(conn, start, end),
@@ -101,6 +103,21 @@ async def _status(conn: AsyncConnection, start: datetime, end: datetime) -> list
     rows.sort(key=lambda x: (utc(x.at), x.id))  # same instant: the later stored wins
     return [r.StatusChange(x.station_id, x.evse_id, x.connector_id, x.status, utc(x.at))
             for x in rows]
+
+
+async def _connections(conn: AsyncConnection, start: datetime,
+                       end: datetime) -> list[r.ConnectionEvent]:
+    """Each charger's last connection event before ``start`` and those in the month."""
+    c = charger_connections
+    last = (select(c.c.station_id, func.max(c.c.at).label("at")).where(c.c.at < start)
+            .group_by(c.c.station_id).subquery())
+    carried = select(c.c.station_id, c.c.connected, c.c.at, c.c.id).join(last, and_(
+        c.c.station_id == last.c.station_id, c.c.at == last.c.at))
+    inside = select(c.c.station_id, c.c.connected, c.c.at, c.c.id).where(
+        c.c.at >= start, c.c.at < end)
+    rows = [*(await conn.execute(carried)).all(), *(await conn.execute(inside)).all()]
+    rows.sort(key=lambda x: (utc(x.at), x.id))
+    return [r.ConnectionEvent(x.station_id, bool(x.connected), utc(x.at)) for x in rows]
 
 
 async def _sessions(conn: AsyncConnection, start: datetime, end: datetime) -> list[r.Session]:

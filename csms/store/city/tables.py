@@ -13,7 +13,7 @@ Rules:
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, LargeBinary, String, Table
+from sqlalchemy import Boolean, Column, Index, Integer, LargeBinary, String, Table
 
 from csms.store.tables import BigId, Stamp, metadata
 
@@ -30,4 +30,16 @@ monthly_reports = Table(
     Column("generated_by", String(100), nullable=False),
 )
 
-__all__ = ["monthly_reports"]
+
+# When each charger connected and disconnected (csms.services.connection_log): the offline
+# windows of the report's availability (csms.city.report rule 3).
+charger_connections = Table(
+    "charger_connections", metadata,
+    Column("id", BigId, primary_key=True),
+    Column("station_id", String(48), nullable=False),
+    Column("connected", Boolean, nullable=False),  # False: disconnected
+    Column("at", Stamp, nullable=False),
+    Index("ix_charger_connections_station_at", "station_id", "at"),
+)
+
+__all__ = ["charger_connections", "monthly_reports"]

@@ -1,4 +1,5 @@
-"""monthly reports: the stored monthly district reports (csms.store.city.tables)
+"""monthly reports: the stored monthly district reports and the chargers' connection log
+(csms.store.city.tables)
 
 Revision ID: 0019
 Revises: 0020
@@ -32,8 +33,20 @@ def upgrade() -> None:
     )
     op.create_index(op.f('ix_monthly_reports_month'), 'monthly_reports', ['month'],
                     unique=False)
+    op.create_table(
+        'charger_connections',
+        sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+        sa.Column('station_id', sa.String(length=48), nullable=False),
+        sa.Column('connected', sa.Boolean(), nullable=False),
+        sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('id', name=op.f('pk_charger_connections')),
+    )
+    op.create_index('ix_charger_connections_station_at', 'charger_connections',
+                    ['station_id', 'at'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_charger_connections_station_at', table_name='charger_connections')
+    op.drop_table('charger_connections')
     op.drop_index(op.f('ix_monthly_reports_month'), table_name='monthly_reports')
     op.drop_table('monthly_reports')
