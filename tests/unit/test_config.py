@@ -18,6 +18,7 @@ from csms.config import (
     DatabaseSettings,
     LoadSettings,
     LoggingSettings,
+    ReportSettings,
     RetentionSettings,
     SafetyConfig,
     ServerSettings,
@@ -47,6 +48,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "billing": BillingSettings,
     "transactions": TransactionSettings,
     "city": CitySettings,
+    "reports": ReportSettings,
 }
 
 
