@@ -10,7 +10,8 @@ Rules (the month is ``[start, end)``, aware UTC, the calendar month in local tim
 3. Availability = usable connector time / (connectors x the month's length). Each connector
    (connector id >= 1) has the status it had at ``start`` (the last change before it,
    carried in) and then its changes in the month; a connector is *usable* while its status
-   is in :data:`USABLE` and its charger is not in an offline window. Time before a
+   is in :data:`USABLE` and its charger is not in an offline window (from a disconnect to
+   the next connect in the connection log, csms.city.availability). Time before a
    connector's first known status is not usable. The month's length is ``end - start``, so
    28-31 days and any daylight-saving shift are measured, not assumed.
 4. Alarms: those raised in the month, by level (1 personal safety, 2 equipment, 3 notice);
@@ -28,15 +29,20 @@ Rules (the month is ``[start, end)``, aware UTC, the calendar month in local tim
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from csms.city.availability import USABLE as USABLE
+from csms.city.availability import ConnectionEvent as ConnectionEvent
+from csms.city.availability import Offline as Offline
+from csms.city.availability import StatusChange as StatusChange
+from csms.city.availability import offline_windows as offline_windows
+from csms.city.availability import status_at as status_at
+from csms.city.availability import usable_seconds as usable_seconds
 from csms.city.coverage import DistrictCoverage
 
-USABLE = frozenset({"Available", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE",
-                    "Finishing", "Occupied", "Reserved"})
 STATUSES = ("Available", "Occupied", "Preparing", "Charging", "SuspendedEV", "SuspendedEVSE",
             "Finishing", "Reserved", "Unavailable", "Faulted", "Unknown")
 LEVELS = (1, 2, 3)
@@ -83,55 +89,6 @@ class Evse:
     station_id: str
     evse_id: int
     power_w: int | None  # rated power; None: unknown
-
-
-@dataclass(frozen=True, slots=True)
-class StatusChange:
-    station_id: str
-    evse_id: int
-    connector_id: int
-    status: str
-    at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Offline:
-    station_id: str
-    start: datetime
-    end: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectionEvent:
-    station_id: str
-    connected: bool  # False: disconnected
-    at: datetime
-
-
-def offline_windows(events: Iterable[ConnectionEvent], start: datetime,
-                    end: datetime) -> list[Offline]:
-    """Rule 3's offline windows from the connection log: from a disconnect to the next
-    connect, within ``[start, end)``; a charger whose last event before ``start`` is a
-    disconnect is offline from ``start``. A charger with no event at all is taken as
-    online (the log began after it connected)."""
-    by_station: dict[str, list[ConnectionEvent]] = {}
-    for event in events:
-        by_station.setdefault(event.station_id, []).append(event)
-    windows = []
-    for station, found in sorted(by_station.items()):
-        since: datetime | None = None
-        for event in sorted(found, key=lambda e: e.at):
-            if event.at >= end:
-                break
-            if not event.connected and since is None:
-                since = max(event.at, start)
-            elif event.connected and since is not None:
-                if event.at > start:
-                    windows.append(Offline(station, since, max(event.at, start)))
-                since = None
-        if since is not None:
-            windows.append(Offline(station, since, end))
-    return [w for w in windows if w.end > w.start]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,35 +213,6 @@ def _q(value: Decimal, places: str) -> Decimal:
 
 def _kw(watts: float) -> Decimal:
     return _q(Decimal(repr(float(watts))) / 1000, "0.001")
-
-
-def usable_seconds(changes: Iterable[StatusChange], offline: Iterable[Offline],
-                   start: datetime, end: datetime) -> float:
-    """Rule 3 for one connector: its changes (any order; those before ``start`` carry the
-    state in) and its charger's offline windows."""
-    ordered = sorted(changes, key=lambda c: c.at)
-    windows = sorted((max(o.start, start), min(o.end, end)) for o in offline
-                     if o.end > start and o.start < end)
-    total = 0.0
-    for index, change in enumerate(ordered):
-        if change.status not in USABLE:
-            continue
-        following = ordered[index + 1].at if index + 1 < len(ordered) else end
-        a, b = max(change.at, start), min(following, end)
-        if b <= a:
-            continue
-        span = (b - a).total_seconds()
-        for w_start, w_end in windows:
-            overlap = (min(b, w_end) - max(a, w_start)).total_seconds()
-            span -= max(0.0, overlap)
-        total += span
-    return total
-
-
-def status_at(changes: Iterable[StatusChange], instant: datetime) -> str:
-    """The connector's last status before ``instant`` ("Unknown" if none)."""
-    before = [c for c in changes if c.at < instant]
-    return max(before, key=lambda c: c.at).status if before else "Unknown"
 
 
 @dataclass(slots=True)
