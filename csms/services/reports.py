@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import datetime
@@ -78,8 +79,7 @@ class Reports:
         data = await month_data(self._engine, year, month, self._settings.reports.timezone)
         communities, sites, _ = await places(self._engine, None)
         cover = coverage(communities, sites, self._settings.city.service_radius_m)
-        data = type(data)(**{**{f: getattr(data, f) for f in data.__dataclass_fields__},
-                             "coverage": cover.districts})
+        data = dataclasses.replace(data, coverage=cover.districts)
         return monthly_report(data), cover, {d.id: d.short_name for d in data.districts}
 
     async def render(self, year: int, month: int, district_id: int | None,
