@@ -60,13 +60,27 @@ def offline_windows(events: Iterable[ConnectionEvent], start: datetime,
     return [w for w in windows if w.end > w.start]
 
 
+def merged(windows: Iterable[tuple[datetime, datetime]], start: datetime,
+           end: datetime) -> list[tuple[datetime, datetime]]:
+    """``windows`` clipped to ``[start, end)`` and joined where they overlap or touch."""
+    joined: list[tuple[datetime, datetime]] = []
+    for a, b in sorted((max(a, start), min(b, end)) for a, b in windows):
+        if b <= a:
+            continue
+        if joined and a <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], b))
+        else:
+            joined.append((a, b))
+    return joined
+
+
 def usable_seconds(changes: Iterable[StatusChange], offline: Iterable[Offline],
                    start: datetime, end: datetime) -> float:
     """Rule 3 for one connector: its changes (any order; those before ``start`` carry the
-    state in) and its charger's offline windows."""
+    state in) and its charger's offline (or charger-wide unavailable) windows, which may
+    overlap."""
     ordered = sorted(changes, key=lambda c: c.at)
-    windows = sorted((max(o.start, start), min(o.end, end)) for o in offline
-                     if o.end > start and o.start < end)
+    windows = merged(((o.start, o.end) for o in offline), start, end)
     total = 0.0
     for index, change in enumerate(ordered):
         if change.status not in USABLE:
@@ -77,10 +91,26 @@ def usable_seconds(changes: Iterable[StatusChange], offline: Iterable[Offline],
             continue
         span = (b - a).total_seconds()
         for w_start, w_end in windows:
-            overlap = (min(b, w_end) - max(a, w_start)).total_seconds()
-            span -= max(0.0, overlap)
+            span -= max(0.0, (min(b, w_end) - max(a, w_start)).total_seconds())
         total += span
     return total
+
+
+def charger_down(changes: Iterable[StatusChange], start: datetime,
+                 end: datetime) -> list[Offline]:
+    """Windows in which a charger's own status (EVSE 0, connector 0: OCPP 1.6 connectorId 0)
+    was Unavailable or Faulted; each of its connectors is unusable then."""
+    ordered = sorted((c for c in changes if c.evse_id == 0 and c.connector_id == 0),
+                     key=lambda c: c.at)
+    windows = []
+    for index, change in enumerate(ordered):
+        if change.status in USABLE:
+            continue
+        following = ordered[index + 1].at if index + 1 < len(ordered) else end
+        if min(following, end) > max(change.at, start):
+            windows.append(Offline(change.station_id, max(change.at, start),
+                                   min(following, end)))
+    return windows
 
 
 def status_at(changes: Iterable[StatusChange], instant: datetime) -> str:

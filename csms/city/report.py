@@ -10,8 +10,9 @@ Rules (the month is ``[start, end)``, aware UTC, the calendar month in local tim
 3. Availability = usable connector time / (connectors x the month's length). Each connector
    (connector id >= 1) has the status it had at ``start`` (the last change before it,
    carried in) and then its changes in the month; a connector is *usable* while its status
-   is in :data:`USABLE` and its charger is not in an offline window (from a disconnect to
-   the next connect in the connection log, csms.city.availability). Time before a
+   is in :data:`USABLE` and its charger is neither offline (from a disconnect to the next
+   connect in the connection log) nor Unavailable/Faulted as a whole (its EVSE 0 /
+   connector 0 status, OCPP 1.6 connectorId 0) (csms.city.availability). Time before a
    connector's first known status is not usable. The month's length is ``end - start``, so
    28-31 days and any daylight-saving shift are measured, not assumed.
 4. Alarms: those raised in the month, by level (1 personal safety, 2 equipment, 3 notice);
@@ -38,6 +39,7 @@ from csms.city.availability import USABLE as USABLE
 from csms.city.availability import ConnectionEvent as ConnectionEvent
 from csms.city.availability import Offline as Offline
 from csms.city.availability import StatusChange as StatusChange
+from csms.city.availability import charger_down
 from csms.city.availability import offline_windows as offline_windows
 from csms.city.availability import status_at as status_at
 from csms.city.availability import usable_seconds as usable_seconds
@@ -261,8 +263,9 @@ def _figures(data: MonthData, p: _Places, district_id: int | None,
     by_status = Counter(status_at(history.get((c.station_id, c.evse_id, c.connector_id), ()),
                                   data.end) for c in connectors)
     month_s = (data.end - data.start).total_seconds()
+    down = [*data.offline, *charger_down(data.status_changes, data.start, data.end)]
     usable = sum(usable_seconds(history.get((c.station_id, c.evse_id, c.connector_id), ()),
-                                [o for o in data.offline if o.station_id == c.station_id],
+                                [o for o in down if o.station_id == c.station_id],
                                 data.start, data.end) for c in connectors)
     availability = (None if not connectors or month_s <= 0
                     else _q(Decimal(repr(usable / (len(connectors) * month_s))), "0.0001"))

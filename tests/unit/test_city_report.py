@@ -107,6 +107,22 @@ class TestAvailability:
         month_s = (END - START).total_seconds()
         assert r.usable_seconds(changes, windows, START, END) == month_s - 3.5 * 3600
 
+    def test_a_charger_wide_unavailable_status_and_overlaps_count_once(self) -> None:
+        """1.6 connectorId 0 (EVSE 0) Unavailable for 4 h, overlapping 1 h of an offline
+        window of 2 h: 5 h unusable for each of CP1's connectors, not 6."""
+        data = city(status_changes=[
+            change("Available", START - timedelta(days=1), 1),
+            change("Available", START - timedelta(days=1), 2),
+            r.StatusChange("CP1", 0, 0, "Available", START - timedelta(days=1)),
+            r.StatusChange("CP1", 0, 0, "Unavailable", START + timedelta(hours=10)),
+            r.StatusChange("CP1", 0, 0, "Available", START + timedelta(hours=14))],
+            offline=[r.Offline("CP1", START + timedelta(hours=13),
+                               START + timedelta(hours=15))])
+        wuhua = r.monthly_report(data).districts[0]
+        assert wuhua.connectors == 2  # connector 0 is not a connector
+        expected = Decimal(1 - 5 / 720).quantize(Decimal("0.0001"))
+        assert wuhua.availability == expected
+
     @pytest.mark.parametrize("status", sorted(r.USABLE))
     def test_usable_statuses(self, status: str) -> None:
         assert r.usable_seconds([change(status, START)], [], START, END) == 30 * 86400

@@ -4,8 +4,8 @@ Rules:
 1. The month is half-open ``[start, end)`` (aware UTC, from :func:`month_bounds` in the
    report's zone). Every read is of committed rows only.
 2. Status history: each connector's last change before ``start`` (the state carried in)
-   and its changes in the month, by the charger's time ``at``; connector 0 (a 1.6 charger's
-   own status) is not a connector.
+   and its changes in the month, by the charger's time ``at``; EVSE 0 / connector 0 (a 1.6
+   charger's own status) is read too, for the charger-wide windows, but is not a connector.
 3. Sessions: ended (``ended_at`` in the month); energy as whole Wh (rounded); their charge
    details with the charged resident. Alarms: raised before ``end`` and not cleared before
    ``start``. Load: the site series in the month. Sales: subscriptions purchased in the
@@ -91,14 +91,14 @@ async def _status(conn: AsyncConnection, start: datetime, end: datetime) -> list
     h = t.connector_status_history
     last = (select(h.c.station_id, h.c.evse_id, h.c.connector_id,
                    func.max(h.c.at).label("at"))
-            .where(h.c.at < start, h.c.connector_id >= 1)
+            .where(h.c.at < start)
             .group_by(h.c.station_id, h.c.evse_id, h.c.connector_id).subquery())
     carried = select(h.c.station_id, h.c.evse_id, h.c.connector_id, h.c.status, h.c.at,
                      h.c.id).join(last, and_(
                          h.c.station_id == last.c.station_id, h.c.evse_id == last.c.evse_id,
                          h.c.connector_id == last.c.connector_id, h.c.at == last.c.at))
     inside = select(h.c.station_id, h.c.evse_id, h.c.connector_id, h.c.status, h.c.at,
-                    h.c.id).where(h.c.at >= start, h.c.at < end, h.c.connector_id >= 1)
+                    h.c.id).where(h.c.at >= start, h.c.at < end)
     rows = [*(await conn.execute(carried)).all(), *(await conn.execute(inside)).all()]
     rows.sort(key=lambda x: (utc(x.at), x.id))  # same instant: the later stored wins
     return [r.StatusChange(x.station_id, x.evse_id, x.connector_id, x.status, utc(x.at))
