@@ -32,8 +32,13 @@ from csms.services.clock_watch import ClockWatch
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
 from csms.services.connection_log import ConnectionLog
+from csms.services.device_model import DeviceModelService, compose_device_model
 from csms.services.events import EventBus
+from csms.services.file_status import FileStatus
+from csms.services.file_vault import FileVault
+from csms.services.firmware import FirmwareService
 from csms.services.load import LoadService
+from csms.services.logs import LogService
 from csms.services.remote_starts import RemoteStarts
 from csms.services.reports import Reports
 from csms.services.safety import SafetyMonitor, load_limits
@@ -43,6 +48,7 @@ from csms.store import migrate
 from csms.store.access import AccessStore
 from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
+from csms.store.files import FirmwareStore, LogStore
 from csms.store.load import LoadStore
 from csms.store.remote_starts import RemoteStartStore
 from csms.store.repository import Store
@@ -74,6 +80,9 @@ class Csms:
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
     reports: Reports | None = None  # monthly district reports (csms.services.reports)
     connection_log: ConnectionLog | None = None  # connects/disconnects, for availability
+    device_model: DeviceModelService | None = None  # 2.0.1 device model and monitors
+    firmware: FirmwareService | None = None  # firmware files, updates, rollouts
+    logs: LogService | None = None  # diagnostics / log requests and uploads
 
     @property
     def bus(self) -> EventBus:
@@ -187,11 +196,14 @@ async def running(
         billing.start_costs(commands, bus)
         remote_starts = RemoteStarts(RemoteStartStore(engine, writer), commands, bus, clock,
                                      settings.server.remote_start_match_s)
+        device_model = compose_device_model(settings, store, stations, commands, registry,
+                                            clock)
+        firmware, logs = _files(settings, engine, writer, commands, stations, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
-                    cluster=cluster)
+                    cluster=cluster, device_model=device_model, firmware=firmware, logs=logs)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
@@ -203,6 +215,9 @@ async def running(
             csms = dataclasses.replace(csms, connection_log=ConnectionLog(bus, writer))
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
+            _file_urls(csms, firmware, logs)
+            if settings.files.run_rollouts:
+                firmware.run()  # rollouts carry on where they stopped
             yield csms
         finally:
             if csms.sharing is not None:
@@ -219,7 +234,9 @@ async def running(
                 await csms.reports.stop()
             if csms.sharing is not None:
                 await csms.sharing.stop()
+            await firmware.stop()
             await billing.stop()
+            await device_model.stop()
             await remote_starts.stop()
             server.close()
             await server.wait_closed()
@@ -232,6 +249,30 @@ async def running(
                 await writer_task
     finally:
         await engine.dispose()
+
+
+def _files(settings: Settings, engine: AsyncEngine, writer: Writer, commands: CommandService,
+           stations: StationService, clock: Clock) -> tuple[FirmwareService, LogService]:
+    """Firmware updates and log uploads; their status notifications reach them."""
+    vault = FileVault(settings.files.directory)
+    firmware = FirmwareService(FirmwareStore(engine, writer), vault, commands, clock,
+                               settings.files)
+    logs = LogService(LogStore(engine, writer), vault, commands, clock, settings.files)
+    stations.files = FileStatus(firmware, logs)
+    return firmware, logs
+
+
+def _file_urls(csms: Csms, firmware: FirmwareService, logs: LogService) -> None:
+    """The base of the download and upload URLs: ``files.public_url``, else the API's."""
+    base = csms.settings.files.public_url
+    if base is None and csms.api is not None:
+        host = csms.settings.api.host
+        if host in ("0.0.0.0", "::"):
+            log.warning("files.public_url_unset", message="files.public_url is not set and"
+                        " the API listens on all addresses: chargers get 127.0.0.1 URLs")
+            host = "127.0.0.1"
+        base = f"http://{host}:{csms.api_port}"
+    firmware.base_url = logs.base_url = (base or "").rstrip("/")
 
 
 async def _start_sharing(csms: Csms, writer: Writer, bus: EventBus,

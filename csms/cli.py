@@ -20,7 +20,17 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from csms import cli_audit, cli_billing, cli_city, cli_db, cli_load, cli_report, passwords
+from csms import (
+    cli_audit,
+    cli_billing,
+    cli_city,
+    cli_db,
+    cli_device,
+    cli_files,
+    cli_load,
+    cli_report,
+    passwords,
+)
 from csms.api.access import Role, scope_valid
 from csms.api.tokens import new_token
 from csms.app import serve_forever, store_only
@@ -70,6 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_audit.register(sub)  # audit verify
     cli_load.register(sub)  # load configure / profile / show
     cli_billing.register(sub)  # billing tariff/package/subscribe/top-up/statement
+    cli_device.register(sub)  # devicemodel show / monitors / safety-monitors
+    cli_files.register(sub)  # firmware upload/files/rollout/status, logs list/fetch
 
     cp = sub.add_parser("chargepoint", help="charge points").add_subparsers(
         required=True, metavar="ACTION")

@@ -176,6 +176,7 @@ class SafetyConfig(_Section):
     lost_communication_intervals: float = Field(default=2.0, ge=1)
     emergency_stop_words: tuple[str, ...] = ("emergency", "estop", "e-stop", "e_stop")
     alarming_security_events: tuple[str, ...] | None = None  # None: the OCPP list
+    charger_monitors: bool = False  # 2.0.1: set the thresholds as monitors after each boot
 
     @field_validator("summary_timezone")
     @classmethod
@@ -305,7 +306,24 @@ class CitySettings(_Section):
     """``[city]``: what the city plan asks of the operator (csms.city)."""
 
     # Every community should have a public charging site within this distance (m).
-    service_radius_m: float = Field(default=1000.0, gt=0, le=100_000)
+    service_radius_m: float = Field(default=1000.0, ge=1, le=100_000)
+
+
+class FilesSettings(_Section):
+    """``[files]``: firmware served to chargers and logs they upload (csms.services.files)."""
+
+    directory: Path = Path("./csms-files")
+    # The base URL chargers reach the HTTP API at (firmware downloads, log uploads); none:
+    # http://<api.host>:<api port> (set it when api.host is 0.0.0.0 or behind a proxy).
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    firmware_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    upload_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    upload_url_valid_s: float = Field(default=24 * 3600.0, gt=0)
+    rollout_wave_size: int = Field(default=10, ge=1)
+    rollout_failure_threshold: int = Field(default=0, ge=0)
+    firmware_timeout_s: float = Field(default=3600.0, gt=0)
+    rollout_tick_s: float = Field(default=5.0, gt=0)
+    run_rollouts: bool = True  # with several nodes: true on one node only
 
 
 class ReportSettings(_Section):
@@ -354,6 +372,7 @@ class Settings(BaseSettings):
     transactions: TransactionSettings = TransactionSettings()
     city: CitySettings = CitySettings()
     reports: ReportSettings = ReportSettings()
+    files: FilesSettings = FilesSettings()
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:

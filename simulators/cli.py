@@ -15,7 +15,8 @@ Simulated time: ``--speed 60`` runs an hour a minute; ``--duration-s`` and the i
 simulated seconds. ``--ev-arrival-window-s`` turns sessions into EVs arriving over that
 window (:mod:`simulators.ev`). Faults: ``--fault GroundFailure@600:1+300#2`` (kind, at,
 connector, heals after, station), or random ones with ``--fault-kinds`` and
-``--fault-rate-per-h`` (:mod:`simulators.faults`). ``--progress-s 2`` shows a live view on
+``--fault-rate-per-h`` (:mod:`simulators.faults`); ``--firmware-fault install#3`` makes
+station 3 fail firmware updates (:mod:`simulators.files`). ``--progress-s 2`` shows a live view on
 stderr; ``--summary PATH`` writes the JSON summary to a file instead of stdout.
 """
 
@@ -31,6 +32,7 @@ from typing import Any
 from csms.handlers.timefmt import parse_time
 from csms.logs import configure_logging
 from simulators.faults import FaultKind, parse_fault
+from simulators.files import FIRMWARE_FAULTS
 from simulators.fleet import FleetConfig, run_fleet
 from simulators.scenario import ScenarioError, load_scenario
 from simulators.stats import Stats
@@ -79,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="random faults per station and simulated hour")
     p.add_argument("--fault-clear-after-s", type=float, default=300.0,
                    help="random faults heal after this long (simulated)")
+    p.add_argument("--firmware-fault", dest="firmware_faults", action="append", default=[],
+                   metavar="KIND[#STATION]", help="firmware updates fail (repeatable): "
+                   + ", ".join(FIRMWARE_FAULTS) + "; without #STATION: every station")
     p.add_argument("--no-reconnect", dest="reconnect", action="store_false",
                    help="a lost connection is not reopened")
     p.add_argument("--progress-s", type=float, default=0.0,
@@ -114,6 +119,7 @@ def parse_config(argv: Sequence[str] | None = None) -> tuple[FleetConfig, argpar
         faults=tuple(args.faults), fault_kinds=_kinds(args.fault_kinds),
         fault_rate_per_h=args.fault_rate_per_h, fault_clear_after_s=args.fault_clear_after_s,
         reconnect=args.reconnect, progress_s=args.progress_s,
+        firmware_faults=tuple(args.firmware_faults),
     )
     problem = _problem(cfg)
     if problem is not None:
@@ -135,6 +141,11 @@ def _fault_problem(cfg: FleetConfig) -> str | None:
                 raise ValueError(f"fault {text!r}: #STATION is a station number")
         for kind in cfg.fault_kinds:
             FaultKind(kind)
+        for text in cfg.firmware_faults:
+            kind, _, station = text.partition("#")
+            if kind not in FIRMWARE_FAULTS or (station and not station.isdigit()):
+                raise ValueError(f"firmware fault {text!r}: KIND[#STATION], KIND one of "
+                                 + ", ".join(FIRMWARE_FAULTS))
     except ValueError as exc:
         return f"--fault/--fault-kinds: {exc}"
     if cfg.start is not None:

@@ -89,6 +89,15 @@ class FleetConfig:
     fault_clear_after_s: float | None = 300.0
     reconnect: bool = True
     progress_s: float = 0.0  # real seconds between progress reports; 0: none
+    firmware_faults: tuple[str, ...] = ()  # "KIND[#STATION]": simulators.files rule 3
+
+    def firmware_fault_for(self, n: int) -> str | None:
+        """How station ``n`` fails firmware updates (None: it does not)."""
+        for text in self.firmware_faults:
+            kind, _, station = text.partition("#")
+            if not station or int(station) == n:
+                return kind
+        return None
 
     def faults_for(self, n: int, rng: random.Random) -> list[ScheduledFault]:
         """The faults station ``n`` will suffer (rule 6); raises ``ValueError`` for a bad
@@ -214,6 +223,7 @@ async def _station(
     st: SimStation, cfg: FleetConfig, n: int, rng: random.Random, clock: Deadline
 ) -> None:
     st.settings.set_role(METER_INTERVAL, str(round(cfg.meter_interval_s)))
+    st.files.fail_update = cfg.firmware_fault_for(n)
     async with st.running():
         status = await _boot(st, cfg, clock)
         if status != "Accepted":

@@ -152,15 +152,20 @@ class LoopbackCsms:
         common: dict[str, Answerer] = {
             "BootNotification": self._boot, "Heartbeat": self._now,
             "StatusNotification": self._empty, "MeterValues": self._empty,
+            # firmware and log status (simulators.files)
+            "FirmwareStatusNotification": self._empty, "LogStatusNotification": self._empty,
         }
         if version is OcppVersion.V16:
             return {
                 **common, "Authorize": self._v16_authorize, "StartTransaction": self._v16_start,
                 "StopTransaction": self._v16_stop,
+                "DiagnosticsStatusNotification": self._empty,
+                "SignedFirmwareStatusNotification": self._empty,
             }
         return {
             **common, "Authorize": self._v201_authorize, "TransactionEvent": self._v201_event,
-            "NotifyEvent": self._empty,
+            "NotifyEvent": self._empty, "NotifyReport": self._empty,
+            "NotifyMonitoringReport": self._empty,
         }
 
     def _boot(self, _: Payload) -> Payload:

@@ -53,8 +53,13 @@ class Reactions:
 
     def __init__(self, station: SimStation) -> None:
         self._st = station
+        self.files = station.files  # simulators.files
         self._pending_reset: tuple[bool, int | None] | None = None
         station.profiles.transactions = self._running
+
+    @property
+    def station(self) -> SimStation:
+        return self._st
 
     def remote_start(
         self,
@@ -225,7 +230,7 @@ class Reactions:
             "BootNotification": boot, "Heartbeat": heartbeat, "StatusNotification": statuses,
             "MeterValues": meters, "TransactionEvent": tx_events,
         }
-        return table.get(message)
+        return table.get(message) or self.files.triggered(message)
 
     def set_profile(self, profile: StoredProfile) -> bool:
         """Install ``profile`` unless the engine says Rejected (unknown connector, station

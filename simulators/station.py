@@ -46,6 +46,7 @@ from simulators.clock import SimClock
 from simulators.dialect import dialect_for
 from simulators.ev import Draw, Ev
 from simulators.faults import FaultInjector
+from simulators.files import FileTransfers
 from simulators.link import Link
 from simulators.model import (
     RFID_CARD,
@@ -58,6 +59,7 @@ from simulators.model import (
     iso_utc,
     stamp,
 )
+from simulators.monitoring import MonitorBank
 from simulators.offline import Backoff, Outbox
 from simulators.plumbing import StationPlumbing
 from simulators.profiles import ProfileStore
@@ -65,6 +67,7 @@ from simulators.reactions import Reactions
 from simulators.sampling import MeterSample
 from simulators.settings import HEARTBEAT_INTERVAL, METER_INTERVAL
 from simulators.stats import Stats
+from simulators.v201_device import report_monitored
 
 
 class SimStation(StationPlumbing):
@@ -115,10 +118,13 @@ class SimStation(StationPlumbing):
         self.outbox = Outbox(self)
         self.link.on_reconnected = self.outbox.reconnected
         self.link.on_rebooted = self._rebooted
+        self.files = FileTransfers(self)  # firmware updates, log uploads
         self.reactions = Reactions(self)
         self.faults = FaultInjector(self)
         self.sessions: dict[int, ChargingSession] = {}
         self.display: list[str] = []  # what the display showed (prices, costs)
+        self.monitors = MonitorBank()  # 2.0.1 variable monitors (simulators.monitoring)
+        self.network_profiles: dict[int, dict[str, object]] = {}  # 2.0.1 SetNetworkProfile
         self.boot_status: str | None = None
         self.log = self.link.log
 
@@ -306,6 +312,8 @@ class SimStation(StationPlumbing):
             connector_id, connector.transaction, sample, standalone=standalone
         )
         await self.outbox.send(action, payload)
+        if self.monitors.monitors and self.connected:
+            await report_monitored(self, connector_id, sample)
 
     async def stop_transaction(
         self,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from simulators.files import v16_handlers
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v16_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
@@ -29,7 +30,8 @@ _CHANGE: Final = {
 }
 _UNLOCK: Final = {"Unlocked": "Unlocked", "UnknownConnector": "UnlockFailed"}
 TRIGGERABLE: Final = frozenset(
-    {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues"}
+    {"BootNotification", "Heartbeat", "StatusNotification", "MeterValues",
+     "FirmwareStatusNotification", "DiagnosticsStatusNotification"}
 )
 
 
@@ -74,6 +76,7 @@ class V16Commands:
             "SetChargingProfile": self.set_charging_profile,
             "ClearChargingProfile": self.clear_charging_profile,
             "GetCompositeSchedule": self.get_composite_schedule,
+            **v16_handlers(self._r.files),
             "DataTransfer": self.data_transfer,
         }
 

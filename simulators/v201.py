@@ -109,6 +109,16 @@ def default_settings(hardware: Hardware) -> SettingsStore[VariableKey]:
         ("SmartChargingCtrlr", "ProfileStackLevel"): Setting("8", readonly=True, kind="int"),
         ("ChargingStation", "SupplyPhases"): Setting(
             str(hardware.phases), readonly=True, kind="int"),
+        ("DeviceDataCtrlr", "ItemsPerMessageGetVariables"): Setting(
+            "4", readonly=True, kind="int"),
+        ("DeviceDataCtrlr", "ItemsPerMessageSetVariables"): Setting(
+            "8", readonly=True, kind="int"),
+        ("DeviceDataCtrlr", "ItemsPerMessageGetReport"): Setting("4", readonly=True, kind="int"),
+        ("MonitoringCtrlr", "Enabled"): Setting("true", kind="bool"),
+        ("MonitoringCtrlr", "ItemsPerMessageSetVariableMonitoring"): Setting(
+            "4", readonly=True, kind="int"),
+        ("MonitoringCtrlr", "ItemsPerMessageClearVariableMonitoring"): Setting(
+            "4", readonly=True, kind="int"),
     })
 
 
@@ -199,5 +209,7 @@ class V201Dialect:
 
     def handlers(self, reactions: Reactions, settings: SettingsStore[Any]) -> dict[str, Handler]:
         from simulators.v201_commands import V201Commands
+        from simulators.v201_device import V201Device
 
-        return V201Commands(reactions, settings).handlers()
+        return {**V201Commands(reactions, settings).handlers(),
+                **V201Device(reactions.station, settings).handlers()}

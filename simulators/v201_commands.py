@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from simulators.files import v201_handlers
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v201_cost_text
 from simulators.profiles import Limit, StoredProfile, wire_periods
 from simulators.settings import Change, Setting, SettingsStore
+from simulators.v201_device import check_items
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
@@ -25,6 +27,7 @@ _CHANGE: Final = {
 }
 TRIGGERABLE: Final = frozenset({
     "BootNotification", "Heartbeat", "StatusNotification", "MeterValues", "TransactionEvent",
+    "FirmwareStatusNotification", "LogStatusNotification",
 })
 
 
@@ -68,6 +71,7 @@ class V201Commands:
             "SetChargingProfile": self.set_charging_profile,
             "ClearChargingProfile": self.clear_charging_profile,
             "GetCompositeSchedule": self.get_composite_schedule,
+            **v201_handlers(self._r.files),
             "CostUpdated": self.cost_updated,
         }
 
@@ -116,7 +120,10 @@ class V201Commands:
         return {"status": self._r.unlock(p["evseId"], stop_transaction=False)}
 
     async def get_variables(self, p: Payload) -> Payload:
-        """One result per requested variable, Actual attribute only."""
+        """One result per requested variable, Actual attribute only; more items than
+        ItemsPerMessageGetVariables: CALLERROR OccurrenceConstraintViolation."""
+        check_items(self._settings, "DeviceDataCtrlr", "ItemsPerMessageGetVariables",
+                    len(p["getVariableData"]))
         return {"getVariableResult": [self._get(item) for item in p["getVariableData"]]}
 
     def _get(self, item: Payload) -> Payload:
@@ -127,7 +134,10 @@ class V201Commands:
 
     async def set_variables(self, p: Payload) -> Payload:
         """One result per variable: Accepted, Rejected (read-only or ill-typed),
-        UnknownComponent, UnknownVariable, NotSupportedAttributeType."""
+        UnknownComponent, UnknownVariable, NotSupportedAttributeType; more items than
+        ItemsPerMessageSetVariables: CALLERROR OccurrenceConstraintViolation."""
+        check_items(self._settings, "DeviceDataCtrlr", "ItemsPerMessageSetVariables",
+                    len(p["setVariableData"]))
         return {"setVariableResult": [self._set(item) for item in p["setVariableData"]]}
 
     def _set(self, item: Payload) -> Payload:

@@ -27,6 +27,7 @@ SITE_COLOUR: Final = "#1f4e9c"
 _M_PER_DEG_LAT: Final = 111_132.954  # close enough for the picture's scale (rule 1)
 _MARGIN_PX: Final = 40
 _TOP_PX: Final = 40  # the title line
+_MIN_SPAN_M: Final = 200.0
 
 
 def coverage_svg(report: CoverageReport, *, title: str = "1 km coverage",
@@ -96,7 +97,8 @@ def _frame(points: Iterable[LatLon], radius_m: float, width_px: int) -> _Frame:
     xy = [centred.metres(p) for p in pts]
     left, right = min(x for x, _ in xy) - radius_m, max(x for x, _ in xy) + radius_m
     bottom, top = min(y for _, y in xy) - radius_m, max(y for _, y in xy) + radius_m
-    m_per_px = (right - left) / (width_px - 2 * _MARGIN_PX)
+    span_m = max(right - left, top - bottom, _MIN_SPAN_M)  # one point: still a picture
+    m_per_px = span_m / (width_px - 2 * _MARGIN_PX)
     height_px = int((top - bottom) / m_per_px) + 2 * _MARGIN_PX
     return _Frame(lat0, lon0, left, top, m_per_px, height_px)
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from csms.domain.commands_files import GetLog, LogAnswer, UpdateFirmware
 from csms.domain.model import IdToken
 
 
@@ -167,10 +168,13 @@ class ShowCost:
     text: str | None = None
 
 
+from csms.domain.commands_device import DeviceCommand, DeviceResult  # noqa: E402
+
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
-    | GetCompositeSchedule | ShowCost
+    | GetCompositeSchedule | ShowCost | DeviceCommand
+    | UpdateFirmware | GetLog  # csms.domain.commands_files
 )
 
 
@@ -203,4 +207,5 @@ class CompositeSchedule:
     schedule: ChargingSchedule | None = None
 
 
-CommandResult = CommandStatus | SettingsReport | CompositeSchedule
+CommandResult = (CommandStatus | SettingsReport | CompositeSchedule | DeviceResult
+                 | LogAnswer)

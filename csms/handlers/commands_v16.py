@@ -57,7 +57,15 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_device import (
+    DeviceCommand,
+    SetSettings,
+    SettingSetResult,
+    SettingsSetReport,
+)
+from csms.domain.commands_files import GetLog, UpdateFirmware
 from csms.errors import CommandNotSupported
+from csms.handlers import commands_files as files
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
@@ -102,10 +110,14 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
 
 def from_answer(command: Command, payload: Payload) -> CommandResult:
     """The domain result of the charger's (already schema-validated) answer."""
+    if isinstance(command, UpdateFirmware | GetLog):
+        return files.from_answer_v16(command, payload)
     if isinstance(command, GetSettings):
         return _settings_report(payload)
     if isinstance(command, GetCompositeSchedule):
         return _composite_schedule(payload)
+    if isinstance(command, SetSettings):  # one key per ChangeConfiguration (_call)
+        return SettingsSetReport((SettingSetResult(command.changes[0].key, payload["status"]),))
     return CommandStatus(payload["status"])
 
 
@@ -134,6 +146,13 @@ def profile_payload(profile: ChargingProfile) -> Payload:
 
 
 def _call(command: Command) -> tuple[str, Payload]:
+    if isinstance(command, SetSettings) and len(command.changes) == 1:
+        change = command.changes[0]
+        return "ChangeConfiguration", {
+            "key": _key(change.key), "value": _fit(change.value, 500, "value")}
+    if isinstance(command, DeviceCommand):
+        raise _Inexpressible("OCPP 2.0.1 only (1.6 sets one key per ChangeConfiguration)"
+                             if isinstance(command, SetSettings) else "OCPP 2.0.1 only")
     match command:
         case RemoteStart():
             return "RemoteStartTransaction", _remote_start(command)
@@ -168,6 +187,11 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "GetCompositeSchedule", _composite_request(command)
         case ShowCost():
             return "DataTransfer", _cost_message(command)
+        case UpdateFirmware() | GetLog():
+            try:
+                return files.to_call_v16(command)
+            except ValueError as exc:
+                raise _Inexpressible(str(exc)) from None
         case _:
             assert_never(command)
 

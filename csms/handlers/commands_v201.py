@@ -59,7 +59,11 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_device import DeviceCommand
+from csms.domain.commands_files import GetLog, UpdateFirmware
 from csms.errors import CommandNotSupported
+from csms.handlers import commands_device_v201 as device
+from csms.handlers import commands_files as files
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
@@ -106,8 +110,12 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
 
 def from_answer(command: Command, payload: Payload) -> CommandResult:
     """The domain result of the charger's (already schema-validated) answer."""
+    if isinstance(command, UpdateFirmware | GetLog):
+        return files.from_answer_v201(command, payload)
     if isinstance(command, GetSettings):
         return _settings_report(payload)
+    if isinstance(command, DeviceCommand):
+        return device.answer(command, payload)
     if isinstance(command, GetCompositeSchedule):
         return _composite_schedule(payload)
     if isinstance(command, ShowCost):  # CostUpdatedResponse is empty
@@ -141,6 +149,11 @@ def profile_payload(profile: ChargingProfile) -> Payload:
 
 
 def _call(command: Command) -> tuple[str, Payload]:
+    if isinstance(command, DeviceCommand):
+        try:
+            return device.call(command, _component_variable)
+        except device.Inexpressible as exc:
+            raise _Inexpressible(str(exc)) from None
     match command:
         case RemoteStart():
             return "RequestStartTransaction", _request_start(command)
@@ -178,6 +191,11 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "CostUpdated", {"totalCost": float(command.cost_yuan),
                                    "transactionId": _fit(command.transaction_ref, 36,
                                                          "transactionId")}
+        case UpdateFirmware() | GetLog():
+            try:
+                return files.to_call_v201(command)
+            except ValueError as exc:
+                raise _Inexpressible(str(exc)) from None
         case _:
             assert_never(command)
 

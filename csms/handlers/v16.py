@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from csms.domain.model import IdToken
+from csms.handlers import files
 from csms.handlers import translate_v16 as tr
 from csms.handlers.context import (
     BoundHandlers,
@@ -75,12 +76,12 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "StopTransaction": stop_transaction,
     "MeterValues": meter_values,
     "DataTransfer": reporter("data_transfer", {"status": "UnknownVendorId"}),
-    "FirmwareStatusNotification": reporter("firmware_status"),
-    "DiagnosticsStatusNotification": reporter("diagnostics_status"),
+    "FirmwareStatusNotification": files.firmware_status,
+    "DiagnosticsStatusNotification": files.diagnostics_status,
     # The 1.6 security extension (Improved security for OCPP 1.6-J).
     "SecurityEventNotification": security_event,
-    "LogStatusNotification": reporter("log_status"),
-    "SignedFirmwareStatusNotification": reporter("firmware_status"),
+    "LogStatusNotification": files.log_status,
+    "SignedFirmwareStatusNotification": files.firmware_status,
     "SignCertificate": reporter("sign_certificate", {"status": "Rejected"}),
 })
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from csms.handlers import device_model_v201, files
 from csms.handlers import translate_v201 as tr
 from csms.handlers.context import (
     BoundHandlers,
@@ -71,9 +72,9 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "MeterValues": meter_values,
     "NotifyEvent": notify_event,
     "SecurityEventNotification": security_event,
-    "NotifyReport": reporter("notify_report"),
-    "FirmwareStatusNotification": reporter("firmware_status"),
-    "LogStatusNotification": reporter("log_status"),
+    "NotifyReport": device_model_v201.notify_report,
+    "FirmwareStatusNotification": files.firmware_status,
+    "LogStatusNotification": files.log_status,
     "DataTransfer": reporter("data_transfer", {"status": "UnknownVendorId"}),
     # Recorded and acknowledged; the features behind them come with later issues.
     "ClearedChargingLimit": reporter("cleared_charging_limit"),
@@ -82,7 +83,7 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "NotifyDisplayMessages": reporter("notify_display_messages"),
     "NotifyEVChargingNeeds": reporter("notify_ev_charging_needs", {"status": "Rejected"}),
     "NotifyEVChargingSchedule": reporter("notify_ev_charging_schedule", {"status": "Accepted"}),
-    "NotifyMonitoringReport": reporter("notify_monitoring_report"),
+    "NotifyMonitoringReport": device_model_v201.notify_monitoring_report,
     "PublishFirmwareStatusNotification": reporter("publish_firmware_status"),
     "ReportChargingProfiles": reporter("report_charging_profiles"),
     "ReservationStatusUpdate": reporter("reservation_status"),

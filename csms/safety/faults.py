@@ -25,6 +25,9 @@ Rules:
 6. Repeated faults: at least ``repeated_fault_count`` faults (history rule 2) within the
    window before ``now`` (a fault exactly one window old no longer counts) raise
    repeated_faults; fewer clear it.
+7. A NotifyEvent from a monitor on a measured quantity (csms.safety.monitors) names the
+   excursion by its variable: Current (ACCurrent) is over_current; Voltage (ACVoltage) is
+   over_voltage above the nominal voltage and under_voltage below it.
 """
 
 from __future__ import annotations
@@ -139,11 +142,13 @@ def _truthy(value: object) -> bool | None:
     return {"true": True, "1": True, "false": False, "0": False}.get(text)
 
 
-def notify_event(event: StationEventReported, session_ref: str | None = None) -> Decision | None:
+def notify_event(event: StationEventReported, session_ref: str | None = None,
+                 settings: SafetySettings | None = None) -> Decision | None:
     """Rules 3 and 4 for one NotifyEvent eventData (``event.details``)."""
     d = event.details
     component, variable = _name(d, "component"), _name(d, "variable")
-    code = v201_code(component, variable, str(d.get("techCode") or ""))
+    code = _measured_code(variable, d.get("actualValue"), settings) or v201_code(
+        component, variable, str(d.get("techCode") or ""))
     key = _key(code, event.station_id, event.evse_id, event.connector_id)
     problem = _truthy(d.get("actualValue")) if variable in PROBLEM_VARIABLES else None
     if d.get("cleared") is True or problem is False:
@@ -155,6 +160,20 @@ def notify_event(event: StationEventReported, session_ref: str | None = None) ->
         "actual_value": str(d.get("actualValue")), "tech_code": _opt_str(d.get("techCode")),
     }
     return Raise(Alarm(key, event.at, evidence, session_ref))
+
+
+def _measured_code(variable: str, actual: object,
+                   settings: SafetySettings | None) -> AlarmCode | None:
+    """Rule 7: a monitor on a measured Current or Voltage (csms.safety.monitors)."""
+    if variable in ("Current", "ACCurrent"):
+        return C.OVER_CURRENT
+    if variable not in ("Voltage", "ACVoltage") or settings is None:
+        return None
+    try:
+        value = float(str(actual))
+    except ValueError:
+        return None
+    return C.OVER_VOLTAGE if value > settings.nominal_voltage_v else C.UNDER_VOLTAGE
 
 
 def _opt_str(value: object) -> str | None:

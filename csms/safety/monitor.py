@@ -119,7 +119,7 @@ def on_station_event(
     """Rule 4."""
     decision: Decision | None = None
     if event.kind == "notify_event":
-        decision = notify_event(event, session_ref)
+        decision = notify_event(event, session_ref, settings)
     elif event.kind == "security_event":
         decision = security_event(event, settings)
     elif event.kind in TRANSACTION_ANOMALIES:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
 
@@ -26,6 +26,9 @@ from csms.errors import (
     StationOffline,
 )
 from csms.store.repository import Store
+
+if TYPE_CHECKING:
+    from csms.services.device_model import Batcher
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +53,8 @@ class CommandService:
         self._store = store
         self._clock = clock
         self._default_timeout_s = default_timeout_s
+        # splits GetSettings / SetSettings to the station's limits (csms.services.device_model)
+        self.batcher: Batcher | None = None
 
     async def send(
         self,
@@ -66,6 +71,18 @@ class CommandService:
             (default: ``server.call_timeout_s``). CommandRejected: a CALLERROR.
             CommandNotSupported, InvalidResponse.
         """
+        plan = None if self.batcher is None else await self.batcher.plan(station_id, command)
+        if plan is None:
+            return await self._send_one(station_id, command, timeout_s, requested_by)
+        deadline = time.monotonic() + (timeout_s or self._default_timeout_s)
+        results = []
+        for part in plan.parts:  # one after the other, in request order
+            left = max(deadline - time.monotonic(), 0.001)
+            results.append(await self._send_one(station_id, part, left, requested_by))
+        return plan.join(results)
+
+    async def _send_one(self, station_id: str, command: Command, timeout_s: float | None,
+                        requested_by: str | None) -> CommandResult:
         requested_at = self._clock()
         started = time.monotonic()
         timeout = timeout_s or self._default_timeout_s

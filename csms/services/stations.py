@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from csms.config import Settings, UnknownTokenPolicy
 from csms.domain import authorization
@@ -34,6 +34,9 @@ from csms.services.events import (
 )
 from csms.store.repository import Store
 
+if TYPE_CHECKING:
+    from csms.services.device_model import DeviceModelService
+
 Clock = Callable[[], datetime]
 SEEN_EVERY = timedelta(seconds=1)  # last_seen_at is at most this far behind the last message
 
@@ -46,6 +49,16 @@ class BillingHooks(Protocol):
 
     async def session_cost(self, session_id: int) -> Decimal | None:
         """What the session's user pays, once priced (yuan)."""
+
+
+class FileHooks(Protocol):
+    """What firmware and log status notifications tell csms.services.firmware / logs."""
+
+    async def firmware_status(self, station_id: str, request_id: int | None,
+                              status: str) -> None: ...
+
+    async def log_status(self, station_id: str, request_id: int | None,
+                         status: str) -> None: ...
 
 
 class StationService:
@@ -62,6 +75,8 @@ class StationService:
             settings.authorization.unknown_id_tokens is UnknownTokenPolicy.ACCEPT
         )
         self.billing: BillingHooks | None = None
+        self.device_model: DeviceModelService | None = None  # 2.0.1 NotifyReport and kin
+        self.files: FileHooks | None = None  # csms.services.file_status
         self._min_balance_yuan = (
             settings.billing.min_balance_yuan if settings.billing.enabled else None
         )

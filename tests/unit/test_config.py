@@ -16,6 +16,7 @@ from csms.config import (
     CitySettings,
     ClusterSettings,
     DatabaseSettings,
+    FilesSettings,
     LoadSettings,
     LoggingSettings,
     ReportSettings,
@@ -49,6 +50,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "transactions": TransactionSettings,
     "city": CitySettings,
     "reports": ReportSettings,
+    "files": FilesSettings,
 }
 
 

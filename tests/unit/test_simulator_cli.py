@@ -201,3 +201,11 @@ def test_iso_utc_is_utc_with_milliseconds_and_z() -> None:
         "2024-01-02T03:06:07.891Z")
     assert iso_utc().endswith("Z")
     assert iso_utc(datetime(2024, 1, 1, tzinfo=UTC)) == "2024-01-01T00:00:00.000Z"
+
+
+def test_firmware_faults_name_a_kind_and_optionally_a_station() -> None:
+    """``--firmware-fault install#2`` fails station 2's updates only; a bad kind exits 2."""
+    cfg, _ = parse_config(["--count", "3", "--firmware-fault", "install#2"])
+    assert [None, "install", None] == [cfg.firmware_fault_for(n) for n in (1, 2, 3)]
+    with pytest.raises(SystemExit):
+        parse_config(["--firmware-fault", "explode"])

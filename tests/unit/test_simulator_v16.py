@@ -205,8 +205,10 @@ async def test_trigger_message_meter_values_during_a_transaction_and_refusals() 
         [meter] = csms.messages("CP-1", "MeterValues")
         assert meter["transactionId"] == 1
         assert meter["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
-        request = {"requestedMessage": "DiagnosticsStatusNotification"}
-        assert await csms.call("CP-1", "TriggerMessage", request) == {"status": "NotImplemented"}
+        request = {"requestedMessage": "DiagnosticsStatusNotification"}  # simulators.files
+        assert await csms.call("CP-1", "TriggerMessage", request) == {"status": "Accepted"}
+        await st.settle()
+        assert [{"status": "Idle"}] == csms.messages("CP-1", "DiagnosticsStatusNotification")
         request = {"requestedMessage": "Heartbeat", "connectorId": 9}
         assert await csms.call("CP-1", "TriggerMessage", request) == {"status": "Rejected"}
 

@@ -203,7 +203,7 @@ async def test_trigger_transaction_event_and_refusals() -> None:
         await st.settle()
         updated = csms.messages("CP-1", "TransactionEvent")[-1]
         assert (updated["eventType"], updated["triggerReason"]) == ("Updated", "Trigger")
-        request = {"requestedMessage": "LogStatusNotification"}
+        request = {"requestedMessage": "PublishFirmwareStatusNotification"}
         assert await csms.call("CP-1", "TriggerMessage", request) == {"status": "NotImplemented"}
         request = {"requestedMessage": "Heartbeat", "evse": {"id": 7}}
         assert await csms.call("CP-1", "TriggerMessage", request) == {"status": "Rejected"}

@@ -31,3 +31,10 @@ ROUTERS += [coverage.router]
 from csms.api.routes import reports  # noqa: E402 - appended per family
 
 ROUTERS += [reports.router]
+from csms.api.routes import device_model  # noqa: E402 - appended per family
+
+ROUTERS += [device_model.router]
+
+from csms.api.routes import file_transfer, firmware, logs  # noqa: E402 - appended per family
+
+ROUTERS += [firmware.router, logs.router, file_transfer.router]

@@ -47,7 +47,8 @@ Reader = Annotated[Principal, Depends(require(Family.BILLING, "read"))]
 Writer = Annotated[Principal, Depends(require(Family.BILLING, "write"))]
 ResidentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]
-Month = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")]
+MONTH = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"  # 1970-01 to 2999-12
+Month = Annotated[str, Path(pattern=MONTH, description="YYYY-MM, 1970-01 to 2999-12")]
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2,
                                   allow_inf_nan=False, description="yuan, whole fen")]
 Signed = Annotated[Decimal, Field(ge=Decimal("-1000000"), le=Decimal("1000000"),
@@ -106,7 +107,7 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     package_id: Id
-    month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM, local")
+    month: str = Field(pattern=MONTH, description="YYYY-MM, local, 1970-01 to 2999-12")
     auto_renew: bool = False
 
 

@@ -31,7 +31,7 @@ router = APIRouter(tags=["city: coverage"])
 Reader = Annotated[Principal, Depends(require(Family.ORGANISATION, "read"))]
 DistrictQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="one district")]
 RadiusQuery = Annotated[float | None, Query(
-    gt=0, le=100_000, description="metres; default [city] service_radius_m")]
+    ge=1, le=100_000, description="metres (1 to 100,000); default [city] service_radius_m")]
 METHOD = "geodesic on the WGS-84 ellipsoid (Karney, geographiclib)"
 
 

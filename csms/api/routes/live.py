@@ -223,7 +223,8 @@ async def trigger_message(station_id: StationPath, body: m.TriggerMessageIn, csm
 async def get_configuration(station_id: StationPath, body: m.GetConfigurationIn, csms: CsmsDep,
                             principal: Commander) -> m.SettingsReportOut | JSONResponse:
     """Read configuration: 1.6 keys (GetConfiguration; no keys: all of them) or 2.0.1
-    component/variable pairs (GetVariables; keys required)."""
+    component/variable pairs (GetVariables; keys required; in messages of at most the
+    station's ItemsPerMessageGetVariables, answers in request order)."""
     return await _send(csms, principal, station_id, "get-configuration", body,
                        m.SettingsReportOut)
 

@@ -2,7 +2,7 @@
 (csms.store.city.tables)
 
 Revision ID: 0019
-Revises: 0020
+Revises: 0015
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0019'
-down_revision = '0020'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 
