@@ -31,6 +31,7 @@ from csms.services.billing import BillingService
 from csms.services.clock_watch import ClockWatch
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
+from csms.services.connection_log import ConnectionLog
 from csms.services.device_model import DeviceModelService, compose_device_model
 from csms.services.events import EventBus
 from csms.services.file_status import FileStatus
@@ -38,6 +39,7 @@ from csms.services.file_vault import FileVault
 from csms.services.firmware import FirmwareService
 from csms.services.load import LoadService
 from csms.services.logs import LogService
+from csms.services.monthly_reports import Reports
 from csms.services.remote_starts import RemoteStarts
 from csms.services.reports import ReportCollector
 from csms.services.safety import SafetyMonitor, load_limits
@@ -78,6 +80,8 @@ class Csms:
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
+    monthly_reports: Reports | None = None  # csms.services.monthly_reports
+    connection_log: ConnectionLog | None = None  # connects/disconnects, for availability
     device_model: DeviceModelService | None = None  # 2.0.1 device model and monitors
     firmware: FirmwareService | None = None  # firmware files, updates, rollouts
     logs: LogService | None = None  # diagnostics / log requests and uploads
@@ -214,6 +218,8 @@ async def running(
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
             csms = await _start_clock_watch(csms, bus, clock)
+            csms = _start_reports(csms, writer, clock)
+            csms = dataclasses.replace(csms, connection_log=ConnectionLog(bus, writer))
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             _file_urls(csms, firmware, logs)
@@ -231,6 +237,8 @@ async def running(
                 await csms.safety.stop()
             if csms.clock_watch is not None:
                 await csms.clock_watch.stop()
+            if csms.monthly_reports is not None:
+                await csms.monthly_reports.stop()
             if csms.sharing is not None:
                 await csms.sharing.stop()
             await firmware.stop()
@@ -241,6 +249,8 @@ async def running(
             reports.stop()
             server.close()
             await server.wait_closed()
+            if csms.connection_log is not None:
+                await csms.connection_log.stop()  # after the last disconnect
             if cluster is not None:
                 await cluster.stop()
             writer_task.cancel()
@@ -316,6 +326,15 @@ async def _start_clock_watch(csms: Csms, bus: EventBus,
                        csms.settings.server.clock_tolerance_s)
     await watch.start()
     return dataclasses.replace(csms, clock_watch=watch)
+
+
+def _start_reports(csms: Csms, writer: Writer, clock: Clock) -> Csms:
+    """Monthly reports (csms.services.monthly_reports); scheduled when reports.enabled."""
+    wake = None if csms.sharing is None else csms.sharing.deliverer.wake
+    reports = Reports(csms.engine, writer, csms.settings, clock, wake)
+    if csms.settings.reports.enabled:
+        reports.start()
+    return dataclasses.replace(csms, monthly_reports=reports)
 
 
 async def _command_bus(

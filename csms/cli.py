@@ -28,6 +28,7 @@ from csms import (
     cli_device,
     cli_files,
     cli_load,
+    cli_report,
     passwords,
 )
 from csms.api.access import Role, scope_valid
@@ -141,6 +142,7 @@ def _add_seed_parser(sub: Any) -> None:
     districts.add_argument("path", type=Path)
     districts.set_defaults(func=_seed_districts)
     cli_city.register(sub, seed)  # seed city; coverage
+    cli_report.register(sub)  # report monthly
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:

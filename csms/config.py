@@ -326,6 +326,28 @@ class FilesSettings(_Section):
     run_rollouts: bool = True  # with several nodes: true on one node only
 
 
+class ReportSettings(_Section):
+    """``[reports]``: the monthly district report's scheduler (csms.services.monthly_reports)."""
+
+    enabled: bool = True
+    # The previous month's reports are generated on this day of the month (1-28) at this
+    # local hour, in this zone (also the zone of the report's calendar months).
+    monthly_day: int = Field(default=20, ge=1, le=28)
+    hour: int = Field(default=2, ge=0, le=23)
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value
+
+
 class Settings(BaseSettings):
     """The whole configuration; build it with :func:`load_settings`."""
 
@@ -349,6 +371,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = BillingSettings()
     transactions: TransactionSettings = TransactionSettings()
     city: CitySettings = CitySettings()
+    reports: ReportSettings = ReportSettings()
     files: FilesSettings = FilesSettings()
 
     @model_validator(mode="after")

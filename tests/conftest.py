@@ -162,6 +162,7 @@ def make_settings(database_url: str, **server: Any) -> Settings:
         None,
         server=server,
         api={"host": "127.0.0.1", "port": 0},
+        reports={"enabled": False},  # the monthly scheduler runs only in its own tests
         database={"url": database_url, "sqlite_synchronous": "NORMAL"},
         authorization={"unknown_id_tokens": "reject"},
     )

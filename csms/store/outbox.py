@@ -28,7 +28,7 @@ from csms.store.tables_sharing import webhook_outbox as ob
 from csms.store.tables_sharing import webhook_subscriptions as subs
 from csms.store.writer import Writer, WriteTx
 
-KINDS = ("alarm", "connector_status", "station_event")
+KINDS = ("alarm", "connector_status", "station_event", "report")
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
 

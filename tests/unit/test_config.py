@@ -19,6 +19,7 @@ from csms.config import (
     FilesSettings,
     LoadSettings,
     LoggingSettings,
+    ReportSettings,
     RetentionSettings,
     SafetyConfig,
     ServerSettings,
@@ -48,6 +49,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "billing": BillingSettings,
     "transactions": TransactionSettings,
     "city": CitySettings,
+    "reports": ReportSettings,
     "files": FilesSettings,
 }
 

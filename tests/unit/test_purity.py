@@ -15,7 +15,7 @@ FORBIDDEN = frozenset(
 )
 
 _OPTIONAL = ["handlers/commands_v16.py", "handlers/commands_v201.py"]
-PURE_PACKAGES = ("domain", "smartcharging", "safety", "tariffs")
+PURE_PACKAGES = ("domain", "smartcharging", "safety", "tariffs", "city")
 PURE_FILES = sorted(
     [path for package in PURE_PACKAGES for path in (PACKAGE / package).glob("*.py")]
     + [PACKAGE / "handlers" / name for name in

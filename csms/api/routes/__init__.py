@@ -28,6 +28,9 @@ from csms.api.routes import coverage  # noqa: E402 - appended per family
 
 ROUTERS += [coverage.router]
 
+from csms.api.routes import reports  # noqa: E402 - appended per family
+
+ROUTERS += [reports.router]
 from csms.api.routes import device_model  # noqa: E402 - appended per family
 
 ROUTERS += [device_model.router]

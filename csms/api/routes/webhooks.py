@@ -38,7 +38,7 @@ from csms.store.outbox import Delivery, Outbox, Subscription
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 Reader = Annotated[Principal, Depends(require(Family.ADMIN, "read"))]
 Writer = Annotated[Principal, Depends(require(Family.ADMIN, "write"))]
-Kind = Literal["alarm", "connector_status", "station_event"]
+Kind = Literal["alarm", "connector_status", "station_event", "report"]
 
 
 class SubscriptionIn(BaseModel):
