@@ -15,7 +15,17 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from csms.domain.commands_auth import (
+    CancelReservation,
+    ClearCache,
+    GetLocalListVersion,
+    LocalListVersion,
+    ReserveNow,
+    SendLocalList,
+)
 from csms.domain.model import IdToken
+
+AuthCommand = SendLocalList | GetLocalListVersion | ClearCache | ReserveNow | CancelReservation
 
 
 class ResetKind(StrEnum):
@@ -170,7 +180,7 @@ class ShowCost:
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
-    | GetCompositeSchedule | ShowCost
+    | GetCompositeSchedule | ShowCost | AuthCommand
 )
 
 
@@ -203,4 +213,4 @@ class CompositeSchedule:
     schedule: ChargingSchedule | None = None
 
 
-CommandResult = CommandStatus | SettingsReport | CompositeSchedule
+CommandResult = CommandStatus | SettingsReport | CompositeSchedule | LocalListVersion

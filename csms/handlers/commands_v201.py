@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any, Final, assert_never
 
 from csms.domain.commands import (
+    AuthCommand,
     ChangeAvailability,
     ChargingProfile,
     ChargingSchedule,
@@ -59,7 +60,15 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_auth import (
+    CancelReservation,
+    ClearCache,
+    GetLocalListVersion,
+    ReserveNow,
+    SendLocalList,
+)
 from csms.errors import CommandNotSupported
+from csms.handlers import commands_auth_v201 as auth
 from csms.handlers.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
@@ -99,13 +108,15 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except _Inexpressible as exc:
+    except (_Inexpressible, auth.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
 
 def from_answer(command: Command, payload: Payload) -> CommandResult:
     """The domain result of the charger's (already schema-validated) answer."""
+    if isinstance(command, AuthCommand):
+        return auth.answer(command, payload)
     if isinstance(command, GetSettings):
         return _settings_report(payload)
     if isinstance(command, GetCompositeSchedule):
@@ -178,6 +189,9 @@ def _call(command: Command) -> tuple[str, Payload]:
             return "CostUpdated", {"totalCost": float(command.cost_yuan),
                                    "transactionId": _fit(command.transaction_ref, 36,
                                                          "transactionId")}
+        case (SendLocalList() | GetLocalListVersion() | ClearCache() | ReserveNow()
+              | CancelReservation()):
+            return auth.call(command)
         case _:
             assert_never(command)
 

@@ -13,7 +13,9 @@ from csms.store import (  # noqa: F401 - imported for their tables
     tables_sharing,
 )
 from csms.store.health import tables as tables_health  # noqa: F401 - for its tables
+from csms.store.local_lists import tables as local_lists_tables  # noqa: F401
 from csms.store.remote_starts import tables as remote_starts_tables  # noqa: F401
+from csms.store.reservations import tables as reservations_tables  # noqa: F401
 from csms.store.tables import metadata
 
 __all__ = ["metadata"]
