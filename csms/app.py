@@ -33,7 +33,9 @@ from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
 from csms.services.events import EventBus
 from csms.services.load import LoadService
+from csms.services.local_lists import LocalLists
 from csms.services.remote_starts import RemoteStarts
+from csms.services.reservations import Reservations
 from csms.services.safety import SafetyMonitor, load_limits
 from csms.services.sharing import Sharing
 from csms.services.stations import StationService
@@ -42,8 +44,10 @@ from csms.store.access import AccessStore
 from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
 from csms.store.load import LoadStore
+from csms.store.local_lists import LocalListStore
 from csms.store.remote_starts import RemoteStartStore
 from csms.store.repository import Store
+from csms.store.reservations import ReservationStore
 from csms.store.sessions import Limits
 from csms.store.writer import Writer
 
@@ -68,6 +72,8 @@ class Csms:
     safety: SafetyMonitor | None = None  # alarms and protective actions (csms.services.safety)
     sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
+    local_lists: LocalLists | None = None  # local authorization lists (csms.services.local_lists)
+    reservations: Reservations | None = None  # csms.services.reservations
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
 
@@ -183,14 +189,18 @@ async def running(
         billing.start_costs(commands, bus)
         remote_starts = RemoteStarts(RemoteStartStore(engine, writer), commands, bus, clock,
                                      settings.server.remote_start_match_s)
+        local_lists = LocalLists(LocalListStore(engine, writer), commands, bus, clock)
+        reservations = Reservations(ReservationStore(engine, writer), commands, bus, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
-                    cluster=cluster)
+                    local_lists=local_lists, reservations=reservations, cluster=cluster)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
+            local_lists.run()
+            reservations.run()
             csms = await _start_sharing(csms, writer, bus, clock)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
@@ -213,6 +223,8 @@ async def running(
                 await csms.sharing.stop()
             await billing.stop()
             await remote_starts.stop()
+            await local_lists.stop()
+            await reservations.stop()
             server.close()
             await server.wait_closed()
             if cluster is not None:

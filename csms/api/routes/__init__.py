@@ -23,3 +23,7 @@ ROUTERS += [billing.router, billing_wallets.router]
 from csms.api.routes import load  # noqa: E402 - appended per family
 
 ROUTERS += [load.router]
+
+from csms.api.routes import local_lists, reservations  # noqa: E402 - appended per family
+
+ROUTERS += [local_lists.router, reservations.router]
