@@ -4,7 +4,10 @@
 list it should hold and what it was sent (:mod:`csms.store.local_lists`), plans the
 messages (:func:`csms.domain.local_list.plan`) and sends them one by one, recording each
 accepted one. A differential update the charger refuses with VersionMismatch is followed by
-a full one. A charger that boots is synced (its version may be behind), in a worker task.
+a full one. A charger that boots and was sent a list before is synced (its version may be
+behind: a list changed while it was away, or it lost its list), in a worker task; a charger
+gets its first list from an operator's sync (API or CLI), so one that never asked for local
+lists sees no unexpected CALLs.
 
 The charger's limits are read from it once per boot: 1.6 ``SendLocalListMaxLength`` (items
 per message) and ``LocalAuthListMaxLength``; 2.0.1 ``LocalAuthListCtrlr.ItemsPerMessage``
@@ -179,7 +182,8 @@ class LocalLists:
         while True:
             station_id = await self._queue.get()
             try:
-                await self.sync(station_id)
+                if (await self._store.sent(station_id)).version > 0:  # it keeps a list
+                    await self.sync(station_id)
             except CommandError as exc:
                 log.info("local_list.sync_failed", station_id=station_id, error=str(exc))
             except Exception:  # a failed sync must not stop the worker
