@@ -18,10 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.domain.authorization import token_key
 from csms.domain.reservations import OPEN, ReservationStatus, current, may_consume
+from csms.smartcharging.reservations import awaiting_car as rule_awaiting_car
+from csms.store import tables as t
 from csms.store.reservations.tables import reservations
 from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx
@@ -157,3 +159,24 @@ def _record(row: Any, now: datetime) -> ReservationRecord:
         current(ReservationStatus(row.status), expires, now), row.outcome,
         utc(row.created_at), row.requested_by,
         None if row.ended_at is None else utc(row.ended_at), row.session_id)
+
+
+async def awaiting_car(conn: AsyncConnection, site_id: int) -> set[int]:
+    """The site's active sessions held at 0 A until their car arrives
+    (:func:`csms.smartcharging.reservations.awaiting_car`): on a connector that reports
+    Reserved, or having consumed a reservation while the connector shows no car."""
+    s, cp, c, r = t.sessions, t.charge_points, t.connectors, reservations
+    rows = (await conn.execute(
+        select(s.c.id, c.c.status, r.c.id.label("reservation"))
+        .join(cp, cp.c.id == s.c.station_id)
+        .outerjoin(c, (c.c.station_id == s.c.station_id) & (c.c.evse_id == s.c.evse_id))
+        .outerjoin(r, r.c.session_id == s.c.id)
+        .where(cp.c.site_id == site_id, s.c.status == "active"))).all()
+    statuses: dict[int, list[str | None]] = {}
+    consumed: set[int] = set()
+    for row in rows:
+        statuses.setdefault(int(row.id), []).append(row.status)
+        if row.reservation is not None:
+            consumed.add(int(row.id))
+    return {sid for sid, found in statuses.items()
+            if all(rule_awaiting_car(status, sid in consumed) for status in found)}
