@@ -20,7 +20,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from csms import cli_audit, cli_billing, cli_db, cli_load, passwords
+from csms import cli_audit, cli_auth, cli_billing, cli_db, cli_load, passwords
 from csms.api.access import Role, scope_valid
 from csms.api.tokens import new_token
 from csms.app import serve_forever, store_only
@@ -70,6 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_audit.register(sub)  # audit verify
     cli_load.register(sub)  # load configure / profile / show
     cli_billing.register(sub)  # billing tariff/package/subscribe/top-up/statement
+    cli_auth.register(sub)  # locallist show / wanted, reservation list
 
     cp = sub.add_parser("chargepoint", help="charge points").add_subparsers(
         required=True, metavar="ACTION")
