@@ -56,6 +56,20 @@ class SyncOut(BaseModel):
     detail: str | None
 
 
+class CommunitySyncIn(CommandIn):
+    full: bool = Field(default=False, description="send every list whole")
+    all: bool = Field(default=False, description="also charge points never sent a list"
+                                                 " (default: only those that keep one)")
+
+
+class StationSyncOut(BaseModel):
+    """One charge point's sync: ``result``, or ``error`` (offline, timeout, ...)."""
+
+    station_id: str
+    result: SyncOut | None
+    error: str | None
+
+
 class LocalEntryOut(BaseModel):
     id_token: str
     kind: str

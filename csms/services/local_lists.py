@@ -108,6 +108,21 @@ class LocalLists:
                  version=result.version, messages=result.messages)
         return result
 
+    async def sync_community(self, community_id: int, *, full: bool = False,
+                             keeping_lists: bool = True, requested_by: str | None = None
+                             ) -> dict[str, SyncResult | CommandError]:
+        """Sync every charge point of the community (``keeping_lists``: those that keep a
+        list), one after another; each one's result or the error that stopped it."""
+        out: dict[str, SyncResult | CommandError] = {}
+        for station_id in await self._store.stations(community_id,
+                                                     keeping_lists=keeping_lists):
+            try:
+                out[station_id] = await self.sync(station_id, full=full,
+                                                  requested_by=requested_by)
+            except CommandError as exc:
+                out[station_id] = exc
+        return out
+
     async def _sync(self, station_id: str, full: bool, requested_by: str | None
                     ) -> SyncResult:
         reported = await self.version(station_id, requested_by=requested_by)

@@ -10,14 +10,17 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import insert, select
 
 from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
+from csms.store import tables as t
 from simulators.offline import Backoff
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url, until
+from tests.integration.test_load_support import make_site
 
 VERSIONS = ["ocpp1.6", "ocpp2.0.1"]
 
@@ -160,3 +163,50 @@ async def test_sync_of_an_offline_charger_is_409(csms: Csms, api: httpx.AsyncCli
     answer = await api.post("/charge-points/CP-LL6/local-list/sync", json={})
     state = (await api.get("/charge-points/CP-LL6/local-list")).json()
     assert (409, 0, []) == (answer.status_code, state["version"], state["entries"])
+
+
+async def _community_with(csms: Csms, stations: list[str]) -> int:
+    """A community holding ``stations``, with a resident holding HOME-1; AWAY-1 is a
+    resident's of another community. The community's id."""
+    site = await make_site(csms, stations, kva=20.0)
+    async with csms.engine.begin() as conn:
+        community = (await conn.execute(select(t.sites.c.community_id).where(
+            t.sites.c.id == site))).scalar_one()
+        district = (await conn.execute(select(t.communities.c.district_id).where(
+            t.communities.c.id == community))).scalar_one()
+        other = (await conn.execute(insert(t.communities).values(
+            district_id=district, name="other").returning(t.communities.c.id))).scalar_one()
+        residents = [(await conn.execute(insert(t.residents).values(
+            community_id=place, name="r", created_at=csms.stations.now()
+        ).returning(t.residents.c.id))).scalar_one() for place in (community, other)]
+        for token, resident in (("HOME-1", residents[0]), ("AWAY-1", residents[1])):
+            await conn.execute(insert(t.id_tokens).values(
+                id_token=token, status="Accepted", resident_id=resident,
+                created_at=csms.stations.now()))
+    return int(community)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_a_communitys_chargers_get_its_residents_cards(
+    csms: Csms, api: httpx.AsyncClient, version: str
+) -> None:
+    """The list holds the community's residents' cards and cards of no resident, not another
+    community's; a community sync reaches the chargers that keep a list (all=true: every
+    one) and reports each."""
+    community = await _community_with(csms, ["CP-LC1", "CP-LC2"])
+    await csms.store.put_token("STAFF-1", AuthorizationStatus.ACCEPTED)
+    sims = [SimStation(s, version, ocpp_url(csms)) for s in ("CP-LC1", "CP-LC2")]
+    async with sims[0].running(), sims[1].running():
+        for sim in sims:
+            await sim.boot()
+        await sync(api, "CP-LC1")
+        await csms.store.put_token("STAFF-2", AuthorizationStatus.ACCEPTED)
+        kept = await api.post(f"/communities/{community}/local-lists/sync", json={})
+        every = await api.post(f"/communities/{community}/local-lists/sync",
+                               json={"all": True})
+    assert ["CP-LC1"] == [r["station_id"] for r in kept.json()]
+    assert ("Accepted", 2) == (kept.json()[0]["result"]["outcome"],
+                               kept.json()[0]["result"]["version"])
+    assert [("CP-LC1", "UpToDate"), ("CP-LC2", "Accepted")] == [
+        (r["station_id"], r["result"]["outcome"]) for r in every.json()]
+    assert {"HOME-1", "STAFF-1", "STAFF-2"} == set(held(sims[0])) == set(held(sims[1]))

@@ -8,19 +8,23 @@ Errors as for the other commands (:mod:`csms.api.routes.live`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from csms.api import auth_models as am
 from csms.api import commands as m
 from csms.api.deps import CsmsDep
-from csms.api.models import ONE
+from csms.api.models import MAX_ID, ONE
 from csms.api.routes.live import COMMANDS, ERRORS, Commander, CommandReader, _audit, _failure, _send
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
 from csms.errors import CommandError
 from csms.services.local_lists import LocalLists
+from csms.store.access import audit
+from csms.store.writer import WriteTx
 
 router = APIRouter(tags=["local authorization lists"])
 LIST = "/charge-points/{station_id}/local-list"
@@ -66,6 +70,36 @@ async def sync_local_list(station_id: StationPath, body: am.SyncIn, csms: CsmsDe
     except CommandError as exc:
         return _failure(exc)
     return am.SyncOut.model_validate(result)
+
+
+@router.post("/communities/{community_id}/local-lists/sync",
+             response_model=list[am.StationSyncOut], responses=ONE)
+async def sync_community(community_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+                         body: am.CommunitySyncIn, csms: CsmsDep,
+                         principal: Commander) -> list[am.StationSyncOut]:
+    """Sync the local lists of a community's charge points (after its residents' cards
+    changed), one after another: each one's outcome, or why it could not be synced (an
+    offline charger catches up when it reconnects)."""
+    await _audit_community(csms, principal.actor, community_id, body)
+    results = await _lists(csms).sync_community(
+        community_id, full=body.full, keeping_lists=not body.all,
+        requested_by=principal.actor)
+    return [am.StationSyncOut(
+        station_id=station_id,
+        result=None if isinstance(r, CommandError) else am.SyncOut.model_validate(r),
+        error=str(r) if isinstance(r, CommandError) else None)
+        for station_id, r in results.items()]
+
+
+async def _audit_community(csms: Csms, actor: str, community_id: int,
+                           body: am.CommunitySyncIn) -> None:
+    details = {"command": "local-list-sync",
+               "request": body.model_dump(mode="json", exclude={"timeout_s"})}
+
+    async def unit(tx: WriteTx) -> None:
+        audit(tx, actor, "command", "community", str(community_id), details)
+
+    await csms.store.writer.submit(unit)
 
 
 @router.post(f"{COMMANDS}/get-local-list-version", response_model=am.LocalListVersionOut,

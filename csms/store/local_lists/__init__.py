@@ -74,6 +74,17 @@ class LocalListStore:
         return SentList(state.version, entries, _aware(state.synced_at),
                         state.reported_version, _aware(state.reported_at), state.last_outcome)
 
+    async def stations(self, community_id: int, *, keeping_lists: bool) -> list[str]:
+        """The community's charge points (sorted); ``keeping_lists``: only those that were
+        sent a list."""
+        cp, site, s = t.charge_points, t.sites, local_list_state
+        query = select(cp.c.id).select_from(cp.join(site, site.c.id == cp.c.site_id)).where(
+            site.c.community_id == community_id)
+        if keeping_lists:
+            query = query.where(cp.c.id.in_(select(s.c.station_id).where(s.c.version > 0)))
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(query.order_by(cp.c.id))).scalars())
+
     async def reported(self, station_id: str, version: int, at: datetime) -> None:
         """The charger said its list has ``version``."""
         await self._writer.submit(
