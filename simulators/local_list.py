@@ -9,6 +9,8 @@ Rules:
    setting, or a list that would grow past the maximum length, is Failed and changes
    nothing. With the list disabled 1.6 answers NotSupported (version -1), 2.0.1 Failed.
 3. The cache holds the Authorize answers the station received; ClearCache empties it.
+   Offline, the station authorizes from the list, then the cache
+   (:meth:`LocalList.offline_status`); a token in neither cannot be authorized.
 4. Settings (added to the station's): 1.6 ``LocalAuthListEnabled``,
    ``LocalAuthListMaxLength``, ``SendLocalListMaxLength``; 2.0.1 ``LocalAuthListCtrlr``
    ``Enabled``, ``Entries`` (the count, read-only), ``ItemsPerMessage``, and the maximum
@@ -72,6 +74,12 @@ class LocalList:
         """The list's status for ``id_tag`` (case-insensitive), if it holds it."""
         entry = self.entries.get(id_tag.upper())
         return None if entry is None else entry.status
+
+    def offline_status(self, id_tag: str) -> str | None:
+        """How the station decides on ``id_tag`` while offline: the list's status if the list
+        is enabled and holds it, else the cached answer, else None (it cannot decide)."""
+        listed = self.status_of(id_tag) if self._enabled() else None
+        return listed if listed is not None else self.cache.get(id_tag.upper())
 
     def remember(self, id_tag: str, status: str) -> None:
         """An Authorize answer, for the cache (rule 3)."""

@@ -240,7 +240,13 @@ class SimStation(StationPlumbing):
             connector.status = state
 
     async def authorize(self, id_tag: str, *, token_type: str = RFID_CARD) -> str:
-        """Authorize; returns the status (Accepted, Blocked, Invalid, ...)."""
+        """Authorize; returns the status (Accepted, Blocked, Invalid, ...). Offline, the
+        local list or the cache decides (:mod:`simulators.local_list`); a token in neither
+        raises ``ConnectionLost``."""
+        if not self.connected:
+            local = self.local_list.offline_status(id_tag)
+            if local is not None:
+                return local
         response = await self.call("Authorize", self.dialect.authorize(id_tag, token_type))
         status = self.dialect.id_status(response) or "Unknown"
         self.local_list.remember(id_tag, status)

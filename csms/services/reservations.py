@@ -22,7 +22,13 @@ from csms.domain.commands import CommandStatus
 from csms.domain.commands_auth import CancelReservation, ReserveNow
 from csms.domain.model import IdToken, SessionEventKind, StationEventReported
 from csms.domain.reservations import ReservationStatus, after_answer, check_request
-from csms.errors import CommandError
+from csms.errors import (
+    CommandError,
+    CommandNotSupported,
+    CommandRejected,
+    CommandTimeout,
+    StationOffline,
+)
 from csms.services.commands import CommandService
 from csms.services.events import DomainEvent, EventBus, SessionRecorded
 from csms.store.reservations import NewReservation, ReservationRecord, ReservationStore
@@ -84,7 +90,7 @@ class Reservations:
                                                timeout_s=timeout_s, requested_by=requested_by)
         except CommandError as exc:
             await self._store.move(reservation_id, ReservationStatus.REFUSED, self._clock(),
-                                   outcome=type(exc).__name__[:20])
+                                   outcome=_failure(exc))
             raise ReservationFailed(reservation_id, exc) from exc
         status = result.status if isinstance(result, CommandStatus) else "Invalid"
         await self._store.move(reservation_id, after_answer(status), self._clock(),
@@ -170,3 +176,12 @@ class Reservations:
             if status is not None and isinstance(reservation_id, int):
                 await self._store.move(reservation_id, status, now,
                                        station_id=event.station_id)
+
+
+def _failure(exc: CommandError) -> str:
+    """The outcome recorded for a reservation that got no usable answer."""
+    kinds: list[tuple[type[CommandError], str]] = [
+        (StationOffline, "offline"), (CommandTimeout, "timeout"),
+        (CommandRejected, "callerror"), (CommandNotSupported, "not_supported"),
+    ]
+    return next((name for kind, name in kinds if isinstance(exc, kind)), "invalid")

@@ -16,6 +16,7 @@ from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
+from csms.handlers.rpc import ConnectionLost
 from csms.store import tables as t
 from simulators.offline import Backoff
 from simulators.station import SimStation
@@ -210,3 +211,23 @@ async def test_a_communitys_chargers_get_its_residents_cards(
     assert [("CP-LC1", "UpToDate"), ("CP-LC2", "Accepted")] == [
         (r["station_id"], r["result"]["outcome"]) for r in every.json()]
     assert {"HOME-1", "STAFF-1", "STAFF-2"} == set(held(sims[0])) == set(held(sims[1]))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_offline_the_charger_authorizes_from_its_list(
+    csms: Csms, api: httpx.AsyncClient, version: str
+) -> None:
+    """Cut off from the CSMS, the charger decides by the list it was sent: a listed card is
+    Accepted, a blocked one Blocked, an unknown one cannot be authorized."""
+    await csms.store.put_token("OFF-OK", AuthorizationStatus.ACCEPTED)
+    await csms.store.put_token("OFF-NO", AuthorizationStatus.BLOCKED)
+    sim = SimStation("CP-LL7", version, ocpp_url(csms), reconnect=Backoff(30.0, 30.0))
+    async with sim.running():
+        await sim.boot()
+        await sync(api, "CP-LL7")
+        await sim.drop_connection()
+        await until(lambda: sim.connected, lambda c: not c)
+        decided = (await sim.authorize("off-ok"), await sim.authorize("OFF-NO"))
+        with pytest.raises(ConnectionLost):
+            await sim.authorize("OFF-UNKNOWN")
+    assert ("Accepted", "Blocked") == decided

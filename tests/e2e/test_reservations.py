@@ -185,4 +185,4 @@ async def test_connector_type_is_2_0_1_only(csms: Csms, api: httpx.AsyncClient) 
     assert ("Accepted", "Rejected") == (typed.json()["answer"], wrong.json()["answer"])
     assert 422 == old.status_code
     refused = await reservation(api, old.json()["reservation_id"])
-    assert "refused" == refused["status"]
+    assert ("refused", "not_supported") == (refused["status"], refused["outcome"])
