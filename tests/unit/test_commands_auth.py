@@ -3,6 +3,7 @@ answers as domain results."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,12 @@ from csms.domain.model import Authorization, AuthorizationStatus, IdToken
 from csms.errors import CommandNotSupported
 from csms.handlers import commands_v16, commands_v201
 from csms.handlers.ocppj import OcppVersion, Schemas
+from csms.services.command_codec import (
+    decode_command,
+    decode_result,
+    encode_command,
+    encode_result,
+)
 
 V16, V201 = Schemas(OcppVersion.V16), Schemas(OcppVersion.V201)
 EXPIRES = datetime(2027, 1, 31, 23, 59, 50, tzinfo=UTC)
@@ -112,3 +119,12 @@ def test_answers() -> None:
     assert CommandStatus("Occupied", "InUse") == commands_v201.from_answer(
         ReserveNow(1, IdToken("A"), EXPIRES),
         {"status": "Occupied", "statusInfo": {"reasonCode": "InUse"}})
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: type(c).__name__)
+def test_every_command_crosses_nodes_unchanged(command: Command) -> None:
+    """The cross-node command bus encodes and decodes each command (JSON) to an equal one."""
+    wire = json.loads(json.dumps(encode_command(command)))
+    assert command == decode_command(wire)
+    result = LocalListVersion(4)
+    assert result == decode_result(json.loads(json.dumps(encode_result(result))))
