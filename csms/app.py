@@ -38,10 +38,12 @@ from csms.services.file_status import FileStatus
 from csms.services.file_vault import FileVault
 from csms.services.firmware import FirmwareService
 from csms.services.load import LoadService
+from csms.services.local_lists import LocalLists
 from csms.services.logs import LogService
 from csms.services.monthly_reports import Reports
 from csms.services.remote_starts import RemoteStarts
 from csms.services.reports import ReportCollector
+from csms.services.reservations import Reservations
 from csms.services.safety import SafetyMonitor, load_limits
 from csms.services.sharing import Sharing
 from csms.services.stations import StationService
@@ -52,8 +54,10 @@ from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
 from csms.store.files import FirmwareStore, LogStore
 from csms.store.load import LoadStore
+from csms.store.local_lists import LocalListStore
 from csms.store.remote_starts import RemoteStartStore
 from csms.store.repository import Store
+from csms.store.reservations import ReservationStore
 from csms.store.sessions import Limits
 from csms.store.writer import Writer
 
@@ -78,6 +82,8 @@ class Csms:
     safety: SafetyMonitor | None = None  # alarms and protective actions (csms.services.safety)
     sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
+    local_lists: LocalLists | None = None  # local authorization lists (csms.services.local_lists)
+    reservations: Reservations | None = None  # csms.services.reservations
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
     monthly_reports: Reports | None = None  # csms.services.monthly_reports
@@ -204,16 +210,20 @@ async def running(
         firmware, logs = _files(settings, engine, writer, commands, stations, clock)
         tx_checks = TransactionChecks(store, commands, bus, registry.version_of, clock)
         reports = ReportCollector(commands, bus, clock)
+        local_lists = LocalLists(LocalListStore(engine, writer), commands, bus, clock)
+        reservations = Reservations(ReservationStore(engine, writer), commands, bus, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
         server = await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
                     cluster=cluster, device_model=device_model, firmware=firmware, logs=logs,
-                    reports=reports)
+                    reports=reports, local_lists=local_lists, reservations=reservations)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
             tx_checks.run()
+            local_lists.run()
+            reservations.run()
             csms = await _start_sharing(csms, writer, bus, clock)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
@@ -247,6 +257,8 @@ async def running(
             await remote_starts.stop()
             await tx_checks.stop()
             reports.stop()
+            await local_lists.stop()
+            await reservations.stop()
             server.close()
             await server.wait_closed()
             if csms.connection_log is not None:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from csms import (
     cli_audit,
+    cli_auth,
     cli_billing,
     cli_city,
     cli_db,
@@ -82,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_billing.register(sub)  # billing tariff/package/subscribe/top-up/statement
     cli_device.register(sub)  # devicemodel show / monitors / safety-monitors
     cli_files.register(sub)  # firmware upload/files/rollout/status, logs list/fetch
+    cli_auth.register(sub)  # locallist show / wanted, reservation list
 
     cp = sub.add_parser("chargepoint", help="charge points").add_subparsers(
         required=True, metavar="ACTION")

@@ -96,6 +96,10 @@ class ChargingSession:
         token the connector goes back to Available and the session is over)."""
         st, cid = self.station, self.connector_id
         try:
+            if not st.reservations.may_start(cid, self.id_tag):
+                self.auth_status = "Reserved"  # held for another token: refused locally
+                self._done.set()
+                return False
             await st.send_status(cid, Status.PREPARING)
             self.auth_status = await st.authorize(self.id_tag)
             if self.auth_status != "Accepted":

@@ -101,6 +101,7 @@ class Transaction:
     meter_start_wh: float
     started_at: str
     remote_start_id: int | None = None
+    reservation_id: int | None = None  # the reservation this transaction used
     auth_status: str | None = None
     seq_no: int = 0
     charging_state: str = "Charging"  # 2.0.1 chargingState of the next event

@@ -74,7 +74,7 @@ class Reactions:
         profile, if any, is a TxProfile; then Preparing, start, Charging."""
         if profile is not None and profile.purpose is not Purpose.TX:
             return False
-        connector = self._free_connector(connector_id)
+        connector = self._free_connector(connector_id, id_tag)
         if connector is None:
             return False
         connector.starting = True
@@ -328,12 +328,13 @@ class Reactions:
             if connector_id in (0, cid):
                 session.wake()
 
-    def _free_connector(self, connector_id: int | None) -> Connector | None:
+    def _free_connector(self, connector_id: int | None, id_tag: str) -> Connector | None:
         candidates = (
             list(self._st.connectors.values()) if connector_id is None
             else [c for c in [self._st.connectors.get(connector_id)] if c is not None]
         )
-        return next((c for c in candidates if c.operative and not c.busy), None)
+        return next((c for c in candidates if c.operative and not c.busy
+                     and self._st.reservations.may_start(c.connector_id, id_tag)), None)
 
     def _targets(self, connector_id: int | None) -> list[Connector] | None:
         """The connectors a command addresses: all for ``None`` or 0, ``None`` if unknown."""

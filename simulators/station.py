@@ -48,6 +48,7 @@ from simulators.ev import Draw, Ev
 from simulators.faults import FaultInjector
 from simulators.files import FileTransfers
 from simulators.link import Link
+from simulators.local_list import LocalList
 from simulators.model import (
     RFID_CARD,
     Connector,
@@ -64,6 +65,7 @@ from simulators.offline import Backoff, Outbox
 from simulators.plumbing import StationPlumbing
 from simulators.profiles import ProfileStore
 from simulators.reactions import Reactions
+from simulators.reservations import Reservations
 from simulators.sampling import MeterSample
 from simulators.settings import HEARTBEAT_INTERVAL, METER_INTERVAL
 from simulators.stats import Stats
@@ -107,6 +109,7 @@ class SimStation(StationPlumbing):
         self.dialect = dialect_for(self.version)
         self.settings = self.dialect.default_settings(connectors, self.hardware)
         self.settings.on_change = self._setting_changed
+        self.local_list = LocalList(self.version, self.settings)
         self._rng = rng or random.Random()
         self.link = Link(
             station_id, self.version, url, password=password, call_timeout_s=call_timeout_s,
@@ -120,6 +123,7 @@ class SimStation(StationPlumbing):
         self.link.on_rebooted = self._rebooted
         self.files = FileTransfers(self)  # firmware updates, log uploads
         self.reactions = Reactions(self)
+        self.reservations = Reservations(self)
         self.faults = FaultInjector(self)
         self.sessions: dict[int, ChargingSession] = {}
         self.display: list[str] = []  # what the display showed (prices, costs)
@@ -133,7 +137,9 @@ class SimStation(StationPlumbing):
         """Be connected and answer commands for the duration of the ``async with`` body;
         the station must boot again on each connection."""
         self.boot_status = None
-        async with self.link.open(self.dialect.handlers(self.reactions, self.settings)):
+        handlers = {**self.dialect.handlers(self.reactions, self.settings),
+                    **self.local_list.handlers(), **self.reservations.handlers()}
+        async with self.link.open(handlers):
             yield self
 
     def connector(self, connector_id: int) -> Connector:
@@ -240,9 +246,17 @@ class SimStation(StationPlumbing):
             connector.status = state
 
     async def authorize(self, id_tag: str, *, token_type: str = RFID_CARD) -> str:
-        """Authorize; returns the status (Accepted, Blocked, Invalid, ...)."""
+        """Authorize; returns the status (Accepted, Blocked, Invalid, ...). Offline, the
+        local list or the cache decides (:mod:`simulators.local_list`); a token in neither
+        raises ``ConnectionLost``."""
+        if not self.connected:
+            local = self.local_list.offline_status(id_tag)
+            if local is not None:
+                return local
         response = await self.call("Authorize", self.dialect.authorize(id_tag, token_type))
-        return self.dialect.id_status(response) or "Unknown"
+        status = self.dialect.id_status(response) or "Unknown"
+        self.local_list.remember(id_tag, status)
+        return status
 
     async def start_transaction(
         self,
@@ -265,7 +279,7 @@ class SimStation(StationPlumbing):
         ts = self.timestamp(timestamp)
         tx = Transaction(
             self._new_transaction_id(), connector_id, id_tag, token_type, connector.energy_wh,
-            ts, remote_start_id,
+            ts, remote_start_id, self.reservations.use(connector_id, id_tag),
         )
         sample = MeterSample(ts, connector.energy_wh, context="Transaction.Begin")
         action, payload = self.dialect.start_transaction(tx, sample)

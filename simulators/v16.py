@@ -141,6 +141,7 @@ class V16Dialect:
         return "StartTransaction", {
             "connectorId": tx.connector_id, "idTag": tx.id_tag,
             "meterStart": round(sample.energy_wh), "timestamp": sample.timestamp,
+            **({} if tx.reservation_id is None else {"reservationId": tx.reservation_id}),
         }
 
     def transaction_started(self, tx: Transaction, response: Payload) -> None:

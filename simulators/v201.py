@@ -168,6 +168,7 @@ class V201Dialect:
             "evse": {"id": tx.connector_id, "connectorId": 1},
             "idToken": {"idToken": tx.id_tag, "type": tx.token_type},
             "meterValue": [meter_value(sample)],
+            **({} if tx.reservation_id is None else {"reservationId": tx.reservation_id}),
         }
 
     def transaction_started(self, tx: Transaction, response: Payload) -> None:

@@ -15,9 +15,19 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from csms.domain.commands_auth import (
+    CancelReservation,
+    ClearCache,
+    GetLocalListVersion,
+    LocalListVersion,
+    ReserveNow,
+    SendLocalList,
+)
 from csms.domain.commands_files import GetLog, LogAnswer, UpdateFirmware
 from csms.domain.commands_tx import TransactionStatus, TxCommand
 from csms.domain.model import IdToken
+
+AuthCommand = SendLocalList | GetLocalListVersion | ClearCache | ReserveNow | CancelReservation
 
 
 class ResetKind(StrEnum):
@@ -174,7 +184,7 @@ from csms.domain.commands_device import DeviceCommand, DeviceResult  # noqa: E40
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
-    | GetCompositeSchedule | ShowCost | DeviceCommand | TxCommand
+    | GetCompositeSchedule | ShowCost | DeviceCommand | TxCommand | AuthCommand
     | UpdateFirmware | GetLog  # csms.domain.commands_files
 )
 
@@ -209,4 +219,4 @@ class CompositeSchedule:
 
 
 CommandResult = (CommandStatus | SettingsReport | CompositeSchedule | DeviceResult
-                 | LogAnswer | TransactionStatus)
+                 | LogAnswer | TransactionStatus | LocalListVersion)

@@ -32,6 +32,7 @@ from datetime import datetime
 from typing import Any, Final, assert_never
 
 from csms.domain.commands import (
+    AuthCommand,
     ChangeAvailability,
     ChargingProfile,
     ChargingSchedule,
@@ -57,6 +58,13 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_auth import (
+    CancelReservation,
+    ClearCache,
+    GetLocalListVersion,
+    ReserveNow,
+    SendLocalList,
+)
 from csms.domain.commands_device import (
     DeviceCommand,
     SetSettings,
@@ -72,6 +80,7 @@ from csms.domain.commands_tx import (
     ResetEvse,
 )
 from csms.errors import CommandNotSupported
+from csms.handlers import commands_auth_v16 as auth
 from csms.handlers import commands_files as files
 from csms.handlers import commands_tx_v16 as tx
 from csms.handlers.limits import wire_limit
@@ -111,7 +120,7 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except (_Inexpressible, tx.Inexpressible) as exc:
+    except (_Inexpressible, tx.Inexpressible, auth.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
@@ -120,6 +129,8 @@ def from_answer(command: Command, payload: Payload) -> CommandResult:
     """The domain result of the charger's (already schema-validated) answer."""
     if isinstance(command, UpdateFirmware | GetLog):
         return files.from_answer_v16(command, payload)
+    if isinstance(command, AuthCommand):
+        return auth.answer(command, payload)
     if isinstance(command, GetSettings):
         return _settings_report(payload)
     if isinstance(command, GetCompositeSchedule):
@@ -203,6 +214,9 @@ def _call(command: Command) -> tuple[str, Payload]:
         case (GetTransactionStatus() | ResetEvse() | ExtendedTrigger() | GetChargingProfiles()
               | CustomerInformation()):
             return tx.call(command)
+        case (SendLocalList() | GetLocalListVersion() | ClearCache() | ReserveNow()
+              | CancelReservation()):
+            return auth.call(command)
         case _:
             assert_never(command)
 

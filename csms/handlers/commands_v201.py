@@ -34,6 +34,7 @@ from datetime import datetime
 from typing import Any, Final, assert_never
 
 from csms.domain.commands import (
+    AuthCommand,
     ChangeAvailability,
     ChargingProfile,
     ChargingSchedule,
@@ -59,6 +60,13 @@ from csms.domain.commands import (
     TriggerMessage,
     UnlockConnector,
 )
+from csms.domain.commands_auth import (
+    CancelReservation,
+    ClearCache,
+    GetLocalListVersion,
+    ReserveNow,
+    SendLocalList,
+)
 from csms.domain.commands_device import DeviceCommand
 from csms.domain.commands_files import GetLog, UpdateFirmware
 from csms.domain.commands_tx import (
@@ -69,6 +77,7 @@ from csms.domain.commands_tx import (
     ResetEvse,
 )
 from csms.errors import CommandNotSupported
+from csms.handlers import commands_auth_v201 as auth
 from csms.handlers import commands_device_v201 as device
 from csms.handlers import commands_files as files
 from csms.handlers import commands_tx_v201 as tx
@@ -111,7 +120,7 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except (_Inexpressible, tx.Inexpressible) as exc:
+    except (_Inexpressible, tx.Inexpressible, auth.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
@@ -124,6 +133,8 @@ def from_answer(command: Command, payload: Payload) -> CommandResult:
         result = tx.answer(command, payload)
         assert result is not None
         return result
+    if isinstance(command, AuthCommand):
+        return auth.answer(command, payload)
     if isinstance(command, GetSettings):
         return _settings_report(payload)
     if isinstance(command, DeviceCommand):
@@ -211,6 +222,9 @@ def _call(command: Command) -> tuple[str, Payload]:
         case (GetTransactionStatus() | ResetEvse() | ExtendedTrigger() | GetChargingProfiles()
               | CustomerInformation()):
             return tx.call(command)
+        case (SendLocalList() | GetLocalListVersion() | ClearCache() | ReserveNow()
+              | CancelReservation()):
+            return auth.call(command)
         case _:
             assert_never(command)
 

@@ -202,13 +202,15 @@ class SitePass:
         refused = [specs[k] for k in by_key if k in self.state.refused]
         tree = build_tree(model.limits, head.available_w, model.feeders, refused)
         deferred = self._deferred(model, sessions, specs, now)
+        waiting = await self._store.awaiting_car(self.site_id) - deferred
         demands = [self._demand(s, specs[k], model.limits.voltage_v)
-                   for k, s in by_key.items()
-                   if k not in self.state.refused and s.session_id not in deferred]
+                   for k, s in by_key.items() if k not in self.state.refused
+                   and s.session_id not in deferred | waiting]
         allocation = allocate(tree, demands, now, self.state.previous, self._tuning.allocator)
         self.state.previous = allocation
         allocation = dataclasses.replace(allocation, limits=allocation.limits + tuple(
-            SessionLimit(sid, 0.0, LimitReason.VALLEY) for sid in sorted(deferred)))
+            SessionLimit(sid, 0.0, LimitReason.VALLEY) for sid in sorted(deferred)) + tuple(
+            SessionLimit(sid, 0.0, LimitReason.AWAITING_CAR) for sid in sorted(waiting)))
         await self._enforce(allocation, sessions, specs, now)
         view = self._check_overload(
             self._view(model, head, allocation, sessions, specs, now), model, specs, now)

@@ -78,6 +78,7 @@ class LimitReason(StrEnum):
     QUEUED = "queued"  # paused: not enough capacity now (Rule 6)
     INFEASIBLE = "infeasible"  # paused: can never charge here (Rule 1)
     VALLEY = "valley"  # paused by its caller until the valley (csms.smartcharging.valley)
+    AWAITING_CAR = "awaiting_car"  # reserved, car not there (csms.smartcharging.reservations)
 
 
 @dataclass(frozen=True, slots=True)

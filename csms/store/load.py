@@ -24,6 +24,7 @@ from csms.smartcharging.headroom import CHINA_STANDARD_TIME, BaseLoadProfile, Da
 from csms.smartcharging.site import BaseReading, EvseSpec, Feeder, SiteLimits
 from csms.store import tables as t
 from csms.store import tables_load as tl
+from csms.store.reservations import awaiting_car
 from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx
 
@@ -108,6 +109,11 @@ class LoadStore:
                 limits, bool(row.enabled), await _profile(conn, site_id, row.timezone),
                 await _reading(conn, site_id), await _feeders(conn, site_id),
                 await _evses(conn, site_id, defaults), site_zone(row.timezone))
+
+    async def awaiting_car(self, site_id: int) -> set[int]:
+        """Sessions held at 0 A until their car arrives (csms.store.reservations)."""
+        async with self._engine.connect() as conn:
+            return await awaiting_car(conn, site_id)
 
     async def active_sessions(self, site_id: int) -> list[ActiveSession]:
         """The site's active sessions with a known EVSE, oldest first."""

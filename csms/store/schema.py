@@ -16,7 +16,9 @@ from csms.store.city import tables as city_tables  # noqa: F401 - for its tables
 from csms.store.device_model import tables as device_model_tables  # noqa: F401
 from csms.store.files import tables as files_tables  # noqa: F401 - for its tables
 from csms.store.health import tables as tables_health  # noqa: F401 - for its tables
+from csms.store.local_lists import tables as local_lists_tables  # noqa: F401
 from csms.store.remote_starts import tables as remote_starts_tables  # noqa: F401
+from csms.store.reservations import tables as reservations_tables  # noqa: F401
 from csms.store.tables import metadata
 
 __all__ = ["metadata"]

@@ -14,7 +14,8 @@ FORBIDDEN = frozenset(
     {"asyncio", "sqlalchemy", "websockets", "structlog", "aiosqlite", "asyncpg", "socket"}
 )
 
-_OPTIONAL = ["handlers/commands_v16.py", "handlers/commands_v201.py"]
+_OPTIONAL = ["handlers/commands_v16.py", "handlers/commands_v201.py",
+             "handlers/commands_auth_v16.py", "handlers/commands_auth_v201.py"]
 PURE_PACKAGES = ("domain", "smartcharging", "safety", "tariffs", "city")
 PURE_FILES = sorted(
     [path for package in PURE_PACKAGES for path in (PACKAGE / package).glob("*.py")]

@@ -42,3 +42,7 @@ ROUTERS += [firmware.router, logs.router, file_transfer.router]
 from csms.api.routes import tx_commands  # noqa: E402 - appended per family
 
 ROUTERS += [tx_commands.router]
+
+from csms.api.routes import local_lists, reservations  # noqa: E402 - appended per family
+
+ROUTERS += [local_lists.router, reservations.router]
