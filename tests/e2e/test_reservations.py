@@ -123,7 +123,8 @@ async def test_a_reservation_expires(csms: Csms, api: httpx.AsyncClient, version
         await sim.boot()
         await sim.send_status(1, "Available")
         made = (await reserve(api, "CP-RV3", id_token="RSV-EXP", evse_id=1,
-                              expires_at=later(csms, 1.0))).json()
+                              expires_at=later(csms, 3.0))).json()
+        assert "reservation" in made, made
         rid = made["reservation"]["id"]
         await until(lambda: sim.connectors[1].status, lambda s: s is Status.RESERVED)
         await until(lambda: sim.connectors[1].status, lambda s: s is Status.AVAILABLE)
