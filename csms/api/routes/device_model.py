@@ -21,7 +21,7 @@ from csms.api import device_model_models as m
 from csms.api.commands import CommandIn, Name
 from csms.api.deps import CsmsDep
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.live import COMMANDS, ERRORS, Commander, CommandReader, Reader
+from csms.api.routes.live import COMMANDS, ERRORS, Commander, CommandReader, Reader, _send
 from csms.api.routes.live import _audit as audit_command
 from csms.api.routes.live import _failure as failure
 from csms.api.routes.safety import visible_charge_point
@@ -136,18 +136,6 @@ async def monitors(station_id: StationPath, csms: CsmsDep,
 
 def vars_of(row: object) -> dict[str, object]:
     return {name: getattr(row, name) for name in row.__dataclass_fields__}  # type: ignore[attr-defined]
-
-
-async def _send(csms: Csms, principal: Commander, station_id: str, name: str,
-                body: CommandIn, answer: type[Answer]) -> Answer | JSONResponse:
-    await visible_charge_point(csms, principal, station_id)
-    await audit_command(csms, principal.actor, station_id, name, body)
-    try:
-        result = await csms.commands.send(station_id, body.command(), timeout_s=body.timeout_s,
-                                          requested_by=principal.actor)
-    except CommandError as exc:
-        return failure(exc)
-    return answer.model_validate(result)
 
 
 @router.post(f"{COMMANDS}/set-variables", response_model=m.SettingsSetReportOut,
