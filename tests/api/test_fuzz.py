@@ -29,6 +29,8 @@ MAX_TIME_S = "60"
 class Server:
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
+        self.log = workdir / "csms.log"
+        self.process: subprocess.Popen[bytes] | None = None
         self.api_port = free_port()
         self.db = workdir / "csms.db"
         self.env = {
@@ -36,8 +38,21 @@ class Server:
             "CSMS_DATABASE__SQLITE_SYNCHRONOUS": "NORMAL",
             "CSMS_SERVER__HOST": "127.0.0.1", "CSMS_SERVER__PORT": str(free_port()),
             "CSMS_API__HOST": "127.0.0.1", "CSMS_API__PORT": str(self.api_port),
-            "CSMS_LOGGING__LEVEL": "warning",
         }
+
+    async def started(self) -> None:
+        """Wait until the API answers; fail at once, with the server's log, if it exited."""
+        async def up() -> bool:
+            assert self.process is not None
+            assert self.process.poll() is None, f"the CSMS exited:\n{self.output()}"
+            return await _listening(self.api_port)
+        try:
+            await eventually(up, timeout_s=60)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.output()}") from None
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-6000:] if self.log.exists() else ""
 
     def csms(self, *args: str) -> str:
         done = subprocess.run(  # noqa: S603 - our own CLI
@@ -70,10 +85,12 @@ def server(tmp_path: Path) -> Iterator[Server]:
                                 .returning(t.districts.c.id)).scalar_one()
         conn.execute(insert(t.communities).values(district_id=district, name="翠湖小区"))
     engine.dispose()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "csms", "run"], env=srv.env, cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    with srv.log.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "csms", "run"], env=srv.env, cwd=tmp_path,
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+    srv.process = process
     try:
         yield srv
     finally:
@@ -98,11 +115,12 @@ def audit_by(db: Path, prefix: str) -> int:
 async def test_fuzzing_finds_no_server_error(server: Server) -> None:
     """Every operation, fuzzed as admin and as a scoped property token: no 5xx; the property
     token's requests write nothing."""
+    await server.started()
     admin = server.token("--role", "admin")
     prop = server.token("--role", "property", "--community", "1")
-    await eventually(lambda: _listening(server.api_port), timeout_s=30)
     for token in (admin, prop):
         result = server.fuzz(token)
-        assert 0 == result.returncode, result.stdout[-6000:] + result.stderr[-2000:]
+        assert 0 == result.returncode, (
+            result.stdout[-6000:] + result.stderr[-2000:] + "\nCSMS log:\n" + server.output())
     assert 0 == audit_by(server.db, f"token:{prop.split('_')[1]}")
     assert audit_by(server.db, f"token:{admin.split('_')[1]}") > 0  # the fuzz did write
