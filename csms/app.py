@@ -213,7 +213,7 @@ async def running(
         local_lists = LocalLists(LocalListStore(engine, writer), commands, bus, clock)
         reservations = Reservations(ReservationStore(engine, writer), commands, bus, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
-        server = await ocpp.start()
+        await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
                     cluster=cluster, device_model=device_model, firmware=firmware, logs=logs,
@@ -259,8 +259,8 @@ async def running(
             reports.stop()
             await local_lists.stop()
             await reservations.stop()
-            server.close()
-            await server.wait_closed()
+            ocpp.close()
+            await ocpp.wait_closed()
             if csms.connection_log is not None:
                 await csms.connection_log.stop()  # after the last disconnect
             if cluster is not None:

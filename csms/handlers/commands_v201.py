@@ -39,6 +39,7 @@ from csms.domain.commands import (
     ChargingProfile,
     ChargingSchedule,
     ClearChargingProfile,
+    CloseConnection,
     Command,
     CommandResult,
     CommandStatus,
@@ -225,6 +226,8 @@ def _call(command: Command) -> tuple[str, Payload]:
         case (SendLocalList() | GetLocalListVersion() | ClearCache() | ReserveNow()
               | CancelReservation()):
             return auth.call(command)
+        case CloseConnection():  # the registry closes; it never reaches a charger
+            raise _Inexpressible("not an OCPP message")
         case _:
             assert_never(command)
 

@@ -20,7 +20,11 @@ Handshake rules, in order (each refusal is logged with the reason):
    ``tls_client_ca_file``) whose subject CN is the id authenticates it (profile 3) and holds
    it to profile 3 from then on; a certificate for another id is refused. Below profile 3,
    Basic auth (profile 1 and 2, or any charge point that has a password): the user name must
-   be the id and the password must match its stored hash (401 otherwise).
+   be the id and the password must match its stored hash (401 otherwise). A charge point
+   held to profile 2 or 3 is refused on a plain connection. With a ``tls_port`` beside the
+   plain port, a known charge point that authenticates over TLS is held to profile 2 from
+   then on (it moved up: SetNetworkProfile, or 1.6's SecurityProfile key), never silently
+   down; only an operator lowers a profile (the API, audited).
 5. A charge point whose registration is Rejected is refused (403), after authentication.
 6. The subprotocol is the highest version both sides offer (``ocpp2.0.1``, ``ocpp1.6``);
    a handshake without one is refused (400).
@@ -100,29 +104,55 @@ class OcppServer:
         self._dummy_hash: str | None = None  # for unknown ids (rule 3), made on first use
         self._tls = tls.server_context(settings)
         self.server: Server | None = None
+        self.tls_server: Server | None = None  # the tls_port listener, when configured
 
     async def start(self) -> Server:
-        """Listen; returns the websockets server (its ``sockets`` tell the bound port)."""
+        """Listen (and on ``tls_port``, when set); returns the websockets server of ``port``
+        (its ``sockets`` tell the bound port)."""
         s = self._settings
-        self.server = await serve(
-            self._handle, s.host, s.port, subprotocols=SUBPROTOCOLS,
+        self.server = await self._serve(s.port, self._tls if s.security_profile >= 2 else None)
+        if s.tls_port is not None:
+            self.tls_server = await self._serve(s.tls_port, self._tls)
+        log.info("ocpp.server.listening", host=s.host, port=self.port, prefix=s.path_prefix,
+                 tls=s.security_profile >= 2, security_profile=s.security_profile,
+                 tls_port=None if self.tls_server is None else self.tls_port,
+                 unknown_charge_points=s.unknown_charge_points)
+        return self.server
+
+    async def _serve(self, port: int, context: ssl.SSLContext | None) -> Server:
+        s = self._settings
+        return await serve(
+            self._handle, s.host, port, subprotocols=SUBPROTOCOLS,
             select_subprotocol=_select_subprotocol, process_request=self._admit,
             ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s,
-            max_size=s.max_message_bytes, ssl=self._tls, compression=None,
+            max_size=s.max_message_bytes, ssl=context, compression=None,
             server_header="csms",
             # A reconnect storm of thousands of chargers overflows asyncio's default of 100
             # pending handshakes (each overflow costs that charger a ~1 s SYN retry).
             backlog=LISTEN_BACKLOG,
         )
-        log.info("ocpp.server.listening", host=s.host, port=self.port, prefix=s.path_prefix,
-                 tls=self._tls is not None, security_profile=s.security_profile,
-                 unknown_charge_points=s.unknown_charge_points)
-        return self.server
+
+    def close(self) -> None:
+        """Stop listening and close every connection (then :meth:`wait_closed`)."""
+        for server in (self.server, self.tls_server):
+            if server is not None:
+                server.close()
+
+    async def wait_closed(self) -> None:
+        for server in (self.server, self.tls_server):
+            if server is not None:
+                await server.wait_closed()
 
     @property
     def port(self) -> int:
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
+
+    @property
+    def tls_port(self) -> int:
+        """The bound port of the ``tls_port`` listener."""
+        assert self.tls_server is not None
+        return int(self.tls_server.sockets[0].getsockname()[1])
 
     def reload_tls(self) -> bool:
         """Load the TLS certificates, keys and client CA again (SIGHUP); new handshakes get
@@ -164,7 +194,8 @@ class OcppServer:
             response.headers["Retry-After"] = str(math.ceil(wait))
             return response
         credentials = _basic_credentials(request.headers.get("Authorization"))
-        common_name = tls.peer_common_name(connection.transport.get_extra_info("ssl_object"))
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        common_name = tls.peer_common_name(ssl_object)
         record = await self._store.get_station(station_id)
         new = record is None
         if record is None:
@@ -183,6 +214,10 @@ class OcppServer:
             return await self._failed(connection, request, station_id, address, True,
                                       f"certificate is for {common_name!r}")
         by_certificate = common_name == station_id
+        if required >= 2 and ssl_object is None:
+            return await self._failed(connection, request, station_id, address,
+                                      credentials is not None,
+                                      f"TLS is needed (security profile {required})")
         if required >= 3 and not by_certificate:
             return await self._failed(connection, request, station_id, address,
                                       credentials is not None, "a client certificate is needed")
@@ -196,6 +231,10 @@ class OcppServer:
         if by_certificate and not new and (record.security_profile or 0) < 3:
             await self._store.raise_security_profile(
                 station_id, 3, {"reason": "connected with a client certificate"})
+        elif (self._settings.tls_port is not None and ssl_object is not None and not new
+              and (record.security_profile or 0) < 2):
+            await self._store.raise_security_profile(
+                station_id, 2, {"reason": "connected over TLS (tls_port)"})
         self._admitted[connection] = (record, new)
         return None
 
