@@ -9,7 +9,10 @@ Handshake rules, in order (each refusal is logged with the reason):
    database or password work; the attempt that locks it records a security event
    (``FailedToAuthenticateAtCsms``: an alarm and, like every security event, an audit row).
    Only attempts that present credentials (or a certificate) and fail count; a missing
-   header is the usual challenge.
+   header is the usual challenge. An attempt holds a token of each bucket while its password
+   is checked, so guesses sent all at once get no more checks than the bucket holds.
+   Password checks run at the lowest CPU priority (csms.handlers.password_pool); when too
+   many wait, the handshake gets 503 with ``Retry-After`` (not counted as a failure).
 3. An unknown id is refused under the ``reject`` policy, else admitted as Pending or Accepted;
    it is registered (stored) only once the whole handshake has succeeded, so refused or
    abandoned handshakes leave nothing behind. Whenever credentials are required (profile 1
@@ -35,16 +38,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import math
-import secrets
 import ssl
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote
 
 import structlog
@@ -53,7 +54,6 @@ from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from csms import passwords
 from csms.config import ServerSettings, UnknownStationPolicy
 from csms.domain.model import RegistrationStatus, StationEventReported
 from csms.domain.throttle import FailureThrottle
@@ -61,6 +61,7 @@ from csms.handlers import tls, v16, v201
 from csms.handlers.connection import ConnectionRegistry, StationConnection
 from csms.handlers.context import StationContext
 from csms.handlers.ocppj import OcppVersion, Schemas
+from csms.handlers.password_pool import PasswordPool, PoolBusy, StationPasswords
 from csms.handlers.rpc import BinaryFrame, RpcEndpoint, RpcObserver
 from csms.services.stations import StationService
 from csms.store.repository import StationRecord, Store
@@ -69,7 +70,6 @@ log = structlog.get_logger(__name__)
 SUBPROTOCOLS = [Subprotocol(v.value) for v in OcppVersion]
 MAX_ID_LENGTH = 48
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
-VERIFIED_MAX = 50_000  # verified passwords remembered (scrypt costs ~50 ms a check)
 
 
 class OcppServer:
@@ -95,13 +95,11 @@ class OcppServer:
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[StationRecord, bool]] = (
             weakref.WeakKeyDictionary()
         )
-        # station id -> (hash, sha256 of the password) that verified: a bounded LRU
-        self._verified: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._passwords = StationPasswords(PasswordPool())
         self._by_id = FailureThrottle(settings.auth_failures_per_id,
                                       settings.auth_failure_refill_s)
         self._by_address = FailureThrottle(settings.auth_failures_per_address,
                                            settings.auth_failure_refill_s)
-        self._dummy_hash: str | None = None  # for unknown ids (rule 3), made on first use
         self._tls = tls.server_context(settings)
         self.server: Server | None = None
         self.tls_server: Server | None = None  # the tls_port listener, when configured
@@ -137,6 +135,7 @@ class OcppServer:
         for server in (self.server, self.tls_server):
             if server is not None:
                 server.close()
+        self._passwords.pool.close()
 
     async def wait_closed(self) -> None:
         for server in (self.server, self.tls_server):
@@ -185,16 +184,50 @@ class OcppServer:
         refuse = _refuser(connection, request)
         address = _address(connection)
         now = time.monotonic()
-        wait = max(self._by_id.retry_after_s([station_id], now),
-                   self._by_address.retry_after_s([address], now))
-        if wait > 0:
-            self._count("throttled")
-            response = refuse(HTTPStatus.TOO_MANY_REQUESTS, "too many failed attempts",
-                              station_id)
-            response.headers["Retry-After"] = str(math.ceil(wait))
-            return response
+        if self._locked(station_id, address, now):
+            return self._throttled(refuse, station_id, address, now)
         credentials = _basic_credentials(request.headers.get("Authorization"))
         ssl_object = connection.transport.get_extra_info("ssl_object")
+        if credentials is None and ssl_object is None:
+            return await self._admit_checked(connection, request, station_id, None, None)
+        ids, addresses = [station_id], [address]
+        if not self._by_id.begin(ids, now):  # the attempts in flight hold the tokens
+            return self._throttled(refuse, station_id, address, now)
+        if not self._by_address.begin(addresses, now):
+            self._by_id.end(ids)
+            return self._throttled(refuse, station_id, address, now)
+        try:
+            return await self._admit_checked(connection, request, station_id, credentials,
+                                             ssl_object)
+        except PoolBusy:
+            self._count("busy")
+            response = refuse(HTTPStatus.SERVICE_UNAVAILABLE, "busy", station_id)
+            response.headers["Retry-After"] = "1"
+            return response
+        finally:
+            self._by_id.end(ids)
+            self._by_address.end(addresses)
+
+    def _locked(self, station_id: str, address: str, now: float) -> bool:
+        return (self._by_id.retry_after_s([station_id], now) > 0
+                or self._by_address.retry_after_s([address], now) > 0)
+
+    def _throttled(self, refuse: Callable[[HTTPStatus, str, str | None], Response],
+                   station_id: str, address: str, now: float) -> Response:
+        """429 with Retry-After (rule 2)."""
+        self._count("throttled")
+        wait = max(self._by_id.retry_after_s([station_id], now),
+                   self._by_address.retry_after_s([address], now), 1.0)
+        response = refuse(HTTPStatus.TOO_MANY_REQUESTS, "too many failed attempts", station_id)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+
+    async def _admit_checked(self, connection: ServerConnection, request: Request,
+                             station_id: str, credentials: tuple[str, str] | None,
+                             ssl_object: Any) -> Response | None:
+        """Rules 3-5, with the id's and address's buckets reserved for this attempt."""
+        refuse = _refuser(connection, request)
+        address = _address(connection)
         common_name = tls.peer_common_name(ssl_object)
         record = await self._store.get_station(station_id)
         new = record is None
@@ -204,8 +237,7 @@ class OcppServer:
                 if self._settings.security_profile == 0 and credentials is None:
                     return refuse(HTTPStatus.NOT_FOUND, "unknown charge point", station_id)
                 if credentials is not None:  # the cost of a real check (rule 3)
-                    await asyncio.to_thread(passwords.verify, credentials[1],
-                                            self._dummy())
+                    await self._passwords.check_unknown(credentials[1])
                 return await self._failed(connection, request, station_id, address,
                                           credentials is not None or common_name is not None)
             record = StationRecord(station_id, status, None, None)
@@ -223,7 +255,7 @@ class OcppServer:
                                       credentials is not None, "a client certificate is needed")
         needs_password = not by_certificate and (
             required >= 1 or record.password_hash is not None)
-        if needs_password and not await self._authenticated(record, credentials):
+        if needs_password and not await self._passwords.authenticated(record, credentials):
             return await self._failed(connection, request, station_id, address,
                                       credentials is not None)
         if record.registration_status is RegistrationStatus.REJECTED:
@@ -272,11 +304,6 @@ class OcppServer:
         if self._observer is not None:
             self._observer.handshake_refused(reason)
 
-    def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = passwords.hash_password(secrets.token_urlsafe(24))
-        return self._dummy_hash
-
     def _station_id(self, path: str) -> str | None:
         prefix = self._settings.path_prefix
         path = path.split("?", 1)[0]
@@ -303,28 +330,6 @@ class OcppServer:
                     policy=self._settings.unknown_charge_points.value)
         await self._store.add_station(admitted.station_id, admitted.registration_status)
         return await self._store.get_station(admitted.station_id) or admitted
-
-    async def _authenticated(self, record: StationRecord,
-                             credentials: tuple[str, str] | None) -> bool:
-        if credentials is None:
-            return False
-        if record.password_hash is None:  # the same cost as a wrong password (rule 3)
-            await asyncio.to_thread(passwords.verify, credentials[1], self._dummy())
-            return False
-        user, password = credentials
-        if user != record.station_id:
-            return False
-        digest = hashlib.sha256(password.encode()).digest()
-        cached = self._verified.get(record.station_id)
-        if cached == (record.password_hash, digest):
-            self._verified.move_to_end(record.station_id)
-            return True
-        ok = await asyncio.to_thread(passwords.verify, password, record.password_hash)
-        if ok:
-            self._verified[record.station_id] = (record.password_hash, digest)
-            while len(self._verified) > VERIFIED_MAX:
-                self._verified.popitem(last=False)
-        return ok
 
     # -- connection ------------------------------------------------------------------------
 
