@@ -50,14 +50,14 @@ from csms.services.stations import StationService
 from csms.services.tx_checks import TransactionChecks
 from csms.store import migrate
 from csms.store.access import AccessStore
-from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
 from csms.store.files import FirmwareStore, LogStore
-from csms.store.load import LoadStore
+from csms.store.load.store import LoadStore
 from csms.store.local_lists import LocalListStore
 from csms.store.remote_starts import RemoteStartStore
 from csms.store.repository import Store
 from csms.store.reservations import ReservationStore
+from csms.store.safety.alarms import AlarmStore
 from csms.store.sessions import Limits
 from csms.store.writer import Writer
 

@@ -40,7 +40,7 @@ from csms.services.feed import Notice
 from csms.store.city import places
 from csms.store.city.report import StoredReport, has_month, month_data, save, stored
 from csms.store.cluster import claims
-from csms.store.outbox import enqueue_notifications
+from csms.store.sharing.outbox import enqueue_notifications
 from csms.store.writer import Writer, WriteTx
 
 log = structlog.get_logger(__name__)

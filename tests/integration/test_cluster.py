@@ -30,8 +30,8 @@ from csms.errors import CommandRejected, CommandTimeout, StationOffline
 from csms.services import command_bus
 from csms.services import command_codec as codec
 from csms.store import tables as t
-from csms.store.alarms_queries import AlarmFilter, AlarmQueries
 from csms.store.queries import Window
+from csms.store.safety.queries import AlarmFilter, AlarmQueries
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 from tests.integration.test_server import BOOT_16, call, raw

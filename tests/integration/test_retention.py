@@ -18,9 +18,9 @@ from csms.config import DatabaseSettings, RetentionSettings, load_settings
 from csms.errors import ConfigError
 from csms.store import migrate, retention
 from csms.store import tables as t
-from csms.store.audit import verify_stored
 from csms.store.city.tables import charger_connections
 from csms.store.engine import create_engine
+from csms.store.sharing.audit import verify_stored
 from csms.store.writer import Writer, WriteTx
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
