@@ -37,8 +37,9 @@ async def test_a_declared_need_is_accepted_and_the_car_waits_for_the_valley(
     settings = make_settings(database_url).model_copy(update={"load": load})
     async with running(settings, clock=clock) as app, AsyncExitStack() as stack:
         await make_site(app, ["N-1", "N-2"], kva=11.0, reading_at=clock.now)  # 8.8 kW
-        [neighbour] = await charging(app, stack, ["N-2"], "ocpp2.0.1")
-        sim = SimStation("N-1", "ocpp2.0.1", ocpp_url(app), hardware=ONE_PHASE_7KW)
+        [neighbour] = await charging(app, stack, ["N-2"], "ocpp2.0.1", clock)
+        sim = SimStation("N-1", "ocpp2.0.1", ocpp_url(app), hardware=ONE_PHASE_7KW,
+                         clock=clock.sim())
         await stack.enter_async_context(sim.running())
         assert "Accepted" == await sim.boot()
         await sim.send_status(1, "Available")

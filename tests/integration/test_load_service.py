@@ -45,14 +45,15 @@ async def csms_with(database_url: str, **load: Any) -> AsyncIterator[Csms]:
         yield app
 
 
-async def charging(app: Csms, stack: AsyncExitStack, ids: list[str], version: str = "ocpp1.6"
-                   ) -> list[SimStation]:
-    """Connected, booted stations with one 32 A single-phase connector, each charging."""
+async def charging(app: Csms, stack: AsyncExitStack, ids: list[str], version: str = "ocpp1.6",
+                   clock: StepClock | None = None) -> list[SimStation]:
+    """Connected, booted stations with one 32 A single-phase connector, each charging (on
+    the test's ``clock`` when given)."""
     await app.store.put_token("TAG", AuthorizationStatus.ACCEPTED)
     sims = []
     for station_id in ids:
-        sim = SimStation(station_id, version, ocpp_url(app),
-                         hardware=ONE_PHASE_7KW)
+        sim = SimStation(station_id, version, ocpp_url(app), hardware=ONE_PHASE_7KW,
+                         clock=None if clock is None else clock.sim())
         await stack.enter_async_context(sim.running())
         assert "Accepted" == await sim.boot()
         await sim.send_status(1, "Available")
@@ -110,10 +111,12 @@ async def test_the_safe_shares_take_over_when_the_leases_run_out(database_url: s
         assert sum(fallback) * VOLTAGE <= 15_000
 
 
-async def refusing(app: Csms, stack: AsyncExitStack, station_id: str) -> SimStation:
+async def refusing(app: Csms, stack: AsyncExitStack, station_id: str,
+                   clock: StepClock | None = None) -> SimStation:
     """A connected 1.6 charger, charging, that rejects every charging profile (its maximum
     stack level is 0)."""
-    sim = SimStation(station_id, "ocpp1.6", ocpp_url(app), hardware=ONE_PHASE_7KW)
+    sim = SimStation(station_id, "ocpp1.6", ocpp_url(app), hardware=ONE_PHASE_7KW,
+                     clock=None if clock is None else clock.sim())
     sim.settings.entries["ChargeProfileMaxStackLevel"].value = "0"
     await stack.enter_async_context(sim.running())
     await sim.boot()
@@ -160,8 +163,8 @@ async def test_a_refusal_is_tried_again_one_lease_later(database_url: str) -> No
     async with running(settings, clock=clock) as app, AsyncExitStack() as stack:
         await app.store.put_token("TAG", AuthorizationStatus.ACCEPTED)
         site = await make_site(app, ["T-1", "T-2"], kva=20.0, reading_at=clock.now)
-        fussy = await refusing(app, stack, "T-1")
-        await charging(app, stack, ["T-2"])
+        fussy = await refusing(app, stack, "T-1", clock)
+        await charging(app, stack, ["T-2"], clock=clock)
         assert app.load is not None
 
         async def refused() -> bool:
@@ -202,7 +205,7 @@ async def test_a_car_that_can_wait_for_the_valley_waits_then_charges(database_ur
     settings = make_settings(database_url).model_copy(update={"load": load})
     async with running(settings, clock=clock) as app, AsyncExitStack() as stack:
         site = await make_site(app, ["V-1", "V-2"], kva=11.0, reading_at=clock.now)  # 8.8 kW
-        sims = await charging(app, stack, ["V-1", "V-2"], "ocpp2.0.1")
+        sims = await charging(app, stack, ["V-1", "V-2"], "ocpp2.0.1", clock)
         departure = clock.now + timedelta(hours=8)
         await sims[0].call("NotifyEVChargingNeeds", {"evseId": 1, "chargingNeeds": {
             "requestedEnergyTransfer": "AC_single_phase",

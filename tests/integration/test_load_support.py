@@ -13,16 +13,19 @@ from csms.app import Csms
 from csms.clock import system_clock
 from csms.store import tables as t
 from csms.store.load.config import LoadConfig
+from simulators.clock import SimClock
 from simulators.model import Hardware
 
+EVENING = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)  # 18:00 Asia/Shanghai, a Friday
 ONE_PHASE_7KW = Hardware(max_current_a=32.0, phases=1, voltage_v=220.0)  # 7 kW
 
 
 @dataclass
 class StepClock:
-    """A clock the test moves; starts at the real now so real and simulated time agree."""
+    """A clock the test moves, from a fixed evening (18:00 in Kunming), never today: what a
+    test sees cannot depend on the day or the hour it runs."""
 
-    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    now: datetime = field(default_factory=lambda: EVENING)
 
     def __call__(self) -> datetime:
         return self.now
@@ -30,6 +33,20 @@ class StepClock:
     def advance(self, seconds: float) -> datetime:
         self.now += timedelta(seconds=seconds)
         return self.now
+
+    def sim(self) -> SimClock:
+        """A simulator clock that reads this one: stations stamp messages with the test's
+        time, not the real one."""
+        return _Following(self)
+
+
+class _Following(SimClock):
+    def __init__(self, clock: StepClock) -> None:
+        super().__init__(start=clock.now)
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.now
 
 
 async def make_site(app: Csms, stations: list[str], *, kva: float, loading: float = 0.8,
