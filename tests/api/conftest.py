@@ -16,9 +16,12 @@ TokenFactory = Callable[..., Awaitable[str]]
 
 @pytest.fixture
 async def http(csms: Csms) -> AsyncIterator[httpx.AsyncClient]:
-    """A client on the real API server of ``csms`` (127.0.0.1, its ephemeral port)."""
+    """A client on the real API server of ``csms`` (127.0.0.1, its ephemeral port). Its
+    timeout is well above the longest wait an endpoint may take on a test's behalf (a
+    report's ``wait_s``, 10 s by default), so a slow machine fails on the answer, not the
+    client."""
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}",
-                                 timeout=10) as client:
+                                 timeout=30) as client:
         yield client
 
 
