@@ -187,7 +187,7 @@ async def running(
     try:
         if settings.database.migrate_on_start:
             await migrate.upgrade(engine)
-        metrics = Metrics()
+        metrics = Metrics(settings.cluster.node())
         writer = Writer(engine, settings.database.commit_batch_max, metrics.committed, clock)
         writer_task = asyncio.create_task(writer.run(), name="store-writer")
         store = Store(engine, writer)

@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     except ConfigError as exc:
         print(f"csms: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.logging.level, settings.logging.format)
+    configure_logging(settings.logging.level, settings.logging.format,
+                      node=settings.cluster.node())
     try:
         return int(asyncio.run(args.func(settings, args)) or 0)
     except KeyboardInterrupt:

@@ -150,6 +150,18 @@ class ClusterSettings(_Section):
 
     command_bus: Literal["local", "postgres"] = "local"
     claim_timeout_s: float = Field(default=2.0, gt=0)
+    # This node's name in every log line and in metrics (csms_node_info); default
+    # "<host name>-<process id>", which is unique but changes on restart.
+    node_name: str | None = Field(default=None, min_length=1, max_length=60,
+                                  pattern=r"^[A-Za-z0-9._-]+$")
+
+    def node(self) -> str:
+        """The node's name: ``node_name``, else host name and process id."""
+        if self.node_name is not None:
+            return self.node_name
+        import os
+        import socket
+        return f"{socket.gethostname()}-{os.getpid()}"
 
 
 ProtectiveAction = Literal["stop_session", "make_inoperative"]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Literal, TextIO
+from collections.abc import MutableMapping
+from typing import Any, Literal, TextIO
 
 import orjson
 import structlog
@@ -23,16 +24,30 @@ def _dumps(obj: object, **_: object) -> str:
     return orjson.dumps(obj, default=str).decode()
 
 
+class _NodeName:
+    """Adds ``node`` to every event (a cluster's logs tell which node wrote a line)."""
+
+    def __init__(self, node: str) -> None:
+        self.node = node
+
+    def __call__(self, _: Any, __: str, event: MutableMapping[str, Any]
+                 ) -> MutableMapping[str, Any]:
+        event.setdefault("node", self.node)
+        return event
+
+
 def configure_logging(
     level: Literal["debug", "info", "warning", "error"] = "info",
     fmt: Literal["auto", "json", "console"] = "auto",
     stream: TextIO | None = None,
     cache: bool = True,
+    node: str | None = None,
 ) -> None:
     """Route structlog (and the standard library's warnings) to ``stream``.
 
     ``auto`` renders for people on a terminal and as one JSON object a line elsewhere.
     ``cache=False`` lets tests capture events with ``structlog.testing.capture_logs``.
+    ``node``: the cluster node's name, added to every line as ``node``.
     """
     out = stream or sys.stderr
     as_json = fmt == "json" or (fmt == "auto" and not out.isatty())
@@ -41,6 +56,8 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    if node is not None:
+        shared.insert(1, _NodeName(node))
     renderer: list[Processor]
     if as_json:
         renderer = [

@@ -23,9 +23,11 @@ _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 class Metrics:
     """Counters the OCPP endpoints and the writer report to; also an ``RpcObserver``."""
 
-    def __init__(self) -> None:
+    def __init__(self, node: str | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        if node is not None:  # which node this is, for a cluster's dashboards (value 1)
+            Gauge("csms_node_info", "this CSMS node", ["node"], registry=r).labels(node).set(1)
         self.messages = Counter("csms_ocpp_messages", "OCPP messages by direction and action",
                                 ["direction", "action"], registry=r)
         self.callerrors = Counter("csms_ocpp_callerrors", "CALLERRORs sent to chargers by code",

@@ -28,6 +28,7 @@ class TestOperations:
         assert 'csms_ocpp_messages_total{action="Heartbeat",direction="in"} 1.0' in text
         assert 'csms_connected_charge_points{version="ocpp1.6"} 1.0' in text
         assert "csms_db_commit_seconds_bucket" in text
+        assert f'csms_node_info{{node="{csms.settings.cluster.node()}"}} 1.0' in text
 
     async def test_openapi_document_is_served(self, http: httpx.AsyncClient) -> None:
         """/openapi.json describes the API; /docs is the interactive page."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import socket
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +14,7 @@ import orjson
 import pytest
 import structlog
 
+from csms.config import load_settings
 from csms.logs import configure_logging
 
 
@@ -63,3 +66,20 @@ class TestStandardLibraryLoggers:
         """Their info records are not shown even at info (only warnings and above)."""
         logging.getLogger("websockets.server").info("connection open")
         assert [] == lines(stream)
+
+
+class TestNodeName:
+    def test_every_line_names_the_node_ours_and_third_partys(self) -> None:
+        out = io.StringIO()
+        configure_logging("info", "json", stream=out, cache=False, node="csms-a")
+        try:
+            structlog.get_logger("t").info("ours")
+            logging.getLogger("websockets.server").warning("theirs")
+        finally:
+            configure_logging("warning", "json", stream=sys.__stderr__, cache=False)
+        assert [("ours", "csms-a"), ("theirs", "csms-a")] == [
+            (line["event"], line["node"]) for line in lines(out)]
+
+    def test_the_default_name_is_host_and_process(self) -> None:
+        assert f"{socket.gethostname()}-{os.getpid()}" == load_settings(None).cluster.node()
+        assert "n1" == load_settings(None, cluster={"node_name": "n1"}).cluster.node()
