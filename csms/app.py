@@ -229,7 +229,8 @@ async def running(
             csms = await _start_safety(csms, writer, bus, clock)
             csms = await _start_clock_watch(csms, bus, clock)
             csms = _start_reports(csms, writer, clock)
-            csms = dataclasses.replace(csms, connection_log=ConnectionLog(bus, writer))
+            csms = dataclasses.replace(csms, connection_log=ConnectionLog(
+                bus, writer, settings.cluster.node(), clock))
             if settings.api.enabled:
                 csms = dataclasses.replace(csms, api=await ApiServer.start(csms))
             _file_urls(csms, firmware, logs)

@@ -6,6 +6,9 @@ Rules:
    monthly report derives offline windows from them (csms.city.report rule 3).
 2. Best effort, like the events: a row lost to a crash only makes the report count the
    charger in its last known state. While the CSMS itself is down nothing is logged.
+3. Each row names this node, and the node's heartbeat is written every
+   :data:`csms.store.cluster.nodes.HEARTBEAT_S`, so any node can tell which node holds a
+   charger (csms.store.cluster.nodes rule 2).
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ from contextlib import suppress
 import structlog
 from sqlalchemy import insert
 
+from csms.clock import Clock
 from csms.services.events import DomainEvent, EventBus, StationConnected, StationDisconnected
 from csms.store.city.tables import charger_connections
+from csms.store.cluster import nodes
 from csms.store.writer import Writer, WriteTx
 
 log = structlog.get_logger(__name__)
@@ -25,15 +30,26 @@ QUEUE = 10_000
 
 
 class ConnectionLog:
-    def __init__(self, bus: EventBus, writer: Writer) -> None:
+    def __init__(self, bus: EventBus, writer: Writer, node: str, clock: Clock) -> None:
         self._writer = writer
+        self.node = node
+        self._clock = clock
         self._queue: asyncio.Queue[dict[str, object] | None] = asyncio.Queue(QUEUE)
         self._unsubscribe = bus.subscribe(self._on_event)
         self._task = asyncio.create_task(self._write_forever(), name="connection-log")
+        self._beat = asyncio.create_task(self._heartbeats(), name="node-heartbeat")
+
+    async def _heartbeats(self) -> None:
+        while True:
+            try:
+                await nodes.heartbeat(self._writer, self.node, self._clock())
+            except Exception:
+                log.exception("cluster.heartbeat_failed", node=self.node)
+            await asyncio.sleep(nodes.HEARTBEAT_S)
 
     def _on_event(self, event: DomainEvent) -> None:
         if isinstance(event, StationConnected | StationDisconnected):
-            row = {"station_id": event.station_id,
+            row = {"station_id": event.station_id, "node": self.node,
                    "connected": isinstance(event, StationConnected), "at": event.at}
             try:
                 self._queue.put_nowait(row)
@@ -62,6 +78,9 @@ class ConnectionLog:
     async def stop(self) -> None:
         """Write what is queued (the writer must still run), then stop."""
         self._unsubscribe()
+        self._beat.cancel()
+        with suppress(asyncio.CancelledError):
+            await self._beat
         with suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)
         try:

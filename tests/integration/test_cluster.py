@@ -7,17 +7,18 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
 from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms, running
-from csms.config import load_settings
+from csms.config import Settings, load_settings
 from csms.domain.commands import (
     GetSettings,
     SettingKey,
@@ -30,6 +31,8 @@ from csms.errors import CommandRejected, CommandTimeout, StationOffline
 from csms.services import command_bus
 from csms.services import command_codec as codec
 from csms.store import tables as t
+from csms.store.city.tables import charger_connections
+from csms.store.cluster.tables import cluster_nodes
 from csms.store.queries import Window
 from csms.store.safety.queries import AlarmFilter, AlarmQueries
 from simulators.station import SimStation
@@ -44,12 +47,14 @@ ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=Tru
 async def nodes(database_url: str) -> AsyncIterator[tuple[Csms, Csms]]:
     """Two running nodes sharing the database and the PostgreSQL command bus."""
     base = make_settings(database_url, call_timeout_s=2.0)
-    settings = load_settings(None, **{
-        **base.model_dump(mode="json"),
-        "cluster": {"command_bus": "postgres", "claim_timeout_s": 1.0}})
+
+    def named(node: str) -> Settings:
+        return load_settings(None, **{**base.model_dump(mode="json"), "cluster": {
+            "command_bus": "postgres", "claim_timeout_s": 1.0, "node_name": node}})
+
     async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(running(settings))
-        b = await stack.enter_async_context(running(settings))
+        a = await stack.enter_async_context(running(named("node-a")))
+        b = await stack.enter_async_context(running(named("node-b")))
         yield a, b
 
 
@@ -175,3 +180,37 @@ async def test_rejecting_a_charger_on_one_node_closes_its_connection_on_the_othe
             t.audit_log.c.resource_id == "CP-REVOKE"))).scalars().all()
     assert ["charge point rejected"] == list(events)
     assert "disconnect" in audited
+
+
+@ON_POSTGRES
+async def test_every_node_answers_the_same_live_state(nodes: tuple[Csms, Csms]) -> None:
+    """A charger held by node B is connected, on node B, in node A's answer too; gone when it
+    disconnects; a node that stopped beating (it crashed) holds nothing."""
+    a, b = nodes
+    secret, record = new_token(Role.ADMIN, created_by="test", now=a.stations.now())
+    await a.access.add_token(record)
+    headers = {"Authorization": f"Bearer {secret}"}
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{a.api_port}",
+                                 headers=headers) as http:
+        async def live(station_id: str) -> tuple[bool, str | None]:
+            body = (await http.get(f"/charge-points/{station_id}/live")).json()
+            return body["connected"], body["node"]
+
+        async with raw(b, "CP-WHERE") as ws:
+            await call(ws, "BootNotification", BOOT_16)
+            assert not await on(a, "CP-WHERE")
+            await eventually(lambda: live("CP-WHERE"), lambda v: v == (True, "node-b"))
+        await eventually(lambda: live("CP-WHERE"), lambda v: v == (False, None))
+
+        now = a.stations.now()
+        async with a.engine.begin() as conn:
+            await conn.execute(insert(t.charge_points).values(
+                id="CP-GHOST", registration_status="Accepted", created_at=now))
+            await conn.execute(insert(cluster_nodes).values(
+                node="node-dead", started_at=now, seen_at=now - timedelta(minutes=5)))
+            await conn.execute(insert(charger_connections).values(
+                station_id="CP-GHOST", connected=True, at=now, node="node-dead"))
+        assert (False, None) == await live("CP-GHOST")
+        async with a.engine.begin() as conn:
+            await conn.execute(update(cluster_nodes).values(seen_at=now))
+        assert (True, "node-dead") == await live("CP-GHOST")

@@ -18,7 +18,7 @@ import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi import status as http_status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from csms.api import commands as m
 from csms.api.access import Family, Principal
@@ -37,6 +37,7 @@ from csms.errors import (
 )
 from csms.services.remote_starts import RemoteStartFailed, RemoteStarts
 from csms.store.access import audit
+from csms.store.cluster import nodes
 from csms.store.queries import Queries
 from csms.store.station_queries import StationQueries
 from csms.store.writer import WriteTx
@@ -67,7 +68,8 @@ class ActiveSessionOut(SessionOut):
 
 class LiveOut(BaseModel):
     station_id: str
-    connected: bool
+    connected: bool = Field(description="connected to any node of the cluster")
+    node: str | None = Field(description="the node that holds its connection")
     ocpp_version: str | None
     connected_at: datetime | None
     last_message_at: datetime | None
@@ -85,17 +87,23 @@ class LiveOut(BaseModel):
 
 @router.get("/charge-points/{station_id}/live", response_model=LiveOut, responses=ONE)
 async def live_state(station_id: StationPath, csms: CsmsDep, principal: Reader) -> LiveOut:
-    """Whether the charge point is connected (to this node), since when and when it last sent
-    anything; what it said of itself at boot; its connectors' statuses; its active sessions
-    with the energy so far and the latest power reading."""
+    """Whether the charge point is connected (to whichever node of the cluster), since when
+    and when it last sent anything (known on the node that holds it); what it said of itself
+    at boot; its connectors' statuses; its active sessions with the energy so far and the
+    latest power reading. Every node answers the same."""
     stored = await visible_charge_point(csms, principal, station_id)
     connection = csms.connections.get(station_id)
     state = None if connection is None else connection.live()
+    held = None if connection is not None else await nodes.holder(
+        csms.engine, station_id, csms.stations.now())
     connectors = await StationQueries(csms.engine).connectors(station_id)
     return LiveOut(
-        station_id=station_id, connected=connection is not None,
+        station_id=station_id, connected=connection is not None or held is not None,
+        node=csms.settings.cluster.node() if connection is not None else (
+            None if held is None else held.node),
         ocpp_version=stored.ocpp_version if connection is None else connection.version.value,
-        connected_at=None if state is None else state.connected_at,
+        connected_at=(state.connected_at if state is not None
+                      else None if held is None else held.connected_at),
         last_message_at=None if state is None else state.last_message_at,
         last_seen_at=stored.last_seen_at, registration_status=stored.registration_status,
         site_id=stored.site_id, vendor=stored.vendor, model=stored.model,

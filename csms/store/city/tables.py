@@ -39,6 +39,7 @@ charger_connections = Table(
     Column("station_id", String(48), nullable=False),
     Column("connected", Boolean, nullable=False),  # False: disconnected
     Column("at", Stamp, nullable=False),
+    Column("node", String(60)),  # the node it connected to (None: before migration 0026)
     Index("ix_charger_connections_station_at", "station_id", "at"),
 )
 

@@ -1,4 +1,5 @@
-"""Job claims (csms.store.cluster.claims): one row per once-only job of the cluster.
+"""Job claims (csms.store.cluster.claims): one row per once-only job of the cluster; and
+the cluster's nodes with the last time each said it was alive (csms.store.cluster.nodes).
 
 A table on the shared :data:`csms.store.tables.metadata`; :mod:`csms.store.schema` imports
 this module so the migrations and ``alembic check`` see it.
@@ -18,4 +19,11 @@ job_claims = Table(
     Column("done_at", Stamp),  # None: claimed, not (yet) done
 )
 
-__all__ = ["job_claims"]
+cluster_nodes = Table(
+    "cluster_nodes", metadata,
+    Column("node", String(60), primary_key=True),  # [cluster] node_name
+    Column("started_at", Stamp, nullable=False),
+    Column("seen_at", Stamp, nullable=False),  # its last heartbeat (the CSMS clock)
+)
+
+__all__ = ["cluster_nodes", "job_claims"]
