@@ -22,6 +22,12 @@ Rules:
    start empty (a session's stall clock restarts with its next event). Every accepted
    station heard of before counts as seen at start-up: it has the usual two heartbeat
    intervals to reconnect before it is lost, so a restart raises no alarm storm.
+6. In a cluster (``cluster.command_bus`` not local) every node watches every station: each
+   :data:`REFRESH_S` the stations heard of are read again, so one registered through
+   another node is watched here too, and if its node dies and it falls silent, a surviving
+   node raises its lost communication (rule 4 asks the store's last-seen time first). Two
+   nodes cannot open one condition twice (the alarm store's unique open key), so exactly one
+   raises it and only that one's protective actions run.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ from csms.services.safety_events import Memory, decide
 from csms.store.safety.alarms import AlarmChange, AlarmStore, Place, Placed, StoredAlarm
 
 log = structlog.get_logger(__name__)
+REFRESH_S = 60.0  # rule 6
 PLACE_TTL_S = 60.0
 YIELD_EVERY = 64  # events handled between two yields to the event loop
 LoadLimits = Callable[[int, str, int], float | None]  # (site, station, evse) -> A
@@ -193,12 +200,27 @@ class SafetyMonitor:
                 await asyncio.sleep(0)
 
     async def _ticks(self) -> None:
+        last_refresh = time.monotonic()
         while True:
             await asyncio.sleep(self.config.scan_interval_s)  # the scan period, not a wait
             try:
+                if self._other_nodes and time.monotonic() - last_refresh >= REFRESH_S:
+                    last_refresh = time.monotonic()
+                    await self.watch_new_stations()
                 await self.tick()
             except Exception:
                 log.exception("safety.tick_failed")
+
+    async def watch_new_stations(self) -> int:
+        """Rule 6: stations registered since (through another node) are watched from now,
+        as at start-up; how many were added."""
+        now = self._clock()
+        added = 0
+        for station_id in await self.store.stations_heard_of():
+            if station_id not in self._known.last_seen:
+                self._known.last_seen[station_id] = now
+                added += 1
+        return added
 
     async def handle(self, event: DomainEvent) -> None:
         """Run the rules on one event and keep what they decide (rules 2 and 3)."""

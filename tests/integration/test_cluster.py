@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -36,7 +36,7 @@ from csms.store.cluster.tables import cluster_nodes
 from csms.store.queries import Window
 from csms.store.safety.queries import AlarmFilter, AlarmQueries
 from simulators.station import SimStation
-from tests.conftest import eventually, make_settings, ocpp_url
+from tests.conftest import ManualClock, eventually, make_settings, ocpp_url
 from tests.integration.test_server import BOOT_16, call, raw
 
 pytestmark = pytest.mark.postgres
@@ -214,3 +214,34 @@ async def test_every_node_answers_the_same_live_state(nodes: tuple[Csms, Csms]) 
         async with a.engine.begin() as conn:
             await conn.execute(update(cluster_nodes).values(seen_at=now))
         assert (True, "node-dead") == await live("CP-GHOST")
+
+
+@ON_POSTGRES
+async def test_a_station_of_another_node_is_watched_and_lost_once(database_url: str) -> None:
+    """A charger registered through node B after node A started: A watches it from its next
+    refresh; silent past two heartbeat intervals on A's clock (and in the store's last-seen
+    time), A raises its lost communication once, and a second tick adds nothing."""
+    start = datetime.now(UTC)
+    clock_a, clock_b = ManualClock(start), ManualClock(start)
+    base = make_settings(database_url)
+    cluster = {"command_bus": "postgres", "claim_timeout_s": 1.0}
+    settings = load_settings(None, **{**base.model_dump(mode="json"), "cluster": cluster})
+    async with running(settings, clock_a) as a, running(settings, clock_b) as b:
+        assert a.safety is not None
+        async with raw(b, "CP-WATCHED") as ws:
+            await call(ws, "BootNotification", BOOT_16)
+        assert await a.safety.watch_new_stations() >= 1
+        assert 0 == await a.safety.watch_new_stations()
+
+        async def lost() -> list[str]:
+            found = await AlarmQueries(a.engine).alarms(
+                AlarmFilter(code="lost_communication", station_id="CP-WATCHED"), Window(10))
+            return [alarm.state for alarm in found.items]
+
+        await a.safety.tick()
+        assert [] == await lost()  # heard just now (the store's last-seen time)
+        clock_a.at = start + timedelta(hours=1)
+        await a.safety.tick()
+        assert ["raised"] == await lost()
+        await a.safety.tick()
+        assert ["raised"] == await lost()
