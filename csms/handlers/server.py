@@ -18,7 +18,8 @@ Handshake rules, in order (each refusal is logged with the reason):
 4. Authentication: the profile a charge point is held to is the higher of the server's
    ``security_profile`` and its own recorded one. A verified client certificate (TLS with
    ``tls_client_ca_file``) whose subject CN is the id authenticates it (profile 3) and holds
-   it to profile 3 from then on; a certificate for another id is refused. Below profile 3,
+   it to profile 3 from then on; a certificate for another id is refused, and so is one our
+   certificate authority revoked (403; :attr:`OcppServer.revoked`). Below profile 3,
    Basic auth (profile 1 and 2, or any charge point that has a password): the user name must
    be the id and the password must match its stored hash (401 otherwise).
 5. A charge point whose registration is Rejected is refused (403), after authentication.
@@ -38,7 +39,7 @@ import ssl
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from urllib.parse import unquote
@@ -100,6 +101,8 @@ class OcppServer:
         self._dummy_hash: str | None = None  # for unknown ids (rule 3), made on first use
         self._tls = tls.server_context(settings)
         self.server: Server | None = None
+        # serial (hex) -> whether our CA revoked it (csms.services.certificates), if one runs
+        self.revoked: Callable[[str], Awaitable[bool]] | None = None
 
     async def start(self) -> Server:
         """Listen; returns the websockets server (its ``sockets`` tell the bound port)."""
@@ -183,6 +186,9 @@ class OcppServer:
             return await self._failed(connection, request, station_id, address, True,
                                       f"certificate is for {common_name!r}")
         by_certificate = common_name == station_id
+        if by_certificate and await self._is_revoked(connection):
+            self._count("revoked")
+            return refuse(HTTPStatus.FORBIDDEN, "certificate is revoked", station_id)
         if required >= 3 and not by_certificate:
             return await self._failed(connection, request, station_id, address,
                                       credentials is not None, "a client certificate is needed")
@@ -198,6 +204,10 @@ class OcppServer:
                 station_id, 3, {"reason": "connected with a client certificate"})
         self._admitted[connection] = (record, new)
         return None
+
+    async def _is_revoked(self, connection: ServerConnection) -> bool:
+        serial = tls.peer_serial(connection.transport.get_extra_info("ssl_object"))
+        return serial is not None and self.revoked is not None and await self.revoked(serial)
 
     async def _failed(self, connection: ServerConnection, request: Request, station_id: str,
                       address: str, counts: bool, reason: str = "bad or missing credentials",
