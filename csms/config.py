@@ -359,6 +359,7 @@ class CertificateSettings(_Section):
     validity_days: int = Field(default=365, ge=1, le=36500)
     renew_before_days: int = Field(default=30, ge=0, le=36500)
     watch_interval_s: float = Field(default=3600.0, gt=0)
+    run_watch: bool = True  # with several nodes: true on one node only
     rsa_min_bits: int = Field(default=2048, ge=2048)
     ec_curves: tuple[str, ...] = ("secp256r1", "secp384r1")
     crl_file: Path | None = None  # rewritten after each revocation

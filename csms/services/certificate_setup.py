@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 def compose_certificates(csms: Csms, writer: Writer,
                          clock: Clock) -> tuple[CertificateService | None, CertificateTrust]:
     """The trust-store service always; the CA, hooked into the charger messages and the
-    OCPP handshake, and its expiry watch running, when certificates.enabled.
+    OCPP handshake, and its expiry watch running (``run_watch``), when certificates.enabled.
 
     Raises:
         ConfigError: the CA's files are missing, exposed or wrong (csms.security.ca_files).
@@ -39,5 +39,6 @@ def compose_certificates(csms: Csms, writer: Writer,
                                  settings, close, trust)
     csms.stations.certificates = service
     csms.ocpp.revoked = service.is_revoked
-    service.run()
+    if settings.run_watch:
+        service.run()
     return service, trust

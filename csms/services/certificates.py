@@ -96,6 +96,12 @@ class CertificateService:
 
     async def _send_signed(self, station_id: str, serial: str, chain: str) -> None:
         try:
+            await self._deliver(station_id, serial, chain)
+        except Exception:  # a task's outermost frame: logged (the certificate stays issued)
+            log.exception("certificates.deliver_failed", station_id=station_id, serial=serial)
+
+    async def _deliver(self, station_id: str, serial: str, chain: str) -> None:
+        try:
             result = await self._commands.send(station_id, CertificateSigned(chain),
                                                requested_by="certificates")
         except CommandError as exc:  # the charger asks again (it retries SignCertificate)

@@ -198,6 +198,12 @@ async def test_a_chargers_certificate_life(csms: Csms, api: httpx.AsyncClient, p
         assert rows[0]["renewal_requested_at"] is not None
         assert [] == await service.tick()  # asked once; the new one is not due
     assert st.certificates.certificate_pem == renewed["pem"]
+    st.link.ssl, st.link.password = pki.server_only(), PASSWORD
+    with pytest.raises(InvalidStatus) as password_only:  # held to profile 3 now
+        async with st.running():
+            pass
+    assert 401 == password_only.value.response.status_code
+    st.link.password = None
 
     st.link.ssl = st.certificates.tls_context(pki.server_ca_file)  # the renewed certificate
     async with st.running():
