@@ -49,8 +49,7 @@ from csms.api.models import (
 )
 from csms.api.scope import require_site, require_station, visible_communities
 from csms.app import Csms
-from csms.domain.model import RegistrationStatus
-from csms.services.disconnect import disconnect
+from csms.domain.model import RegistrationStatus, StationEventReported
 from csms.store.access import location_of_community, location_of_site
 from csms.store.network import ChargePoint, ChargePointFilter, Network
 
@@ -359,7 +358,15 @@ async def set_registration(station_id: StationId, body: RegistrationIn, csms: Cs
 async def _disconnect(csms: Csms, station_id: str, reason: str, actor: str) -> None:
     """Close the charge point's connection on this node, if it has one, saying why (the
     close reason, a station event and an audit row)."""
-    await disconnect(csms.connections, csms.stations, csms.store, station_id, reason, actor)
+    connection = csms.connections.get(station_id)
+    if connection is None:
+        return
+    await connection.close(reason)
+    details: dict[str, object] = {"reason": reason, "by": actor}
+    await csms.stations.reported([StationEventReported(
+        station_id, "disconnected_by_csms", csms.stations.now(), code=reason,
+        details=details)])
+    await csms.store.security_audit(station_id, "disconnect", details)
 
 
 @router.get("/charge-points/{station_id}/connectors", response_model=list[ConnectorOut],
