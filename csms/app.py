@@ -53,14 +53,14 @@ from csms.services.stations import StationService
 from csms.services.tx_checks import TransactionChecks
 from csms.store import migrate
 from csms.store.access import AccessStore
-from csms.store.alarms import AlarmStore
 from csms.store.engine import create_engine
 from csms.store.files import FirmwareStore, LogStore
-from csms.store.load import LoadStore
+from csms.store.load.store import LoadStore
 from csms.store.local_lists import LocalListStore
 from csms.store.remote_starts import RemoteStartStore
 from csms.store.repository import Store
 from csms.store.reservations import ReservationStore
+from csms.store.safety.alarms import AlarmStore
 from csms.store.sessions import Limits
 from csms.store.writer import Writer
 
@@ -218,7 +218,7 @@ async def running(
         local_lists = LocalLists(LocalListStore(engine, writer), commands, bus, clock)
         reservations = Reservations(ReservationStore(engine, writer), commands, bus, clock)
         ocpp = OcppServer(settings.server, store, stations, registry, clock, metrics)
-        server = await ocpp.start()
+        await ocpp.start()
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
                     cluster=cluster, device_model=device_model, firmware=firmware, logs=logs,
@@ -267,8 +267,8 @@ async def running(
             reports.stop()
             await local_lists.stop()
             await reservations.stop()
-            server.close()
-            await server.wait_closed()
+            ocpp.close()
+            await ocpp.wait_closed()
             if csms.connection_log is not None:
                 await csms.connection_log.stop()  # after the last disconnect
             if cluster is not None:

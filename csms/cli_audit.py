@@ -14,8 +14,8 @@ from typing import Any
 
 from csms.config import Settings
 from csms.safety.audit import Link
-from csms.store.audit import verify_stored
 from csms.store.engine import create_engine
+from csms.store.sharing.audit import verify_stored
 
 
 def _link(text: str) -> Link:

@@ -33,8 +33,8 @@ from csms.config import Settings
 from csms.errors import ConfigError
 from csms.services.billing_statement import statement_csv
 from csms.services.billing_tariffs import PackageBody, load_tariff_file
-from csms.store.billing_admin import BillingAdmin
-from csms.store.billing_reads import BillingReads
+from csms.store.billing.admin import BillingAdmin
+from csms.store.billing.reads import BillingReads
 from csms.store.organisation import StoreError
 from csms.tariffs.ledger import WalletPolicy
 

@@ -19,8 +19,8 @@ from csms.app import store_only
 from csms.config import Settings
 from csms.smartcharging.allocator import AllocatorSettings, SessionDemand, allocate
 from csms.smartcharging.site import build_tree, feeder_node, headroom
-from csms.store.load import EvseDefaults, LoadStore
-from csms.store.load_config import LoadConfig
+from csms.store.load.config import LoadConfig
+from csms.store.load.store import EvseDefaults, LoadStore
 from csms.store.organisation import StoreError
 
 

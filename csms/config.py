@@ -65,6 +65,9 @@ class ServerSettings(_Section):
     security_profile: Literal[0, 1, 2, 3] = 0
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+    # Below profile 2, a second listener with TLS (wss://) beside the plain ``port``: chargers
+    # move up to profile 2 on it (SetNetworkProfile / 1.6 SecurityProfile) and are held there.
+    tls_port: int | None = Field(default=None, ge=0, le=65535)
     # A second certificate of the other key type (RSA beside ECDSA): csms.handlers.tls.
     tls_cert_file_2: Path | None = None
     tls_key_file_2: Path | None = None
@@ -98,6 +101,11 @@ class ServerSettings(_Section):
                 raise ValueError(f"{name} and its certificate file go together")
         if self.security_profile == 3 and self.tls_client_ca_file is None:
             raise ValueError("security_profile 3 needs tls_client_ca_file")
+        if self.tls_port is not None and self.tls_cert_file is None:
+            raise ValueError("tls_port needs tls_cert_file and tls_key_file")
+        if self.tls_port is not None and self.security_profile >= 2:
+            raise ValueError("tls_port is only for security_profile 0 or 1 (from 2 on, port"
+                             " itself is TLS)")
         return self
 
     @field_validator("path_prefix")

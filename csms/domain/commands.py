@@ -182,12 +182,23 @@ class ShowCost:
 
 from csms.domain.commands_device import DeviceCommand, DeviceResult  # noqa: E402
 
+
+@dataclass(frozen=True, slots=True)
+class CloseConnection:
+    """Not an OCPP message: the node that holds the charger's connection closes it, with
+    ``reason`` as the WebSocket close reason (a revoked charger, on whichever node it is).
+    Answered ``CommandStatus("Accepted")``; never translated."""
+
+    reason: str
+
+
 Command = (
     RemoteStart | RemoteStop | Reset | ChangeAvailability | UnlockConnector | GetSettings
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
     | GetCompositeSchedule | ShowCost | DeviceCommand | TxCommand | AuthCommand
     | UpdateFirmware | GetLog  # csms.domain.commands_files
     | CertificateCommand  # csms.domain.commands_certs
+    | CloseConnection
 )
 
 

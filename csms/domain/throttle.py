@@ -7,6 +7,11 @@ Rules:
 2. A success does not refill the id's bucket (a thief who learns the password late does not
    get the guesses back), but it is not counted either.
 3. Time is a monotonic seconds value the caller passes: the rules never read a clock.
+5. Attempts in flight count: :meth:`FailureThrottle.begin` reserves a token for an attempt
+   whose password is still being checked, :meth:`FailureThrottle.end` releases it (a failure
+   then takes the token with :meth:`FailureThrottle.failed`). A key whose tokens are all
+   reserved is locked too, so fifty guesses sent at once get no more checks than the bucket
+   holds.
 4. Memory is bounded: at most ``max_keys`` buckets, the least recently touched dropped first
    (a dropped bucket is a full one again, so an attacker can only forget his own history by
    flooding ``max_keys`` other keys, which the per-address bucket limits).
@@ -23,6 +28,7 @@ from dataclasses import dataclass
 class _Bucket:
     tokens: float
     at: float
+    pending: int = 0  # attempts in flight (rule 5)
 
 
 class FailureThrottle:
@@ -56,9 +62,27 @@ class FailureThrottle:
             if key not in self._buckets:
                 continue
             bucket = self._bucket(key, now)
-            if bucket.tokens < 1:
-                wait = max(wait, (1 - bucket.tokens) * self.refill_s)
+            free = bucket.tokens - bucket.pending
+            if free < 1:
+                wait = max(wait, (1 - free) * self.refill_s)
         return wait
+
+    def begin(self, keys: Iterable[Hashable], now: float) -> bool:
+        """Reserve a token of every key for an attempt in flight (rule 5); False, reserving
+        nothing, when a key has none free."""
+        buckets = [self._bucket(key, now) for key in keys]
+        if any(b.tokens - b.pending < 1 for b in buckets):
+            return False
+        for bucket in buckets:
+            bucket.pending += 1
+        return True
+
+    def end(self, keys: Iterable[Hashable]) -> None:
+        """Release what :meth:`begin` reserved (call :meth:`failed` first for a failure)."""
+        for key in keys:
+            bucket = self._buckets.get(key)
+            if bucket is not None and bucket.pending > 0:
+                bucket.pending -= 1
 
     def failed(self, keys: Iterable[Hashable], now: float) -> list[Hashable]:
         """Take a token from each key; the keys this failure locked (their last token)."""

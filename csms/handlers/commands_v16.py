@@ -37,6 +37,7 @@ from csms.domain.commands import (
     ChargingProfile,
     ChargingSchedule,
     ClearChargingProfile,
+    CloseConnection,
     Command,
     CommandResult,
     CommandStatus,
@@ -230,6 +231,8 @@ def _call(command: Command) -> tuple[str, Payload]:
         case (InstallCertificate() | GetInstalledCertificateIds() | DeleteCertificate()
               | CertificateSigned()):
             return certs.call_v16(command)
+        case CloseConnection():  # the registry closes; it never reaches a charger
+            raise _Inexpressible("not an OCPP message")
         case _:
             assert_never(command)
 

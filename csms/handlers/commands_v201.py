@@ -39,6 +39,7 @@ from csms.domain.commands import (
     ChargingProfile,
     ChargingSchedule,
     ClearChargingProfile,
+    CloseConnection,
     Command,
     CommandResult,
     CommandStatus,
@@ -238,6 +239,8 @@ def _call(command: Command) -> tuple[str, Payload]:
         case (InstallCertificate() | GetInstalledCertificateIds() | DeleteCertificate()
               | CertificateSigned()):
             return certs.call_v201(command)
+        case CloseConnection():  # the registry closes; it never reaches a charger
+            raise _Inexpressible("not an OCPP message")
         case _:
             assert_never(command)
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from csms.domain.commands import Command, CommandResult
+from csms.domain.commands import CloseConnection, Command, CommandResult, CommandStatus
 from csms.errors import (
     CommandError,
     CommandRejected,
@@ -220,4 +220,7 @@ class ConnectionRegistry:
         connection = self._connections.get(station_id)
         if connection is None:
             raise StationOffline(station_id)
+        if isinstance(command, CloseConnection):  # for a node that does not hold it (bus)
+            await connection.close(command.reason)
+            return CommandStatus("Accepted")
         return await connection.submit(command, timeout_s)

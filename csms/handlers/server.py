@@ -9,7 +9,10 @@ Handshake rules, in order (each refusal is logged with the reason):
    database or password work; the attempt that locks it records a security event
    (``FailedToAuthenticateAtCsms``: an alarm and, like every security event, an audit row).
    Only attempts that present credentials (or a certificate) and fail count; a missing
-   header is the usual challenge.
+   header is the usual challenge. An attempt holds a token of each bucket while its password
+   is checked, so guesses sent all at once get no more checks than the bucket holds.
+   Password checks run at the lowest CPU priority (csms.handlers.password_pool); when too
+   many wait, the handshake gets 503 with ``Retry-After`` (not counted as a failure).
 3. An unknown id is refused under the ``reject`` policy, else admitted as Pending or Accepted;
    it is registered (stored) only once the whole handshake has succeeded, so refused or
    abandoned handshakes leave nothing behind. Whenever credentials are required (profile 1
@@ -21,7 +24,11 @@ Handshake rules, in order (each refusal is logged with the reason):
    it to profile 3 from then on; a certificate for another id is refused, and so is one our
    certificate authority revoked (403; :attr:`OcppServer.revoked`). Below profile 3,
    Basic auth (profile 1 and 2, or any charge point that has a password): the user name must
-   be the id and the password must match its stored hash (401 otherwise).
+   be the id and the password must match its stored hash (401 otherwise). A charge point
+   held to profile 2 or 3 is refused on a plain connection. With a ``tls_port`` beside the
+   plain port, a known charge point that authenticates over TLS is held to profile 2 from
+   then on (it moved up: SetNetworkProfile, or 1.6's SecurityProfile key), never silently
+   down; only an operator lowers a profile (the API, audited).
 5. A charge point whose registration is Rejected is refused (403), after authentication.
 6. The subprotocol is the highest version both sides offer (``ocpp2.0.1``, ``ocpp1.6``);
    a handshake without one is refused (400).
@@ -32,16 +39,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import hashlib
 import math
-import secrets
 import ssl
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import unquote
 
 import structlog
@@ -50,7 +55,6 @@ from websockets.exceptions import ConnectionClosed, NegotiationError
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from csms import passwords
 from csms.config import ServerSettings, UnknownStationPolicy
 from csms.domain.model import RegistrationStatus, StationEventReported
 from csms.domain.throttle import FailureThrottle
@@ -58,6 +62,7 @@ from csms.handlers import tls, v16, v201
 from csms.handlers.connection import ConnectionRegistry, StationConnection
 from csms.handlers.context import StationContext
 from csms.handlers.ocppj import OcppVersion, Schemas
+from csms.handlers.password_pool import PasswordPool, PoolBusy, StationPasswords
 from csms.handlers.rpc import BinaryFrame, RpcEndpoint, RpcObserver
 from csms.services.stations import StationService
 from csms.store.repository import StationRecord, Store
@@ -66,7 +71,6 @@ log = structlog.get_logger(__name__)
 SUBPROTOCOLS = [Subprotocol(v.value) for v in OcppVersion]
 MAX_ID_LENGTH = 48
 LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
-VERIFIED_MAX = 50_000  # verified passwords remembered (scrypt costs ~50 ms a check)
 
 
 class OcppServer:
@@ -92,40 +96,65 @@ class OcppServer:
         self._admitted: weakref.WeakKeyDictionary[ServerConnection, tuple[StationRecord, bool]] = (
             weakref.WeakKeyDictionary()
         )
-        # station id -> (hash, sha256 of the password) that verified: a bounded LRU
-        self._verified: OrderedDict[str, tuple[str, bytes]] = OrderedDict()
+        self._passwords = StationPasswords(PasswordPool())
         self._by_id = FailureThrottle(settings.auth_failures_per_id,
                                       settings.auth_failure_refill_s)
         self._by_address = FailureThrottle(settings.auth_failures_per_address,
                                            settings.auth_failure_refill_s)
-        self._dummy_hash: str | None = None  # for unknown ids (rule 3), made on first use
         self._tls = tls.server_context(settings)
         self.server: Server | None = None
+        self.tls_server: Server | None = None  # the tls_port listener, when configured
         # serial (hex) -> whether our CA revoked it (csms.services.certificates), if one runs
         self.revoked: Callable[[str], Awaitable[bool]] | None = None
 
     async def start(self) -> Server:
-        """Listen; returns the websockets server (its ``sockets`` tell the bound port)."""
+        """Listen (and on ``tls_port``, when set); returns the websockets server of ``port``
+        (its ``sockets`` tell the bound port)."""
         s = self._settings
-        self.server = await serve(
-            self._handle, s.host, s.port, subprotocols=SUBPROTOCOLS,
+        self.server = await self._serve(s.port, self._tls if s.security_profile >= 2 else None)
+        if s.tls_port is not None:
+            self.tls_server = await self._serve(s.tls_port, self._tls)
+        log.info("ocpp.server.listening", host=s.host, port=self.port, prefix=s.path_prefix,
+                 tls=s.security_profile >= 2, security_profile=s.security_profile,
+                 tls_port=None if self.tls_server is None else self.tls_port,
+                 unknown_charge_points=s.unknown_charge_points)
+        return self.server
+
+    async def _serve(self, port: int, context: ssl.SSLContext | None) -> Server:
+        s = self._settings
+        return await serve(
+            self._handle, s.host, port, subprotocols=SUBPROTOCOLS,
             select_subprotocol=_select_subprotocol, process_request=self._admit,
             ping_interval=s.ping_interval_s, ping_timeout=s.ping_timeout_s,
-            max_size=s.max_message_bytes, ssl=self._tls, compression=None,
+            max_size=s.max_message_bytes, ssl=context, compression=None,
             server_header="csms",
             # A reconnect storm of thousands of chargers overflows asyncio's default of 100
             # pending handshakes (each overflow costs that charger a ~1 s SYN retry).
             backlog=LISTEN_BACKLOG,
         )
-        log.info("ocpp.server.listening", host=s.host, port=self.port, prefix=s.path_prefix,
-                 tls=self._tls is not None, security_profile=s.security_profile,
-                 unknown_charge_points=s.unknown_charge_points)
-        return self.server
+
+    def close(self) -> None:
+        """Stop listening and close every connection (then :meth:`wait_closed`)."""
+        for server in (self.server, self.tls_server):
+            if server is not None:
+                server.close()
+        self._passwords.pool.close()
+
+    async def wait_closed(self) -> None:
+        for server in (self.server, self.tls_server):
+            if server is not None:
+                await server.wait_closed()
 
     @property
     def port(self) -> int:
         assert self.server is not None
         return int(self.server.sockets[0].getsockname()[1])
+
+    @property
+    def tls_port(self) -> int:
+        """The bound port of the ``tls_port`` listener."""
+        assert self.tls_server is not None
+        return int(self.tls_server.sockets[0].getsockname()[1])
 
     def reload_tls(self) -> bool:
         """Load the TLS certificates, keys and client CA again (SIGHUP); new handshakes get
@@ -158,16 +187,51 @@ class OcppServer:
         refuse = _refuser(connection, request)
         address = _address(connection)
         now = time.monotonic()
-        wait = max(self._by_id.retry_after_s([station_id], now),
-                   self._by_address.retry_after_s([address], now))
-        if wait > 0:
-            self._count("throttled")
-            response = refuse(HTTPStatus.TOO_MANY_REQUESTS, "too many failed attempts",
-                              station_id)
-            response.headers["Retry-After"] = str(math.ceil(wait))
-            return response
+        if self._locked(station_id, address, now):
+            return self._throttled(refuse, station_id, address, now)
         credentials = _basic_credentials(request.headers.get("Authorization"))
-        common_name = tls.peer_common_name(connection.transport.get_extra_info("ssl_object"))
+        ssl_object = connection.transport.get_extra_info("ssl_object")
+        if credentials is None and ssl_object is None:
+            return await self._admit_checked(connection, request, station_id, None, None)
+        ids, addresses = [station_id], [address]
+        if not self._by_id.begin(ids, now):  # the attempts in flight hold the tokens
+            return self._throttled(refuse, station_id, address, now)
+        if not self._by_address.begin(addresses, now):
+            self._by_id.end(ids)
+            return self._throttled(refuse, station_id, address, now)
+        try:
+            return await self._admit_checked(connection, request, station_id, credentials,
+                                             ssl_object)
+        except PoolBusy:
+            self._count("busy")
+            response = refuse(HTTPStatus.SERVICE_UNAVAILABLE, "busy", station_id)
+            response.headers["Retry-After"] = "1"
+            return response
+        finally:
+            self._by_id.end(ids)
+            self._by_address.end(addresses)
+
+    def _locked(self, station_id: str, address: str, now: float) -> bool:
+        return (self._by_id.retry_after_s([station_id], now) > 0
+                or self._by_address.retry_after_s([address], now) > 0)
+
+    def _throttled(self, refuse: Callable[[HTTPStatus, str, str | None], Response],
+                   station_id: str, address: str, now: float) -> Response:
+        """429 with Retry-After (rule 2)."""
+        self._count("throttled")
+        wait = max(self._by_id.retry_after_s([station_id], now),
+                   self._by_address.retry_after_s([address], now), 1.0)
+        response = refuse(HTTPStatus.TOO_MANY_REQUESTS, "too many failed attempts", station_id)
+        response.headers["Retry-After"] = str(math.ceil(wait))
+        return response
+
+    async def _admit_checked(self, connection: ServerConnection, request: Request,
+                             station_id: str, credentials: tuple[str, str] | None,
+                             ssl_object: Any) -> Response | None:
+        """Rules 3-5, with the id's and address's buckets reserved for this attempt."""
+        refuse = _refuser(connection, request)
+        address = _address(connection)
+        common_name = tls.peer_common_name(ssl_object)
         record = await self._store.get_station(station_id)
         new = record is None
         if record is None:
@@ -176,8 +240,7 @@ class OcppServer:
                 if self._settings.security_profile == 0 and credentials is None:
                     return refuse(HTTPStatus.NOT_FOUND, "unknown charge point", station_id)
                 if credentials is not None:  # the cost of a real check (rule 3)
-                    await asyncio.to_thread(passwords.verify, credentials[1],
-                                            self._dummy())
+                    await self._passwords.check_unknown(credentials[1])
                 return await self._failed(connection, request, station_id, address,
                                           credentials is not None or common_name is not None)
             record = StationRecord(station_id, status, None, None)
@@ -186,15 +249,19 @@ class OcppServer:
             return await self._failed(connection, request, station_id, address, True,
                                       f"certificate is for {common_name!r}")
         by_certificate = common_name == station_id
-        if by_certificate and await self._is_revoked(connection):
+        if by_certificate and await self._is_revoked(ssl_object):
             self._count("revoked")
             return refuse(HTTPStatus.FORBIDDEN, "certificate is revoked", station_id)
+        if required >= 2 and ssl_object is None:
+            return await self._failed(connection, request, station_id, address,
+                                      credentials is not None,
+                                      f"TLS is needed (security profile {required})")
         if required >= 3 and not by_certificate:
             return await self._failed(connection, request, station_id, address,
                                       credentials is not None, "a client certificate is needed")
         needs_password = not by_certificate and (
             required >= 1 or record.password_hash is not None)
-        if needs_password and not await self._authenticated(record, credentials):
+        if needs_password and not await self._passwords.authenticated(record, credentials):
             return await self._failed(connection, request, station_id, address,
                                       credentials is not None)
         if record.registration_status is RegistrationStatus.REJECTED:
@@ -202,11 +269,15 @@ class OcppServer:
         if by_certificate and not new and (record.security_profile or 0) < 3:
             await self._store.raise_security_profile(
                 station_id, 3, {"reason": "connected with a client certificate"})
+        elif (self._settings.tls_port is not None and ssl_object is not None and not new
+              and (record.security_profile or 0) < 2):
+            await self._store.raise_security_profile(
+                station_id, 2, {"reason": "connected over TLS (tls_port)"})
         self._admitted[connection] = (record, new)
         return None
 
-    async def _is_revoked(self, connection: ServerConnection) -> bool:
-        serial = tls.peer_serial(connection.transport.get_extra_info("ssl_object"))
+    async def _is_revoked(self, ssl_object: Any) -> bool:
+        serial = tls.peer_serial(ssl_object)
         return serial is not None and self.revoked is not None and await self.revoked(serial)
 
     async def _failed(self, connection: ServerConnection, request: Request, station_id: str,
@@ -243,11 +314,6 @@ class OcppServer:
         if self._observer is not None:
             self._observer.handshake_refused(reason)
 
-    def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = passwords.hash_password(secrets.token_urlsafe(24))
-        return self._dummy_hash
-
     def _station_id(self, path: str) -> str | None:
         prefix = self._settings.path_prefix
         path = path.split("?", 1)[0]
@@ -274,28 +340,6 @@ class OcppServer:
                     policy=self._settings.unknown_charge_points.value)
         await self._store.add_station(admitted.station_id, admitted.registration_status)
         return await self._store.get_station(admitted.station_id) or admitted
-
-    async def _authenticated(self, record: StationRecord,
-                             credentials: tuple[str, str] | None) -> bool:
-        if credentials is None:
-            return False
-        if record.password_hash is None:  # the same cost as a wrong password (rule 3)
-            await asyncio.to_thread(passwords.verify, credentials[1], self._dummy())
-            return False
-        user, password = credentials
-        if user != record.station_id:
-            return False
-        digest = hashlib.sha256(password.encode()).digest()
-        cached = self._verified.get(record.station_id)
-        if cached == (record.password_hash, digest):
-            self._verified.move_to_end(record.station_id)
-            return True
-        ok = await asyncio.to_thread(passwords.verify, password, record.password_hash)
-        if ok:
-            self._verified[record.station_id] = (record.password_hash, digest)
-            while len(self._verified) > VERIFIED_MAX:
-                self._verified.popitem(last=False)
-        return ok
 
     # -- connection ------------------------------------------------------------------------
 

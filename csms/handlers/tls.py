@@ -30,8 +30,8 @@ OCPP_TLS12_CIPHERS: Final = ":".join([
 
 
 def server_context(settings: ServerSettings) -> ssl.SSLContext | None:
-    """The server's context for profile 2 and 3; None below (plain ws://)."""
-    if settings.security_profile < 2:
+    """The server's context for profile 2 and 3 or a ``tls_port``; None without (ws://)."""
+    if settings.security_profile < 2 and settings.tls_port is None:
         return None
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2

@@ -2,7 +2,7 @@
 
 Wiring only (the composition root calls :meth:`BillingService.attach`): the session
 recorder prices and posts each session in the unit that ends it
-(:class:`csms.store.billing.SessionBilling`), transaction starts and Authorize get the
+(:class:`csms.store.billing.store.SessionBilling`), transaction starts and Authorize get the
 resident's credit for the NoCredit rule (:mod:`csms.domain.authorization`, Rule 2), and the
 2.0.1 handler reads a session's posted cost for ``totalCost``.
 """
@@ -25,7 +25,7 @@ from csms.services.billing_costs import CostDisplay
 from csms.services.commands import CommandService
 from csms.services.events import EventBus
 from csms.services.stations import StationService
-from csms.store.billing import SessionBilling, credit_of_token, session_cost_yuan
+from csms.store.billing.store import SessionBilling, credit_of_token, session_cost_yuan
 from csms.store.repository import Store
 from csms.tariffs.ledger import WalletPolicy
 

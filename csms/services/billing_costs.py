@@ -37,7 +37,7 @@ from csms.services.events import (
     SessionRecorded,
     StationConnected,
 )
-from csms.store.billing import running_cost_yuan, session_cost_yuan
+from csms.store.billing.store import running_cost_yuan, session_cost_yuan
 from csms.store.repository import Store
 
 log = structlog.get_logger(__name__)

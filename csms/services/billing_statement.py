@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 
-from csms.store.billing_reads import Statement
+from csms.store.billing.reads import Statement
 
 COLUMNS = (
     "line", "at", "until", "kind", "ref", "session_id", "period", "energy_kwh",

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from csms.errors import ConfigError
-from csms.store.billing_admin import PackageSpec, ScheduleSpec, SegmentSpec, TariffSpec
+from csms.store.billing.admin import PackageSpec, ScheduleSpec, SegmentSpec, TariffSpec
 from csms.tariffs.model import DayType, Period, TariffVersion, TouRate, TouSchedule
 from csms.tariffs.packages import Coverage
 

@@ -32,7 +32,7 @@ def compose_certificates(csms: Csms, writer: Writer,
         return None, trust
 
     async def close(station_id: str, reason: str, actor: str) -> bool:
-        return await disconnect(csms.connections, csms.stations, csms.store, station_id,
+        return await disconnect(csms.commands, csms.stations, csms.store, station_id,
                                 reason, actor)
 
     service = CertificateService(authority, store, csms.commands, csms.stations, clock,

@@ -55,7 +55,7 @@ from csms.services.load_site import (
 from csms.smartcharging.allocator import AllocatorSettings
 from csms.smartcharging.leases import LeasePolicy
 from csms.smartcharging.measure import Draw, update_draw
-from csms.store.load import EvseDefaults, LoadStore
+from csms.store.load.store import EvseDefaults, LoadStore
 
 log = structlog.get_logger(__name__)
 

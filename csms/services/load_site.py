@@ -64,7 +64,7 @@ from csms.smartcharging.site import (
     safe_shares,
 )
 from csms.smartcharging.valley import ValleyWindow, plan
-from csms.store.load import ActiveSession, EvseDefaults, LoadStore, SeriesPoint, SiteModel
+from csms.store.load.store import ActiveSession, EvseDefaults, LoadStore, SeriesPoint, SiteModel
 
 log = structlog.get_logger(__name__)
 EvseKey = tuple[str, int]

@@ -13,15 +13,19 @@ Rules:
    previous month's reports are generated unless already stored (so a CSMS that was down on
    the day catches up when it starts). It reads only the injected clock; :meth:`tick` is
    one decision, :meth:`run` repeats it, waking at the next due instant (at most hourly).
+4. Of several nodes on one database, one generates a scheduled month: the job is claimed
+   first (csms.store.cluster.claims); a claim left unfinished for :data:`CLAIM_STALE` (its
+   node died) is taken over.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -35,11 +39,13 @@ from csms.config import Settings
 from csms.services.feed import Notice
 from csms.store.city import places
 from csms.store.city.report import StoredReport, has_month, month_data, save, stored
-from csms.store.outbox import enqueue_notifications
+from csms.store.cluster import claims
+from csms.store.sharing.outbox import enqueue_notifications
 from csms.store.writer import Writer, WriteTx
 
 log = structlog.get_logger(__name__)
 MAX_WAIT_S = 3600.0
+CLAIM_STALE = timedelta(minutes=30)
 
 
 def parse_month(text: str) -> tuple[int, int]:
@@ -65,12 +71,13 @@ class Reports:
     """Build, store and schedule monthly reports."""
 
     def __init__(self, engine: AsyncEngine, writer: Writer, settings: Settings, clock: Clock,
-                 wake: Callable[[], None] | None = None) -> None:
+                 wake: Callable[[], None] | None = None, holder: str | None = None) -> None:
         self._engine = engine
         self._writer = writer
         self._settings = settings
         self._clock = clock
         self._wake_deliverer = wake
+        self._holder = holder or uuid.uuid4().hex[:16]
         self._task: asyncio.Task[None] | None = None
 
     async def compute(self, year: int, month: int) -> tuple[MonthlyReport, CoverageReport,
@@ -140,7 +147,11 @@ class Reports:
         name = f"{year:04d}-{month:02d}"
         if await has_month(self._engine, name):
             return None
+        job = f"monthly-report:{name}"  # of several nodes, one generates (rule 4)
+        if not await claims.claim(self._writer, job, self._holder, now, CLAIM_STALE):
+            return None
         await self.generate(year, month, "scheduler")
+        await claims.done(self._writer, job, self._holder, self._clock())
         return name
 
     def next_due(self) -> datetime:

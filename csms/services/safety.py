@@ -66,7 +66,7 @@ from csms.services.events import (
 from csms.services.load import LoadService
 from csms.services.safety_actions import Protector
 from csms.services.safety_events import Memory, decide
-from csms.store.alarms import AlarmChange, AlarmStore, Place, Placed, StoredAlarm
+from csms.store.safety.alarms import AlarmChange, AlarmStore, Place, Placed, StoredAlarm
 
 log = structlog.get_logger(__name__)
 PLACE_TTL_S = 60.0

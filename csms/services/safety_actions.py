@@ -28,7 +28,7 @@ from csms.config import ProtectiveAction, SafetyConfig
 from csms.domain.commands import ChangeAvailability, Command, CommandStatus, RemoteStop
 from csms.errors import CommandError, CommandRejected, CommandTimeout, StationOffline
 from csms.services.commands import CommandService
-from csms.store.alarms import ActionRecord, AlarmStore, StoredAlarm
+from csms.store.safety.alarms import ActionRecord, AlarmStore, StoredAlarm
 
 log = structlog.get_logger(__name__)
 

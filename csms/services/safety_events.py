@@ -41,7 +41,7 @@ from csms.services.events import (
     SiteOverloaded,
     StationConnected,
 )
-from csms.store.alarms import Place
+from csms.store.safety.alarms import Place
 
 Where = tuple[str, int, int]  # station, evse, connector
 Decided = tuple[Decision, ...]

@@ -16,7 +16,7 @@ Rules:
    the audit log as ``security_event`` and ``boot`` of ``charge_point``, actor
    ``station:<id>``, in the same unit as any outbox rows for them.
 5. At start the effective configuration (secrets masked) is audited as ``csms_config`` when
-   it differs from the last one recorded (csms.store.audit.record_configuration).
+   it differs from the last one recorded (csms.store.sharing.audit.record_configuration).
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ from csms.services.safety import alarm_changed
 from csms.services.webhooks import Deliverer
 from csms.store import access as places
 from csms.store.access import audit
-from csms.store.alarms import AlarmChange
-from csms.store.audit import normalised, record_configuration
-from csms.store.outbox import Outbox, enqueue_notifications
-from csms.store.tables_sharing import webhook_subscriptions as subs
+from csms.store.safety.alarms import AlarmChange
+from csms.store.sharing.audit import normalised, record_configuration
+from csms.store.sharing.outbox import Outbox, enqueue_notifications
+from csms.store.sharing.tables import webhook_subscriptions as subs
 from csms.store.writer import Writer, WriteTx
 
 log = structlog.get_logger(__name__)

@@ -9,7 +9,7 @@ Rules:
    connection) is retried after :func:`backoff_s` (exponential, capped, with jitter) until
    ``webhook_max_attempts`` attempts, then the row is marked failed.
 3. The deliverer is the composition root's task; pending rows survive restarts because they
-   live in the database (csms.store.outbox), and it starts by sending whatever is due.
+   live in the database (csms.store.sharing.outbox), and it starts by sending whatever is due.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import httpx
 import structlog
 
 from csms.config import SharingSettings
-from csms.store.outbox import Delivery, Outbox
+from csms.store.sharing.outbox import Delivery, Outbox
 
 log = structlog.get_logger(__name__)
 BATCH = 50

@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from csms.store import tables as t
-from csms.store.audit import append_later
 from csms.store.rows import utc
+from csms.store.sharing.audit import append_later
 from csms.store.writer import Writer, WriteTx
 
 
@@ -31,7 +31,7 @@ class ApiTokenRecord:
 def audit(tx: WriteTx, actor: str, action: str, resource: str, resource_id: object,
           details: dict[str, Any] | None = None, *, at: datetime | None = None) -> None:
     """Record a write (or a security-relevant fact) in the same transaction as the write
-    itself, as the next link of the tamper-evident chain (csms.store.audit). ``at`` defaults
+    itself, as the next link of the tamper-evident chain (csms.store.sharing.audit). ``at`` defaults
     to now (UTC).
 
     Raises:

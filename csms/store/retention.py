@@ -15,6 +15,11 @@ Rules:
 3. The audit log is never pruned, so its hash chain stays verifiable from the first record.
 4. Deletes run through the group-commit writer in chunks of at most :data:`CHUNK` rows, so
    the writer is never held for long and other writes interleave.
+6. The newest status row of each connector and the newest connection-log row of each charger
+   stay whatever their age: they carry the state into the next monthly report's month
+   (csms.store.city.report), so a charger quiet for half a year is not reported as unknown.
+   Connection-log rows (csms.services.connection_log, stamped with the CSMS's clock) are
+   safety logs otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import RetentionSettings
 from csms.store import tables as t
+from csms.store.city.tables import charger_connections
 from csms.store.schema import metadata
 from csms.store.writer import Writer, WriteTx
 
@@ -61,16 +67,26 @@ def _expired_sessions(cut: Cutoffs) -> ColumnElement[bool]:
     return and_(*conditions)
 
 
+def _not_newest(table: Table, *key: str) -> ColumnElement[bool]:
+    """Not the newest row (highest id) of its ``key`` (rule 6)."""
+    newest = select(func.max(table.c.id)).group_by(*(table.c[k] for k in key))
+    return table.c.id.not_in(newest)
+
+
 def plan(cut: Cutoffs) -> list[tuple[str, Table, ColumnElement[bool]]]:
     """What to delete, in a safe order (children before their sessions): label, table,
     condition."""
     expired = select(t.sessions.c.id).where(_expired_sessions(cut))
     mv, te = t.meter_values, t.transaction_events
+    h, c = t.connector_status_history, charger_connections
     return [
         ("station_events", t.station_events,
          t.station_events.c.received_at < cut.safety_logs),
-        ("connector_status_history", t.connector_status_history,
-         t.connector_status_history.c.received_at < cut.safety_logs),
+        ("connector_status_history", h, and_(
+            h.c.received_at < cut.safety_logs,
+            _not_newest(h, "station_id", "evse_id", "connector_id"))),
+        ("charger_connections", c, and_(c.c.at < cut.safety_logs,
+                                        _not_newest(c, "station_id"))),
         ("command_log", t.command_log, t.command_log.c.requested_at < cut.safety_logs),
         ("meter_values (no session)", mv, and_(mv.c.session_id.is_(None), or_(
             mv.c.received_at < cut.sessions,

@@ -11,9 +11,9 @@ import httpx
 from csms.api.access import Role
 from csms.app import Csms, running
 from csms.config import SafetyConfig, Settings
-from csms.store.alarms import StoredAlarm
-from csms.store.alarms_queries import AlarmFilter, AlarmQueries
 from csms.store.queries import Window
+from csms.store.safety.alarms import StoredAlarm
+from csms.store.safety.queries import AlarmFilter, AlarmQueries
 from simulators.station import SimStation
 from tests.api.conftest import TokenFactory, bearer
 from tests.conftest import eventually, make_settings, ocpp_url

@@ -52,10 +52,13 @@ async def answered(http: httpx.AsyncClient, secret: str, station_id: str, name: 
 
 @asynccontextmanager
 async def raw_station(csms: Csms, station_id: str) -> AsyncIterator[ClientConnection]:
-    """A connected 1.6 charge point that answers nothing unless the test does."""
+    """A connected 1.6 charge point that answers nothing unless the test does; yielded once
+    the CSMS has it connected and registered (it is stored just after it is connected)."""
     async with connect(ocpp_url(csms) + station_id,
                        subprotocols=[Subprotocol("ocpp1.6")]) as ws:
         await eventually(lambda: connected(csms, station_id))
+        await eventually(lambda: csms.store.get_station(station_id),
+                         lambda record: record is not None)
         yield ws
 
 

@@ -18,7 +18,7 @@ from csms.app import Csms
 from csms.clock import system_clock
 from csms.logs import configure_logging
 from csms.store import tables as t
-from csms.store.load import LoadStore, SeriesPoint
+from csms.store.load.store import LoadStore, SeriesPoint
 from tests.api.conftest import TokenFactory, bearer
 
 SETTINGS = {"transformer_kva": 800, "loading_factor": 0.8, "power_factor": 1.0,

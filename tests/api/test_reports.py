@@ -24,7 +24,7 @@ from csms.domain.model import AuthorizationStatus
 from csms.services.monthly_reports import Reports
 from csms.store import tables as t
 from csms.store.city.tables import charger_connections, monthly_reports
-from csms.store.tables_sharing import webhook_outbox
+from csms.store.sharing.tables import webhook_outbox
 from tests.api.conftest import TokenFactory, bearer
 from tests.api.test_organisation import cli_db, ok  # noqa: F401 - cli_db is a fixture
 from tests.conftest import eventually, make_settings
@@ -210,7 +210,7 @@ async def test_the_november_report_agrees_with_the_database_and_the_chargers(
 
 
 async def alarms_of(csms: Csms, district_id: int, level: int) -> int:
-    from csms.store.tables_safety import alarms
+    from csms.store.safety.tables import alarms
 
     async with csms.engine.connect() as conn:
         return int((await conn.execute(select(func.count()).select_from(alarms).where(

@@ -21,7 +21,7 @@ from csms.config import DatabaseSettings
 from csms.domain.model import AuthorizationStatus
 from csms.store import migrate
 from csms.store import tables as t
-from csms.store.billing_rows import resident_of_token
+from csms.store.billing.rows import resident_of_token
 from csms.store.engine import create_engine
 from csms.store.residents import Residents
 from tests.api.conftest import TokenFactory, bearer

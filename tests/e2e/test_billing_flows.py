@@ -21,8 +21,8 @@ from csms.app import Csms, running
 from csms.config import BillingSettings
 from csms.services.billing_tariffs import load_tariff_file
 from csms.store import tables as t
-from csms.store.billing_admin import BillingAdmin
-from csms.store.billing_reads import BillingReads
+from csms.store.billing.admin import BillingAdmin
+from csms.store.billing.reads import BillingReads
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 

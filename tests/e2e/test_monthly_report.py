@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from csms.app import Csms
 from csms.store import tables as t
-from csms.store import tables_billing as b
+from csms.store.billing import tables as b
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url
 from tests.e2e.test_billing_flows import drive_session, new_place

@@ -21,8 +21,8 @@ from typing import Any
 from csms.app import Csms, running
 from csms.config import LoadSettings
 from csms.domain.model import AuthorizationStatus
-from csms.store.load import LoadStore
-from csms.store.load_config import LoadConfig
+from csms.store.load.config import LoadConfig
+from csms.store.load.store import LoadStore
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 from tests.integration.test_load_support import ONE_PHASE_7KW, StepClock, make_site

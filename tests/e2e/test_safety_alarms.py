@@ -16,9 +16,9 @@ from csms.config import SafetyConfig, Settings
 from csms.domain.model import AuthorizationStatus
 from csms.services.events import AlarmChanged, DomainEvent
 from csms.store import tables as t
-from csms.store.alarms import StoredAlarm
-from csms.store.alarms_queries import AlarmFilter, AlarmQueries
 from csms.store.queries import Window
+from csms.store.safety.alarms import StoredAlarm
+from csms.store.safety.queries import AlarmFilter, AlarmQueries
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url, until
 

@@ -18,7 +18,7 @@ from csms.app import Csms, running
 from csms.config import BillingSettings
 from csms.logs import configure_logging
 from csms.store import tables as t
-from csms.store.billing_admin import BillingAdmin, PackageSpec
+from csms.store.billing.admin import BillingAdmin, PackageSpec
 from simulators.station import SimStation
 from tests.conftest import make_settings, ocpp_url
 from tests.e2e.test_billing_flows import CREATED, new_place, top_up, yunnan_tariff

@@ -19,7 +19,7 @@ from csms.config import DatabaseSettings
 from csms.store import migrate
 from csms.store import tables as t
 from csms.store.engine import create_engine
-from csms.store.tables_sharing import webhook_outbox, webhook_subscriptions
+from csms.store.sharing.tables import webhook_outbox, webhook_subscriptions
 from tests.api.test_webhooks import SECRET, Receiver
 from tests.conftest import eventually, until
 

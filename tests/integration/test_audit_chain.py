@@ -23,8 +23,8 @@ from csms.safety.audit import GENESIS
 from csms.store import migrate
 from csms.store import tables as t
 from csms.store.access import AccessStore, audit
-from csms.store.audit import verify_stored
 from csms.store.engine import create_engine
+from csms.store.sharing.audit import verify_stored
 from csms.store.writer import Writer, WriteTx
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from csms.app import running
 from csms.config import Settings, SharingSettings
 from csms.store import tables as t
-from csms.store.audit import verify_stored
+from csms.store.sharing.audit import verify_stored
 
 
 async def config_rows(settings: Settings) -> list[tuple[str, dict[str, Any]]]:

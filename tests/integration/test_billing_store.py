@@ -21,12 +21,12 @@ from csms.domain.model import (
     SessionEvent,
     SessionEventKind,
 )
-from csms.store import billing
 from csms.store import tables as t
-from csms.store import tables_billing as b
-from csms.store.billing import SessionBilling
-from csms.store.billing_admin import BillingAdmin, ScheduleSpec, SegmentSpec, TariffSpec
-from csms.store.billing_reads import BillingReads, Charge
+from csms.store.billing import store as billing
+from csms.store.billing import tables as b
+from csms.store.billing.admin import BillingAdmin, ScheduleSpec, SegmentSpec, TariffSpec
+from csms.store.billing.reads import BillingReads, Charge
+from csms.store.billing.store import SessionBilling
 from csms.store.organisation import Conflict
 from tests.e2e.test_billing_flows import CREATED, new_place, top_up, yunnan_tariff
 

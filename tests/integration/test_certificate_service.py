@@ -20,7 +20,7 @@ from csms.domain.model import RegistrationStatus
 from csms.security import ca_files
 from csms.store import tables as t
 from simulators.station import SimStation
-from tests.conftest import eventually, make_settings, ocpp_url
+from tests.conftest import eventually, make_settings, ocpp_url, until
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -156,3 +156,28 @@ async def test_only_operators_and_admins_act(csms: Csms) -> None:
         offline = await operator.post("/charge-points/CP-SCOPE/certificates/request")
         assert 409 == offline.status_code
         assert "BEGIN X509 CRL" in (await operator.get("/certificates/crl")).text
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_revoking_on_one_node_closes_the_connection_on_the_other(
+        settings: Settings, clock: Clock) -> None:
+    """Node A revokes, node B holds the charger: B closes it (CloseConnection over the
+    command bus) with the reason, and A's handshake check would refuse the certificate."""
+    clustered = settings.model_copy(update={"cluster": settings.cluster.model_copy(
+        update={"command_bus": "postgres", "claim_timeout_s": 1.0})})
+    async with running(clustered, clock) as a, running(clustered, clock) as b:
+        st = SimStation("CP-FAR", "ocpp2.0.1", ocpp_url(b))
+        st.certificates.organization = "Community Charging"
+        async with st.running():
+            await st.boot()
+            assert "Accepted" == await st.certificates.request()
+            await eventually(lambda: statuses(b, "CP-FAR"), lambda s: s == ["installed"])
+            assert a.certificates is not None
+            serial = (await a.certificates.store.list_issued("CP-FAR"))[0].serial
+            assert [serial] == await a.certificates.revoke("CP-FAR", None, "compromised",
+                                                            "test")
+            await until(lambda: not st.link.connected)
+        assert await a.certificates.is_revoked(serial)
+        assert ["certificate revoked: compromised"] == await events(
+            a, "CP-FAR", "disconnected_by_csms")

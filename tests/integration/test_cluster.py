@@ -8,10 +8,14 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 
+import httpx
 import pytest
+from sqlalchemy import select
 from websockets.asyncio.client import connect
 from websockets.typing import Subprotocol
 
+from csms.api.access import Role
+from csms.api.tokens import new_token
 from csms.app import Csms, running
 from csms.config import load_settings
 from csms.domain.commands import (
@@ -21,13 +25,16 @@ from csms.domain.commands import (
     TriggerableMessage,
     TriggerMessage,
 )
+from csms.domain.model import RegistrationStatus
 from csms.errors import CommandRejected, CommandTimeout, StationOffline
 from csms.services import command_bus
 from csms.services import command_codec as codec
-from csms.store.alarms_queries import AlarmFilter, AlarmQueries
+from csms.store import tables as t
 from csms.store.queries import Window
+from csms.store.safety.queries import AlarmFilter, AlarmQueries
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
+from tests.integration.test_server import BOOT_16, call, raw
 
 pytestmark = pytest.mark.postgres
 ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
@@ -137,3 +144,34 @@ async def test_an_alarm_raised_on_one_node_clears_on_the_next(
         await second.boot()
         await second.send_status(1, "Available", error_code="NoError")
         await eventually(lambda: over_voltage("cleared"))
+
+
+@ON_POSTGRES
+async def test_rejecting_a_charger_on_one_node_closes_its_connection_on_the_other(
+    nodes: tuple[Csms, Csms],
+) -> None:
+    """Revocation takes effect wherever the charger is connected: the operator rejects it
+    through node A's API, node B closes its connection with the reason, and the station
+    event and audit row are recorded."""
+    a, b = nodes
+    await a.store.add_station("CP-REVOKE", RegistrationStatus.ACCEPTED)
+    secret, record = new_token(Role.ADMIN, created_by="test", now=a.stations.now())
+    await a.access.add_token(record)
+    async with raw(b, "CP-REVOKE") as ws:
+        await call(ws, "BootNotification", BOOT_16)
+        assert not await on(a, "CP-REVOKE")
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{a.api_port}") as http:
+            answer = await http.put("/charge-points/CP-REVOKE/registration",
+                                    headers={"Authorization": f"Bearer {secret}"},
+                                    json={"status": "Rejected"})
+        assert 200 == answer.status_code, answer.text
+        await ws.wait_closed()
+        assert ws.close_reason == "charge point rejected"
+    async with a.engine.connect() as conn:
+        events = (await conn.execute(select(t.station_events.c.code).where(
+            t.station_events.c.station_id == "CP-REVOKE",
+            t.station_events.c.kind == "disconnected_by_csms"))).scalars().all()
+        audited = (await conn.execute(select(t.audit_log.c.action).where(
+            t.audit_log.c.resource_id == "CP-REVOKE"))).scalars().all()
+    assert ["charge point rejected"] == list(events)
+    assert "disconnect" in audited

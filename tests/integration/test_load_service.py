@@ -23,8 +23,8 @@ from csms.services.events import (
 )
 from csms.services.load_site import Refusal, SiteState
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME
-from csms.store.load import LoadStore
-from csms.store.load_config import LoadConfig
+from csms.store.load.config import LoadConfig
+from csms.store.load.store import LoadStore
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 from tests.integration.test_load_support import ONE_PHASE_7KW, StepClock, make_site

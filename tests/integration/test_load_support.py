@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from csms.app import Csms
 from csms.clock import system_clock
 from csms.store import tables as t
-from csms.store.load_config import LoadConfig
+from csms.store.load.config import LoadConfig
 from simulators.model import Hardware
 
 ONE_PHASE_7KW = Hardware(max_current_a=32.0, phases=1, voltage_v=220.0)  # 7 kW

@@ -18,8 +18,9 @@ from csms.config import DatabaseSettings, RetentionSettings, load_settings
 from csms.errors import ConfigError
 from csms.store import migrate, retention
 from csms.store import tables as t
-from csms.store.audit import verify_stored
+from csms.store.city.tables import charger_connections
 from csms.store.engine import create_engine
+from csms.store.sharing.audit import verify_stored
 from csms.store.writer import Writer, WriteTx
 
 NOW = datetime(2030, 6, 1, tzinfo=UTC)
@@ -69,6 +70,14 @@ async def seed(engine: AsyncEngine) -> None:
             await conn.execute(insert(t.command_log).values(
                 station_id="CP-1", action="Reset", request={}, outcome="answered",
                 requested_at=at))
+            await conn.execute(insert(charger_connections).values(
+                station_id="CP-1", connected=at == FRESH, at=at))
+        # quiet for half a year: the only (so the newest) row of each is kept (rule 6)
+        await conn.execute(insert(t.connector_status_history).values(
+            station_id="CP-1", evse_id=2, connector_id=1, status="Unavailable", at=OLD_SAFETY,
+            received_at=OLD_SAFETY))
+        await conn.execute(insert(charger_connections).values(
+            station_id="CP-QUIET", connected=True, at=OLD_SAFETY))
         for n, (status, ended) in enumerate([("ended", OLD_SESSION), ("ended", KEPT_SESSION),
                                              ("active", None)]):
             sid = (await conn.execute(insert(t.sessions).values(
@@ -88,14 +97,15 @@ async def seed(engine: AsyncEngine) -> None:
                 received_at=at))
 
 
-EXPECTED = {"station_events": 1, "connector_status_history": 1, "command_log": 1,
+EXPECTED = {"station_events": 1, "connector_status_history": 1, "charger_connections": 1,
+            "command_log": 1,
             "meter_values (no session)": 1, "meter_values (expired sessions)": 1,
             "transaction_events": 1, "sessions": 1}
 
 
 async def counts(engine: AsyncEngine) -> dict[str, int]:
-    tables = (t.station_events, t.connector_status_history, t.command_log, t.sessions,
-              t.meter_values, t.transaction_events, t.audit_log)
+    tables = (t.station_events, t.connector_status_history, charger_connections, t.command_log,
+              t.sessions, t.meter_values, t.transaction_events, t.audit_log)
     async with engine.connect() as conn:
         return {table.name: int((await conn.execute(
             select(func.count()).select_from(table))).scalar_one()) for table in tables}
@@ -104,7 +114,8 @@ async def counts(engine: AsyncEngine) -> dict[str, int]:
 class TestPrune:
     async def test_counts_then_deletes_only_expired_rows(self, engine: AsyncEngine) -> None:
         """The dry run counts one of each; pruning deletes exactly those; the old active
-        session, the kept session and fresh logs stay; a second prune finds nothing."""
+        session, the kept session, fresh logs and the newest (if old) status and connection
+        rows of a quiet connector and charger stay; a second prune finds nothing."""
         cut = retention.Cutoffs.of(RetentionSettings(), NOW)
         assert EXPECTED == await retention.count(engine, cut)
         writer = Writer(engine)
@@ -122,7 +133,8 @@ class TestPrune:
             with pytest.raises(asyncio.CancelledError):
                 await task
         after = await counts(engine)
-        assert {"station_events": 1, "connector_status_history": 1, "command_log": 1,
+        assert {"station_events": 1, "connector_status_history": 2, "charger_connections": 2,
+                "command_log": 1,
                 "sessions": 2, "meter_values": 3, "transaction_events": 2,
                 "audit_log": 1} == after
         assert (await verify_stored(engine)).broken is None
@@ -142,12 +154,12 @@ class TestPrune:
         before = await counts(engine)
         dry = await asyncio.to_thread(prune)
         assert 0 == dry.returncode, dry.stderr
-        assert "would delete 7 rows" in dry.stdout
+        assert "would delete 8 rows" in dry.stdout
         assert "  sessions: 1" in dry.stdout
         assert before == await counts(engine)
         done = await asyncio.to_thread(prune, "--apply")
-        assert "deleted 7 rows; the audit log is never pruned" in done.stdout
-        assert 7 == sum(before.values()) - sum((await counts(engine)).values())
+        assert "deleted 8 rows; the audit log is never pruned" in done.stdout
+        assert 8 == sum(before.values()) - sum((await counts(engine)).values())
 
 
 DEAD_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)

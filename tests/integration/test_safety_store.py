@@ -22,10 +22,10 @@ from csms.services.events import (
     SiteOverloaded,
 )
 from csms.store import tables as t
-from csms.store.alarms import AlarmStore, Placed
-from csms.store.alarms_queries import AlarmFilter, AlarmQueries
 from csms.store.queries import Window
-from csms.store.tables_safety import alarms
+from csms.store.safety.alarms import AlarmStore, Placed
+from csms.store.safety.queries import AlarmFilter, AlarmQueries
+from csms.store.safety.tables import alarms
 from tests.api.test_sessions import new_place, place_station
 from tests.conftest import eventually, make_settings
 

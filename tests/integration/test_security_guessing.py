@@ -17,7 +17,7 @@ from csms.api.access import Role
 from csms.app import Csms, running
 from csms.domain.model import RegistrationStatus
 from csms.store import tables as t
-from csms.store import tables_safety as ts
+from csms.store.safety import tables as ts
 from tests.conftest import eventually, make_settings
 from tests.integration.test_server import BOOT_16, call, raw
 

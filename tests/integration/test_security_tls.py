@@ -5,6 +5,7 @@ certificates whose CN must be the charge point id (issue 15, parts 1 and 2)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 import warnings
 from dataclasses import dataclass
@@ -21,7 +22,9 @@ from websockets.typing import Subprotocol
 
 from csms import passwords
 from csms.app import Csms, running
+from csms.config import load_settings
 from csms.domain.model import RegistrationStatus
+from csms.errors import ConfigError
 from csms.handlers.tls import OCPP_TLS12_CIPHERS
 from csms.store import tables as t
 from tests.conftest import make_settings
@@ -200,7 +203,6 @@ class TestProfile3:
         async with running(tls_settings(database_url, pki, profile=2)) as app:  # type: ignore[arg-type]
             await app.store.add_station("CP-UP", RegistrationStatus.ACCEPTED,
                                         passwords.hash_password("up-password-01234"))
-            import base64
             basic = {"Authorization": "Basic " + base64.b64encode(
                 b"CP-UP:up-password-01234").decode()}
             assert "Accepted" == await boots(app, "CP-UP", client_context(pki), basic)
@@ -213,3 +215,56 @@ class TestProfile3:
             assert 401 == caught.value.response.status_code
             await app.store.set_station("CP-UP", security_profile=2)  # the operator's PATCH
             assert "Accepted" == await boots(app, "CP-UP", client_context(pki), basic)
+
+
+async def boots_plain(app: Csms, station_id: str, headers: dict[str, str]) -> str:
+    async with connect(f"ws://127.0.0.1:{app.ocpp.port}/{station_id}",
+                       subprotocols=[Subprotocol("ocpp1.6")], additional_headers=headers) as ws:
+        await ws.send(orjson.dumps([2, "1", "BootNotification", BOOT_16]).decode())
+        return str(orjson.loads(await ws.recv())[2]["status"])
+
+
+class TestMovingUpToProfile2:
+    async def test_a_tls_port_beside_the_plain_one_holds_a_charger_that_used_it(
+            self, database_url: str, pki: Pki) -> None:
+        """Profile 1 on ``port`` and TLS on ``tls_port`` (TC_083's upgrade path): once a
+        charger has authenticated over TLS it is held to profile 2 (audited), so its password
+        on the plain port is refused, until an operator lowers it."""
+        f = pki.files
+        settings = make_settings(database_url, security_profile=1, tls_port=0,
+                                 tls_cert_file=f["rsa_cert"], tls_key_file=f["rsa_key"])
+        basic = {"Authorization": "Basic " + base64.b64encode(
+            b"CP-MOVE:move-password-0123").decode()}
+        async with running(settings) as app:
+            await app.store.add_station("CP-MOVE", RegistrationStatus.ACCEPTED,
+                                        passwords.hash_password("move-password-0123"))
+            assert "Accepted" == await boots_plain(app, "CP-MOVE", basic)
+            assert await profile_of(app, "CP-MOVE") is None
+            async with connect(f"wss://127.0.0.1:{app.ocpp.tls_port}/CP-MOVE",
+                               ssl=client_context(pki), subprotocols=[Subprotocol("ocpp1.6")],
+                               additional_headers=basic) as ws:
+                await ws.send(orjson.dumps([2, "1", "BootNotification", BOOT_16]).decode())
+                assert "Accepted" == orjson.loads(await ws.recv())[2]["status"]
+            assert 2 == await profile_of(app, "CP-MOVE")
+            async with app.engine.connect() as conn:
+                raised = (await conn.execute(select(t.audit_log.c.details).where(
+                    t.audit_log.c.action == "raise_security_profile"))).scalars().all()
+            assert [2] == [d["security_profile"] for d in raised]
+            with pytest.raises(InvalidStatus) as caught:
+                await boots_plain(app, "CP-MOVE", basic)
+            assert 401 == caught.value.response.status_code
+            await app.store.set_station("CP-MOVE", security_profile=1)  # the operator's PATCH
+            assert "Accepted" == await boots_plain(app, "CP-MOVE", basic)
+
+    @pytest.mark.parametrize(("server", "message"), [
+        ({"security_profile": 2, "tls_port": 9443}, "tls_port is only for security_profile"),
+        ({"security_profile": 1, "tls_port": 9443}, "tls_port needs tls_cert_file"),
+    ])
+    def test_a_tls_port_where_it_cannot_work_is_refused(
+            self, pki: Pki, server: dict[str, object], message: str) -> None:
+        f = pki.files
+        if server["security_profile"] == 2:
+            server = {**server, "tls_cert_file": f["rsa_cert"], "tls_key_file": f["rsa_key"]}
+        with pytest.raises(ConfigError, match=message) as caught:
+            load_settings(None, server=server)
+        assert "server" in str(caught.value)

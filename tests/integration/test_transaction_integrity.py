@@ -11,7 +11,7 @@ from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
 from csms.services.events import DomainEvent, SessionRecorded
 from csms.store import tables as t
-from csms.store import tables_safety as ts_
+from csms.store.safety import tables as ts_
 from csms.store.sessions.review import Correction, Decision, SessionReviews
 from tests.conftest import eventually
 from tests.integration.test_server import BOOT_16, call, raw

@@ -27,8 +27,8 @@ from csms.handlers import commands_v16, commands_v201
 from csms.services.billing_costs import CostDisplay
 from csms.services.billing_tariffs import load_tariff_file
 from csms.services.events import MeterValuesRecorded, SessionRecorded, StationConnected
-from csms.store.billing import register_samples
-from csms.store.billing_rows import fen, yuan
+from csms.store.billing.rows import fen, yuan
+from csms.store.billing.store import register_samples
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 money = st.decimals(min_value=-1000, max_value=1000, places=2, allow_nan=False,

@@ -40,3 +40,30 @@ def test_nonsense_limits_are_refused() -> None:
     for args in ((0, 1.0), (1, 0.0)):
         with pytest.raises(ValueError, match="burst"):
             FailureThrottle(*args)
+
+
+def test_attempts_in_flight_hold_their_tokens() -> None:
+    """Rule 5: with a bucket of 3, of five attempts begun at once three are let through; two
+    failures and a success leave one token, and the reservations are gone."""
+    throttle = FailureThrottle(burst=3, refill_s=60)
+    begun = [throttle.begin(["cp"], 0.0) for _ in range(5)]
+    assert [True, True, True, False, False] == begun
+    assert throttle.retry_after_s(["cp"], 0.0) > 0  # all reserved: locked meanwhile
+    assert [] == throttle.failed(["cp"], 1.0)
+    throttle.end(["cp"])
+    assert [] == throttle.failed(["cp"], 1.0)
+    throttle.end(["cp"])
+    throttle.end(["cp"])  # the success: not counted (rule 2)
+    assert 0 == throttle.retry_after_s(["cp"], 1.0)
+    assert throttle.begin(["cp"], 1.0)
+    assert not throttle.begin(["cp"], 1.0)  # one token left, and it is reserved
+    throttle.end(["cp"])
+    throttle.end(["cp"])  # more ends than begins: nothing goes negative
+    assert throttle.begin(["cp"], 1.0)
+
+
+def test_a_begin_reserves_all_keys_or_none() -> None:
+    throttle = FailureThrottle(burst=1, refill_s=60)
+    assert throttle.begin(["id"], 0.0)
+    assert not throttle.begin(["address", "id"], 0.0)  # "id" is reserved: nothing taken
+    assert throttle.begin(["address"], 0.0)

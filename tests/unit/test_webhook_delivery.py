@@ -10,7 +10,7 @@ import pytest
 
 from csms.services.feed import Notice
 from csms.services.webhooks import backoff_s, signature
-from csms.store.outbox import Subscription, matches
+from csms.store.sharing.outbox import Subscription, matches
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -37,9 +37,9 @@ from csms.safety.lifecycle import RefusedTransition
 from csms.safety.report import daily_summary
 from csms.services.safety import SafetyMonitor
 from csms.store.access import Location
-from csms.store.alarms import StoredAlarm
-from csms.store.alarms_queries import AlarmFilter, AlarmQueries
 from csms.store.organisation import NotFound
+from csms.store.safety.alarms import StoredAlarm
+from csms.store.safety.queries import AlarmFilter, AlarmQueries
 
 router = APIRouter(tags=["alarms"])
 Reader = Annotated[Principal, Depends(require(Family.SAFETY, "read"))]

@@ -11,7 +11,7 @@ from pydantic import BaseModel, StringConstraints
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import FORBIDDEN, Page, PagingDep, Printable, UtcTime, page_of
-from csms.store.audit import AuditFilter, AuditRow, list_rows, verify_stored
+from csms.store.sharing.audit import AuditFilter, AuditRow, list_rows, verify_stored
 
 router = APIRouter(prefix="/audit-log", tags=["audit"])
 Reader = Annotated[Principal, Depends(require(Family.ADMIN, "read"))]

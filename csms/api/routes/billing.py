@@ -38,9 +38,9 @@ from csms.app import Csms
 from csms.services.billing_tariffs import PackageBody, TariffBody
 from csms.store import tables as t
 from csms.store.access import location_of_community, location_of_site, location_of_station
-from csms.store.billing_admin import BillingAdmin
-from csms.store.billing_reads import BillingReads, Charge
-from csms.store.billing_rows import plain, yuan
+from csms.store.billing.admin import BillingAdmin
+from csms.store.billing.reads import BillingReads, Charge
+from csms.store.billing.rows import plain, yuan
 from csms.store.rows import utc
 
 router = APIRouter(tags=["billing: tariffs and packages"])

@@ -37,8 +37,8 @@ from csms.api.routes.billing import ChargeOut, charge_out
 from csms.api.scope import require_location
 from csms.app import Csms
 from csms.services.billing_statement import statement_csv
-from csms.store.billing_admin import BillingAdmin
-from csms.store.billing_reads import BillingReads
+from csms.store.billing.admin import BillingAdmin
+from csms.store.billing.reads import BillingReads
 from csms.store.residents import Residents
 from csms.tariffs.ledger import LedgerEntry
 

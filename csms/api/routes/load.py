@@ -20,8 +20,8 @@ from csms.api.models import MAX_ID, ONE, WRITE_ONE, Printable, UtcTime, store_er
 from csms.api.scope import require_site, require_station
 from csms.app import Csms
 from csms.smartcharging.site import headroom
-from csms.store.load import EvseDefaults, LoadStore
-from csms.store.load_config import LoadConfig, read_feeders, read_site_load
+from csms.store.load.config import LoadConfig, read_feeders, read_site_load
+from csms.store.load.store import EvseDefaults, LoadStore
 
 router = APIRouter(tags=["orderly charging"])
 Reader = Annotated[Principal, Depends(require(Family.LOAD, "read"))]

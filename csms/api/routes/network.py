@@ -21,6 +21,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
+import structlog
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, status
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -49,10 +50,13 @@ from csms.api.models import (
 )
 from csms.api.scope import require_site, require_station, visible_communities
 from csms.app import Csms
+from csms.domain.commands import CloseConnection
 from csms.domain.model import RegistrationStatus, StationEventReported
+from csms.errors import CommandError, StationOffline
 from csms.store.access import location_of_community, location_of_site
 from csms.store.network import ChargePoint, ChargePointFilter, Network
 
+log = structlog.get_logger(__name__)
 router = APIRouter(tags=["sites and charge points"])
 Reader = Annotated[Principal, Depends(require(Family.NETWORK, "read"))]
 Writer = Annotated[Principal, Depends(require(Family.NETWORK, "write"))]
@@ -356,12 +360,15 @@ async def set_registration(station_id: StationId, body: RegistrationIn, csms: Cs
 
 
 async def _disconnect(csms: Csms, station_id: str, reason: str, actor: str) -> None:
-    """Close the charge point's connection on this node, if it has one, saying why (the
-    close reason, a station event and an audit row)."""
-    connection = csms.connections.get(station_id)
-    if connection is None:
+    """Close the charge point's connection on whichever node holds it, if any, saying why
+    (the close reason, a station event and an audit row)."""
+    try:
+        await csms.commands.send(station_id, CloseConnection(reason), requested_by=actor)
+    except StationOffline:  # connected nowhere (or the bus is down: it reconnects refused)
         return
-    await connection.close(reason)
+    except CommandError as exc:
+        log.warning("network.disconnect_failed", station_id=station_id, error=str(exc))
+        return
     details: dict[str, object] = {"reason": reason, "by": actor}
     await csms.stations.reported([StationEventReported(
         station_id, "disconnected_by_csms", csms.stations.now(), code=reason,

@@ -33,7 +33,7 @@ from csms.api.models import (
 from csms.app import Csms
 from csms.store import tables as t
 from csms.store.access import location_of_community
-from csms.store.outbox import Delivery, Outbox, Subscription
+from csms.store.sharing.outbox import Delivery, Outbox, Subscription
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
 Reader = Annotated[Principal, Depends(require(Family.ADMIN, "read"))]

@@ -30,13 +30,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.city import report as r
 from csms.store import tables as t
-from csms.store import tables_billing as b
-from csms.store import tables_load as tl
-from csms.store import tables_safety as ts
-from csms.store.billing_reads import month_bounds
+from csms.store.billing import tables as b
+from csms.store.billing.reads import month_bounds
 from csms.store.city.tables import charger_connections
 from csms.store.city.tables import monthly_reports as mr
+from csms.store.load import tables as tl
 from csms.store.rows import utc
+from csms.store.safety import tables as ts
 from csms.store.writer import Writer, WriteTx
 
 VOLTAGE_V = 230

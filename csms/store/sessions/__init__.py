@@ -23,7 +23,7 @@ csms.domain.transactions):
 8. A start register that the first later reading cannot be reached from (more than the
    charger's maximum power over the time between) is replaced by that reading; a session
    with implausible energy or one that ends before it starts is flagged, and billing waits
-   for an operator's decision (csms.store.billing).
+   for an operator's decision (csms.store.billing.store).
 9. Energy is the register at stop minus the register at start, never negative; a fall beyond
    the tolerance (at least 1 Wh for whole-Wh registers) is recorded.
 10. The verdict carries what was applied (``SessionChange``) and the anomalies noticed, for

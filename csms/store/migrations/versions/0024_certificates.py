@@ -1,7 +1,7 @@
 """certificates: what the CSMS's CA issued, and what chargers report as installed
 
 Revision ID: 0024
-Revises: 0014
+Revises: 0025
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0024'
-down_revision = '0014'
+down_revision = '0025'
 branch_labels = None
 depends_on = None
 

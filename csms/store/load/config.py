@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.smartcharging.headroom import DayType
 from csms.store import tables as t
-from csms.store import tables_load as tl
 from csms.store.access import audit
+from csms.store.load import tables as tl
 from csms.store.organisation import BadReference, Conflict, NotFound, StoreError, submit
 from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import token_key
 from csms.store import tables as t
-from csms.store import tables_billing as b
+from csms.store.billing import tables as b
 from csms.store.rows import utc
 from csms.tariffs.ledger import EntryKind, LedgerEntry, receivable, wallet
 from csms.tariffs.model import DayType, Period, TariffVersion, TouRate, TouSchedule

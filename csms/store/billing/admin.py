@@ -25,10 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.store import tables as t
-from csms.store import tables_billing as b
 from csms.store.access import audit
-from csms.store.billing_rows import entry_row, fen, ledger
-from csms.store.billing_rows import package as to_package
+from csms.store.billing import tables as b
+from csms.store.billing.rows import entry_row, fen, ledger
+from csms.store.billing.rows import package as to_package
 from csms.store.organisation import (
     BadReference,
     Conflict,

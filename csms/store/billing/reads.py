@@ -25,9 +25,9 @@ from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.store import tables as t
-from csms.store import tables_billing as b
-from csms.store.billing import wallet_balance_fen
-from csms.store.billing_rows import plain, yuan
+from csms.store.billing import tables as b
+from csms.store.billing.rows import plain, yuan
+from csms.store.billing.store import wallet_balance_fen
 from csms.store.organisation import Listing, fetch_page
 from csms.store.rows import utc
 from csms.tariffs.ledger import receivable, wallet

@@ -30,7 +30,7 @@ from csms.store import tables as t
 from csms.store.access import audit
 from csms.store.organisation import NotFound
 from csms.store.rows import utc
-from csms.store.tables_safety import alarm_actions, alarms
+from csms.store.safety.tables import alarm_actions, alarms
 from csms.store.writer import Writer, WriteTx
 
 RULE_ACTOR = "rule:safety"

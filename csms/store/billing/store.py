@@ -39,8 +39,8 @@ from csms.domain.model import StationEventReported
 from csms.domain.sessions import ENERGY_REGISTER
 from csms.domain.transactions import SessionFlag, needs_review
 from csms.store import tables as t
-from csms.store import tables_billing as b
-from csms.store.billing_rows import (
+from csms.store.billing import tables as b
+from csms.store.billing.rows import (
     entry_row,
     fen,
     ledger,

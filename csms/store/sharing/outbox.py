@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.services.feed import Notice
 from csms.store.access import audit
 from csms.store.rows import utc
-from csms.store.tables_sharing import webhook_outbox as ob
-from csms.store.tables_sharing import webhook_subscriptions as subs
+from csms.store.sharing.tables import webhook_outbox as ob
+from csms.store.sharing.tables import webhook_subscriptions as subs
 from csms.store.writer import Writer, WriteTx
 
 KINDS = ("alarm", "connector_status", "station_event", "report")

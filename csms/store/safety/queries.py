@@ -16,10 +16,10 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.safety.report import AlarmFacts
-from csms.store.alarms import ActionRecord, StoredAlarm, stored
 from csms.store.queries import Paged, Window, count_and_fetch, time_range
 from csms.store.rows import utc
-from csms.store.tables_safety import alarm_actions, alarms
+from csms.store.safety.alarms import ActionRecord, StoredAlarm, stored
+from csms.store.safety.tables import alarm_actions, alarms
 
 
 @dataclass(frozen=True, slots=True)

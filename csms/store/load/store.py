@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME, BaseLoadProfile, DayType
 from csms.smartcharging.site import BaseReading, EvseSpec, Feeder, SiteLimits
 from csms.store import tables as t
-from csms.store import tables_load as tl
+from csms.store.load import tables as tl
 from csms.store.reservations import awaiting_car
 from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx

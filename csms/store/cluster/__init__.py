@@ -1,0 +1,1 @@
+"""What the nodes of a cluster share beyond the OCPP data: claims on once-only jobs."""

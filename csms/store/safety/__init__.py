@@ -1,0 +1,1 @@
+"""Safety alarms in the database: their tables, the alarm store and the alarm queries."""
