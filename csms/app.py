@@ -28,6 +28,9 @@ from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
 from csms.metrics import Metrics
 from csms.services.billing import BillingService
+from csms.services.certificate_setup import compose_certificates
+from csms.services.certificate_trust import CertificateTrust
+from csms.services.certificates import CertificateService
 from csms.services.clock_watch import ClockWatch
 from csms.services.command_bus import PostgresCommandBus
 from csms.services.commands import CommandService
@@ -92,6 +95,8 @@ class Csms:
     firmware: FirmwareService | None = None  # firmware files, updates, rollouts
     logs: LogService | None = None  # diagnostics / log requests and uploads
     reports: ReportCollector | None = None  # reports in parts (csms.services.reports)
+    certificates: CertificateService | None = None  # our CA (certificates.enabled)
+    certificate_trust: CertificateTrust | None = None  # chargers' installed certificates
 
     @property
     def bus(self) -> EventBus:
@@ -229,6 +234,7 @@ async def running(
             csms = await _start_safety(csms, writer, bus, clock)
             csms = await _start_clock_watch(csms, bus, clock)
             csms = _start_reports(csms, writer, clock)
+            csms = _start_certificates(csms, writer, clock)
             csms = dataclasses.replace(csms, connection_log=ConnectionLog(
                 bus, writer, settings.cluster.node(), clock))
             if settings.api.enabled:
@@ -252,6 +258,8 @@ async def running(
                 await csms.monthly_reports.stop()
             if csms.sharing is not None:
                 await csms.sharing.stop()
+            if csms.certificates is not None:
+                await csms.certificates.stop()
             await firmware.stop()
             await billing.stop()
             await device_model.stop()
@@ -348,6 +356,12 @@ def _start_reports(csms: Csms, writer: Writer, clock: Clock) -> Csms:
     if csms.settings.reports.enabled:
         reports.start()
     return dataclasses.replace(csms, monthly_reports=reports)
+
+
+def _start_certificates(csms: Csms, writer: Writer, clock: Clock) -> Csms:
+    """Chargers' trust stores; our CA and its expiry watch (csms.services.certificate_setup)."""
+    service, trust = compose_certificates(csms, writer, clock)
+    return dataclasses.replace(csms, certificates=service, certificate_trust=trust)
 
 
 async def _command_bus(

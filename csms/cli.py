@@ -24,6 +24,7 @@ from csms import (
     cli_audit,
     cli_auth,
     cli_billing,
+    cli_certs,
     cli_city,
     cli_db,
     cli_device,
@@ -66,6 +67,9 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
         return int(asyncio.run(args.func(settings, args)) or 0)
     except KeyboardInterrupt:
         return 0
+    except ConfigError as exc:  # found at start-up (e.g. an exposed CA key)
+        print(f"csms: {exc}", file=sys.stderr)
+        return 2
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_device.register(sub)  # devicemodel show / monitors / safety-monitors
     cli_files.register(sub)  # firmware upload/files/rollout/status, logs list/fetch
     cli_auth.register(sub)  # locallist show / wanted, reservation list
+    cli_certs.register(sub)  # ca init / check / list / sign / revoke / crl / installed
 
     cp = sub.add_parser("chargepoint", help="charge points").add_subparsers(
         required=True, metavar="ACTION")

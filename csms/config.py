@@ -368,6 +368,34 @@ class ReportSettings(_Section):
         return value
 
 
+class CertificateSettings(_Section):
+    """``[certificates]``: the CSMS-run certificate authority (csms.services.certificates)."""
+
+    enabled: bool = False
+    ca_cert_file: Path | None = None  # PEM; created by `csms ca init`
+    ca_key_file: Path | None = None  # PEM private key, readable by its owner only
+    ca_key_passphrase: str | None = Field(default=None, min_length=1, repr=False)
+    organization: str | None = None  # the subject O a charger's CSR must carry
+    validity_days: int = Field(default=365, ge=1, le=36500)
+    renew_before_days: int = Field(default=30, ge=0, le=36500)
+    watch_interval_s: float = Field(default=3600.0, gt=0)
+    run_watch: bool = True  # with several nodes: true on one node only
+    rsa_min_bits: int = Field(default=2048, ge=2048)
+    ec_curves: tuple[str, ...] = ("secp256r1", "secp384r1")
+    crl_file: Path | None = None  # rewritten after each revocation
+    crl_next_update_days: int = Field(default=7, ge=1)
+    # ISO 15118 (2.0.1 Get15118EVCertificate): a directory of prepared answers, one file
+    # <sha256 of the exiRequest, hex>.b64 holding the Base64 exiResponse; none: Failed.
+    ev_certificate_responses: Path | None = None
+
+    @model_validator(mode="after")
+    def _files_when_enabled(self) -> CertificateSettings:
+        if self.enabled and (self.ca_cert_file is None or self.ca_key_file is None):
+            missing = "ca_cert_file" if self.ca_cert_file is None else "ca_key_file"
+            raise ValueError(f"certificates.{missing} is needed when certificates.enabled")
+        return self
+
+
 class Settings(BaseSettings):
     """The whole configuration; build it with :func:`load_settings`."""
 
@@ -393,6 +421,7 @@ class Settings(BaseSettings):
     city: CitySettings = CitySettings()
     reports: ReportSettings = ReportSettings()
     files: FilesSettings = FilesSettings()
+    certificates: CertificateSettings = CertificateSettings()
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:

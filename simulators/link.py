@@ -32,6 +32,7 @@ import base64
 import contextlib
 import functools
 import random
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -122,6 +123,9 @@ class Link:
         self._services: dict[str, asyncio.Task[None]] = {}
         self._last_calls: dict[str, str] = {}
         self._raw_waiters: dict[str, asyncio.Future[Answer]] = {}
+        # the client TLS context for wss:// URLs (profile 3: with the station's certificate,
+        # simulators.certificates); None: the default for the URL
+        self.ssl: ssl.SSLContext | None = None
 
     @property
     def connected(self) -> bool:
@@ -170,12 +174,14 @@ class Link:
             raise body_error
 
     async def _connect(self) -> ClientConnection:
+        tls: dict[str, Any] = {} if self.ssl is None else {"ssl": self.ssl}
         ws = await connect(
             self.ws_url(),
             subprotocols=[Subprotocol(self.version.value)],
             additional_headers=self._headers(),
             open_timeout=self.open_timeout_s,
             proxy=None,
+            **tls,
         )
         if ws.subprotocol != self.version.value:
             await ws.close()

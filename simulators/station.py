@@ -41,6 +41,7 @@ from datetime import datetime
 
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid
+from simulators.certificates import SimCertificates
 from simulators.charging import ChargingSession
 from simulators.clock import SimClock
 from simulators.dialect import dialect_for
@@ -122,6 +123,7 @@ class SimStation(StationPlumbing):
         self.link.on_reconnected = self.outbox.reconnected
         self.link.on_rebooted = self._rebooted
         self.files = FileTransfers(self)  # firmware updates, log uploads
+        self.certificates = SimCertificates(self)  # key, CSRs, trust store
         self.reactions = Reactions(self)
         self.reservations = Reservations(self)
         self.faults = FaultInjector(self)

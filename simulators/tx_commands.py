@@ -7,8 +7,8 @@ Rules:
    ``ongoingIndicator`` (only with a transactionId) is whether it runs on a connector now.
 2. ExtendedTriggerMessage does what TriggerMessage does for Boot, Heartbeat, Status and
    MeterValues; LogStatusNotification and FirmwareStatusNotification are sent with status
-   Idle (nothing uploading or installing); SignChargePointCertificate is NotImplemented (the
-   simulator has no key pair to sign).
+   Idle (nothing uploading or installing); SignChargePointCertificate is Accepted and a
+   CSR follows (simulators.certificates).
 3. GetChargingProfiles: NoProfiles when no installed profile matches (evseId, purpose,
    stackLevel, chargingProfileId); else Accepted, then one ReportChargingProfiles per EVSE
    (the profiles as received, source CSO), ``tbc`` true on all but the last.
@@ -139,6 +139,8 @@ def v16_handlers(st: SimStation) -> dict[str, Handler]:
 
             st.link.after_answer(f"extended-trigger-{message}", send)
             return {"status": "Accepted"}
+        if message == "SignChargePointCertificate":
+            return {"status": st.certificates.triggered()}
         return {"status": "NotImplemented"}
 
     return {"ExtendedTriggerMessage": extended_trigger}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from simulators import tx_commands
+from simulators.certificates import handlers as certificate_handlers
 from simulators.files import v16_handlers
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v16_cost_text
@@ -80,6 +81,7 @@ class V16Commands:
             **v16_handlers(self._r.files),
             "DataTransfer": self.data_transfer,
             **tx_commands.v16_handlers(self._r.station),
+            **certificate_handlers(self._r.station),
         }
 
     async def data_transfer(self, p: Payload) -> Payload:

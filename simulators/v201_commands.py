@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from simulators import tx_commands
+from simulators.certificates import SIGN_TRIGGERS
+from simulators.certificates import handlers as certificate_handlers
 from simulators.files import v201_handlers
 from simulators.model import Purpose, iso_utc
 from simulators.pricing import v201_cost_text
@@ -75,6 +77,7 @@ class V201Commands:
             **v201_handlers(self._r.files),
             "CostUpdated": self.cost_updated,
             **tx_commands.v201_handlers(self._r.station),
+            **certificate_handlers(self._r.station),
         }
 
     async def cost_updated(self, p: Payload) -> Payload:
@@ -169,7 +172,10 @@ class V201Commands:
 
     async def trigger_message(self, p: Payload) -> Payload:
         """Accepted and sent for Boot, Heartbeat, Status, MeterValues, TransactionEvent
-        (Rejected without a transaction); NotImplemented otherwise."""
+        (Rejected without a transaction), SignChargingStationCertificate (a CSR follows:
+        simulators.certificates); NotImplemented otherwise."""
+        if p["requestedMessage"] in SIGN_TRIGGERS:
+            return {"status": self._r.station.certificates.triggered()}
         if p["requestedMessage"] not in TRIGGERABLE:
             return {"status": "NotImplemented"}
         evse = p.get("evse") or {}

@@ -70,7 +70,9 @@ def paging(
 PagingDep = Annotated[Paging, Depends(paging)]
 
 
-def _printable(value: str) -> str:
+def _printable(value: str | None) -> str | None:
+    if value is None:  # an optional field sent as null (`Annotated[str | None, ..., Printable]`)
+        return value
     if any(ord(c) < 0x20 or ord(c) == 0x7F or 0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise ValueError("must not contain control characters")
     return value

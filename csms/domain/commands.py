@@ -23,6 +23,7 @@ from csms.domain.commands_auth import (
     ReserveNow,
     SendLocalList,
 )
+from csms.domain.commands_certs import CertificateCommand, InstalledCertificates
 from csms.domain.commands_files import GetLog, LogAnswer, UpdateFirmware
 from csms.domain.commands_tx import TransactionStatus, TxCommand
 from csms.domain.model import IdToken
@@ -196,6 +197,7 @@ Command = (
     | SetSetting | TriggerMessage | SetChargingProfile | ClearChargingProfile
     | GetCompositeSchedule | ShowCost | DeviceCommand | TxCommand | AuthCommand
     | UpdateFirmware | GetLog  # csms.domain.commands_files
+    | CertificateCommand  # csms.domain.commands_certs
     | CloseConnection
 )
 
@@ -230,4 +232,4 @@ class CompositeSchedule:
 
 
 CommandResult = (CommandStatus | SettingsReport | CompositeSchedule | DeviceResult
-                 | LogAnswer | TransactionStatus | LocalListVersion)
+                 | LogAnswer | TransactionStatus | LocalListVersion | InstalledCertificates)

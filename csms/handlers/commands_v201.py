@@ -68,6 +68,13 @@ from csms.domain.commands_auth import (
     ReserveNow,
     SendLocalList,
 )
+from csms.domain.commands_certs import (
+    CertificateCommand,
+    CertificateSigned,
+    DeleteCertificate,
+    GetInstalledCertificateIds,
+    InstallCertificate,
+)
 from csms.domain.commands_device import DeviceCommand
 from csms.domain.commands_files import GetLog, UpdateFirmware
 from csms.domain.commands_tx import (
@@ -79,6 +86,7 @@ from csms.domain.commands_tx import (
 )
 from csms.errors import CommandNotSupported
 from csms.handlers import commands_auth_v201 as auth
+from csms.handlers import commands_certs as certs
 from csms.handlers import commands_device_v201 as device
 from csms.handlers import commands_files as files
 from csms.handlers import commands_tx_v201 as tx
@@ -121,13 +129,15 @@ def to_call(station_id: str, command: Command) -> tuple[str, Payload]:
     """
     try:
         return _call(command)
-    except (_Inexpressible, tx.Inexpressible, auth.Inexpressible) as exc:
+    except (_Inexpressible, tx.Inexpressible, auth.Inexpressible, certs.Inexpressible) as exc:
         name = f"{type(command).__name__} ({exc})"
         raise CommandNotSupported(station_id, name, VERSION) from None
 
 
 def from_answer(command: Command, payload: Payload) -> CommandResult:
     """The domain result of the charger's (already schema-validated) answer."""
+    if isinstance(command, CertificateCommand):
+        return certs.answer_v201(command, payload)
     if isinstance(command, UpdateFirmware | GetLog):
         return files.from_answer_v201(command, payload)
     if isinstance(command, GetTransactionStatus):
@@ -226,6 +236,9 @@ def _call(command: Command) -> tuple[str, Payload]:
         case (SendLocalList() | GetLocalListVersion() | ClearCache() | ReserveNow()
               | CancelReservation()):
             return auth.call(command)
+        case (InstallCertificate() | GetInstalledCertificateIds() | DeleteCertificate()
+              | CertificateSigned()):
+            return certs.call_v201(command)
         case CloseConnection():  # the registry closes; it never reaches a charger
             raise _Inexpressible("not an OCPP message")
         case _:

@@ -21,7 +21,8 @@ Handshake rules, in order (each refusal is logged with the reason):
 4. Authentication: the profile a charge point is held to is the higher of the server's
    ``security_profile`` and its own recorded one. A verified client certificate (TLS with
    ``tls_client_ca_file``) whose subject CN is the id authenticates it (profile 3) and holds
-   it to profile 3 from then on; a certificate for another id is refused. Below profile 3,
+   it to profile 3 from then on; a certificate for another id is refused, and so is one our
+   certificate authority revoked (403; :attr:`OcppServer.revoked`). Below profile 3,
    Basic auth (profile 1 and 2, or any charge point that has a password): the user name must
    be the id and the password must match its stored hash (401 otherwise). A charge point
    held to profile 2 or 3 is refused on a plain connection. With a ``tls_port`` beside the
@@ -42,7 +43,7 @@ import math
 import ssl
 import time
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -103,6 +104,8 @@ class OcppServer:
         self._tls = tls.server_context(settings)
         self.server: Server | None = None
         self.tls_server: Server | None = None  # the tls_port listener, when configured
+        # serial (hex) -> whether our CA revoked it (csms.services.certificates), if one runs
+        self.revoked: Callable[[str], Awaitable[bool]] | None = None
 
     async def start(self) -> Server:
         """Listen (and on ``tls_port``, when set); returns the websockets server of ``port``
@@ -246,6 +249,9 @@ class OcppServer:
             return await self._failed(connection, request, station_id, address, True,
                                       f"certificate is for {common_name!r}")
         by_certificate = common_name == station_id
+        if by_certificate and await self._is_revoked(ssl_object):
+            self._count("revoked")
+            return refuse(HTTPStatus.FORBIDDEN, "certificate is revoked", station_id)
         if required >= 2 and ssl_object is None:
             return await self._failed(connection, request, station_id, address,
                                       credentials is not None,
@@ -269,6 +275,10 @@ class OcppServer:
                 station_id, 2, {"reason": "connected over TLS (tls_port)"})
         self._admitted[connection] = (record, new)
         return None
+
+    async def _is_revoked(self, ssl_object: Any) -> bool:
+        serial = tls.peer_serial(ssl_object)
+        return serial is not None and self.revoked is not None and await self.revoked(serial)
 
     async def _failed(self, connection: ServerConnection, request: Request, station_id: str,
                       address: str, counts: bool, reason: str = "bad or missing credentials",

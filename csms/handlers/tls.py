@@ -70,3 +70,12 @@ def peer_common_name(ssl_object: Any) -> str | None:
             if name == "commonName":
                 return str(value)
     return None
+
+
+def peer_serial(ssl_object: Any) -> str | None:
+    """The serial number (upper-case hex, no leading zeros) of the client certificate."""
+    if ssl_object is None:
+        return None
+    cert = ssl_object.getpeercert()
+    serial = cert.get("serialNumber") if cert else None
+    return None if not serial else str(serial).upper().lstrip("0") or "0"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from csms.domain.model import IdToken
-from csms.handlers import files
+from csms.handlers import certificates, files
 from csms.handlers import translate_v16 as tr
 from csms.handlers.context import (
     BoundHandlers,
@@ -82,7 +82,7 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "SecurityEventNotification": security_event,
     "LogStatusNotification": files.log_status,
     "SignedFirmwareStatusNotification": files.firmware_status,
-    "SignCertificate": reporter("sign_certificate", {"status": "Rejected"}),
+    "SignCertificate": certificates.sign_certificate,
 })
 
 

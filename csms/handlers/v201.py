@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from csms.handlers import device_model_v201, files
+from csms.handlers import certificates, device_model_v201, files
 from csms.handlers import translate_v201 as tr
 from csms.handlers.context import (
     BoundHandlers,
@@ -88,11 +88,10 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "PublishFirmwareStatusNotification": reporter("publish_firmware_status"),
     "ReportChargingProfiles": reporter("report_charging_profiles"),
     "ReservationStatusUpdate": reporter("reservation_status"),
-    # No certificate authority yet: refuse certificate requests cleanly.
-    "SignCertificate": reporter("sign_certificate", {"status": "Rejected"}),
-    "Get15118EVCertificate": reporter("get_15118_ev_certificate",
-                                      {"status": "Failed", "exiResponse": ""}),
-    "GetCertificateStatus": reporter("get_certificate_status", {"status": "Failed"}),
+    # csms.handlers.certificates: the CA when configured, else clean refusals
+    "SignCertificate": certificates.sign_certificate,
+    "Get15118EVCertificate": certificates.get_15118_ev_certificate,
+    "GetCertificateStatus": certificates.get_certificate_status,
 })
 
 

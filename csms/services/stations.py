@@ -35,6 +35,8 @@ from csms.services.events import (
 from csms.store.repository import Store
 
 if TYPE_CHECKING:
+    from csms.security.ca import HashData
+    from csms.services.certificate_trust import Answer
     from csms.services.device_model import DeviceModelService
 
 Clock = Callable[[], datetime]
@@ -61,6 +63,17 @@ class FileHooks(Protocol):
                          status: str) -> None: ...
 
 
+class CertificateHooks(Protocol):
+    """What SignCertificate and the 2.0.1 ISO 15118 messages ask csms.services.certificates."""
+
+    async def sign_requested(self, station_id: str, csr_pem: str,
+                             certificate_type: str | None) -> bool: ...
+
+    async def certificate_status(self, request: HashData) -> Answer: ...
+
+    async def ev_certificate(self, exi_request: str) -> Answer: ...
+
+
 class StationService:
     """Charger-initiated messages, version-neutral."""
 
@@ -78,6 +91,7 @@ class StationService:
         self.billing: BillingHooks | None = None
         self.device_model: DeviceModelService | None = None  # 2.0.1 NotifyReport and kin
         self.files: FileHooks | None = None  # csms.services.file_status
+        self.certificates: CertificateHooks | None = None  # csms.services.certificates
         self._min_balance_yuan = (
             settings.billing.min_balance_yuan if settings.billing.enabled else None
         )

@@ -7,6 +7,7 @@ schema matters: the migrations' environment, ``alembic check``, test set-up.
 from __future__ import annotations
 
 from csms.store.billing import tables as billing_tables  # noqa: F401 - for its tables
+from csms.store.certificates import tables as certificates_tables  # noqa: F401
 from csms.store.city import tables as city_tables  # noqa: F401 - for its tables
 from csms.store.cluster import tables as cluster_tables  # noqa: F401 - for its tables
 from csms.store.device_model import tables as device_model_tables  # noqa: F401

@@ -13,6 +13,7 @@ from csms.config import (
     ApiSettings,
     AuthorizationSettings,
     BillingSettings,
+    CertificateSettings,
     CitySettings,
     ClusterSettings,
     DatabaseSettings,
@@ -51,6 +52,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "city": CitySettings,
     "reports": ReportSettings,
     "files": FilesSettings,
+    "certificates": CertificateSettings,
 }
 
 

@@ -15,7 +15,8 @@ FORBIDDEN = frozenset(
 )
 
 _OPTIONAL = ["handlers/commands_v16.py", "handlers/commands_v201.py",
-             "handlers/commands_auth_v16.py", "handlers/commands_auth_v201.py"]
+             "handlers/commands_auth_v16.py", "handlers/commands_auth_v201.py",
+             "handlers/commands_certs.py", "security/ca.py", "security/ocsp.py"]
 PURE_PACKAGES = ("domain", "smartcharging", "safety", "tariffs", "city")
 PURE_FILES = sorted(
     [path for package in PURE_PACKAGES for path in (PACKAGE / package).glob("*.py")]

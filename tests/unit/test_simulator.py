@@ -195,11 +195,10 @@ async def test_resend_and_replay_last() -> None:
 
 
 async def test_unsupported_command_gets_a_callerror() -> None:
-    async with station_on_loopback(OcppVersion.V16) as (csms, st):
+    async with station_on_loopback(OcppVersion.V201) as (csms, st):
         with pytest.raises(CallFailed) as info:
-            # a command the simulator does not play (certificates: the security issue)
-            await csms.call("CP-1", "GetInstalledCertificateIds",
-                            {"certificateType": "CentralSystemRootCertificate"})
+            # a command the simulator does not play (no display messages)
+            await csms.call("CP-1", "ClearDisplayMessage", {"id": 1})
         assert info.value.error.code == "NotSupported"
         assert st.received == []
 
