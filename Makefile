@@ -41,6 +41,7 @@ pytest: $(VENV)/.installed-dev
 # Debian packages the tests need, installed when missing (CI and developers run as root).
 system-packages:
 	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq faketime; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # The billing, tariff and safety-timer tests under a faked clock at two awkward instants.
 pytest-clock: $(VENV)/.installed-dev system-packages

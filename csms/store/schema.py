@@ -19,6 +19,7 @@ from csms.store.health import tables as tables_health  # noqa: F401 - for its ta
 from csms.store.local_lists import tables as local_lists_tables  # noqa: F401
 from csms.store.remote_starts import tables as remote_starts_tables  # noqa: F401
 from csms.store.reservations import tables as reservations_tables  # noqa: F401
+from csms.store.resident_pins import tables as resident_pins_tables  # noqa: F401
 from csms.store.tables import metadata
 
 __all__ = ["metadata"]

@@ -20,6 +20,7 @@ from csms.config import (
     LoadSettings,
     LoggingSettings,
     ReportSettings,
+    ResidentSettings,
     RetentionSettings,
     SafetyConfig,
     ServerSettings,
@@ -51,6 +52,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "city": CitySettings,
     "reports": ReportSettings,
     "files": FilesSettings,
+    "resident": ResidentSettings,
 }
 
 
