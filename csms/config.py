@@ -363,8 +363,10 @@ class ResidentSettings(_Section):
     pin_failures_per_card: int = Field(default=5, ge=1)
     pin_failures_per_address: int = Field(default=20, ge=1)
     pin_failure_refill_s: float = Field(default=60.0, gt=0)
-    # Starts and stops per card: a bucket of this many refilled one per action_refill_s.
+    # Starts and stops per card and per source address: buckets of this many, refilled one
+    # per action_refill_s.
     actions_per_card: int = Field(default=6, ge=1)
+    actions_per_address: int = Field(default=30, ge=1)
     action_refill_s: float = Field(default=30.0, gt=0)
 
 

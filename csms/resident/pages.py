@@ -109,6 +109,11 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
+def _address(request: Request) -> str:
+    """The peer's address (a proxy in front: its address; no forwarded header is trusted)."""
+    return request.client.host if request.client else "unknown"
+
+
 def _csrf(request: Request, form: dict[str, str]) -> str | None:
     return request.headers.get("x-csrf-token") or form.get("csrf")
 
@@ -197,9 +202,8 @@ async def sign_in(request: Request, station_id: StationPath, evse_id: int,
     visit = _visit(pages, request)
     if visit is None or not pages.signer.csrf_ok(visit, _csrf(request, form)):
         return await _refused(pages, request, station_id, evse_id, "csrf")
-    address = request.client.host if request.client else "unknown"
     result: SignIn = await pages.portal.sign_in(form.get("card", "")[:36],
-                                                form.get("pin", "")[:64], address)
+                                                form.get("pin", "")[:64], _address(request))
     if result.outcome == "locked":
         retry = {"Retry-After": str(math.ceil(result.retry_after_s))}
         return await _refused(pages, request, station_id, evse_id, "locked", retry)
@@ -243,7 +247,8 @@ async def start(request: Request, station_id: StationPath, evse_id: int,
     if isinstance(card, str) or found is None:
         key = card if isinstance(card, str) else "not_found"
         return await _refused(pages, request, station_id, evse_id, key)
-    outcome = await pages.portal.start(card, found.place.station_id, evse_id, found.status)
+    outcome = await pages.portal.start(card, found.place.station_id, evse_id, found.status,
+                                       _address(request))
     if outcome == "started":
         return _done(request, station_id, evse_id, outcome)
     return await _refused(pages, request, station_id, evse_id, outcome)
@@ -258,7 +263,7 @@ async def stop(request: Request, station_id: StationPath, evse_id: int,
     if isinstance(card, str):
         return await _refused(pages, request, station_id, evse_id, card)
     session_id = form.get("session_id", "")
-    outcome = await pages.portal.stop(card, int(session_id)) \
+    outcome = await pages.portal.stop(card, int(session_id), _address(request)) \
         if session_id.isdigit() and len(session_id) < 19 else "not_found"
     if outcome == "stopped":
         return _done(request, station_id, evse_id, "stop.sent")

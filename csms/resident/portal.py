@@ -9,11 +9,12 @@ Rules:
    work as a known one and answers the same, so card numbers cannot be probed.
 2. Only a card whose status is Accepted and which has not expired may sign in or act; a
    signed-in visit whose card was blocked, or whose PIN changed, acts no more.
-3. Starts and stops are throttled per card; a card runs one session at a time; a start goes
-   through :class:`csms.services.remote_starts.RemoteStarts` with the card's own token, and
-   each start and stop is audited with the actor ``resident:<card>``.
-4. A resident sees and stops only sessions started with their own card (by token key);
-   anything else is "not found", never "forbidden", so others' sessions are not revealed.
+3. Starts and stops are throttled per card and per address; a card runs one session at a
+   time; a start goes through :class:`csms.services.remote_starts.RemoteStarts` with the
+   card's own token, and each start and stop is audited with the actor ``resident:<card>``.
+4. A resident sees only sessions started with their own card as registered (remote starts
+   send that spelling) and stops only sessions of their card's token key; anything else is
+   "not found", never "forbidden", so others' sessions are not revealed.
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class ResidentPortal:
         self._by_address = FailureThrottle(settings.pin_failures_per_address,
                                            settings.pin_failure_refill_s)
         self._actions = FailureThrottle(settings.actions_per_card, settings.action_refill_s)
+        self._actions_by_address = FailureThrottle(settings.actions_per_address,
+                                                   settings.action_refill_s)
         self._dummy_hash: str | None = None
 
     def now(self) -> datetime:
@@ -132,20 +135,23 @@ class ResidentPortal:
                                                          Window(1))
         return found.items[0] if found.items else None
 
-    def _allowed(self, card: Card) -> bool:
+    def _allowed(self, card: Card, address: str) -> bool:
         now = self._monotonic()
-        key = ("action", token_key(card.id_token))
-        if self._actions.retry_after_s([key], now) > 0:
+        key = token_key(card.id_token)
+        if max(self._actions.retry_after_s([key], now),
+               self._actions_by_address.retry_after_s([address], now)) > 0:
+            log.warning("resident.actions_locked", card=key, address=address)
             return False
         self._actions.failed([key], now)  # every action takes a token
+        self._actions_by_address.failed([address], now)
         return True
 
     async def start(self, card: Card, station_id: str, evse_id: int,
-                    connector_status: str | None) -> str:
+                    connector_status: str | None, address: str) -> str:
         """Start charging on the connector with the card (rule 3): ``started``, or why not
         (``locked``, ``running``, ``busy``, ``offline``, ``timeout``, ``rejected``,
         ``failed``)."""
-        if not self._allowed(card):
+        if not self._allowed(card, address):
             return "locked"
         if await self.sessions(card):
             return "running"
@@ -167,14 +173,14 @@ class ResidentPortal:
                  evse_id=evse_id, status=status)
         return "started" if status == "Accepted" else "rejected"
 
-    async def stop(self, card: Card, session_id: int) -> str:
+    async def stop(self, card: Card, session_id: int, address: str) -> str:
         """Stop the card's own session (rules 3-4): ``stopped``, ``not_found`` or why not."""
         session = await Queries(self.csms.engine).session(session_id)
         if (session is None or session.status != ACTIVE or session.id_token is None
                 or token_key(session.id_token) != token_key(card.id_token)
                 or session.transaction_id is None):
             return "not_found"
-        if not self._allowed(card):
+        if not self._allowed(card, address):
             return "locked"
         actor = f"resident:{card.id_token}"
         await self.pins.record(actor, "command", session.station_id,

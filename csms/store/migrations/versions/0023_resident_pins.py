@@ -1,4 +1,4 @@
-"""residents' PINs for the page behind the charger QR code
+"""residents' PINs for the page behind the charger QR code; sessions by id token
 
 Revision ID: 0023
 Revises: 0014
@@ -30,7 +30,9 @@ def upgrade() -> None:
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id_token", name=op.f("pk_resident_pins")),
     )
+    op.create_index("ix_sessions_id_token", "sessions", ["id_token"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_sessions_id_token", table_name="sessions")
     op.drop_table("resident_pins")
