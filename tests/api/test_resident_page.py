@@ -257,6 +257,17 @@ class TestOperator:
                                       headers=bearer(elsewhere))).status_code
         assert 401 == (await http.get("/console/chargers/CP-R/qr.png")).status_code
 
+    async def test_a_deleted_card_takes_its_pin_with_it(
+        self, csms: Csms, place: Place, http: httpx.AsyncClient, token: TokenFactory
+    ) -> None:
+        """Deleting an id token with a PIN works and deletes the PIN (cascade), so a card
+        registered again under that number has none."""
+        admin = await token(Role.ADMIN)
+        assert 204 == (await http.delete("/id-tokens/RES-B", headers=bearer(admin))).status_code
+        async with csms.engine.connect() as conn:
+            left = (await conn.execute(select(resident_pins.c.id_token))).scalars().all()
+        assert ["RES-A"] == list(left)
+
 
 def test_cookie_name_is_the_pages() -> None:
     """The cookie the tests read is the one the pages set."""
