@@ -114,11 +114,13 @@ class TestSignIn:
     async def test_a_wrong_pin_is_refused_and_counted(
         self, csms: Csms, place: Place, phone: httpx.AsyncClient
     ) -> None:
-        """401, no signed-in cookie, the card's failure count goes up; the right PIN
-        then signs in."""
+        """401, no signed-in cookie, the card's failure count goes up; an unknown card gets
+        the same answer; the right PIN then signs in."""
         wrong = await post(phone, f"{PAGE}/sign-in", card="RES-A", pin="0000")
         assert (401, "pin") == (wrong.status_code, wrong.json()["outcome"])
         assert 1 == await failures(csms, "RES-A")
+        unknown = await post(phone, f"{PAGE}/sign-in", card="NO-SUCH-CARD", pin="0000")
+        assert (401, "pin") == (unknown.status_code, unknown.json()["outcome"])
         assert (await phone.get(f"{PAGE}/live.json")).json()["account"] is None
         right = await sign_in(phone, "res-a", "2468")  # any spelling of the card
         assert 303 == right.status_code
@@ -153,21 +155,26 @@ class TestSignIn:
 
 
 class TestCharging:
+    @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
     async def test_start_watch_and_stop(
         self, csms: Csms, place: Place, phone: httpx.AsyncClient,
-        other_phone: httpx.AsyncClient
+        other_phone: httpx.AsyncClient, version: str
     ) -> None:
         """The charger gets a remote start with the card; the page shows energy, power
         and cost; another resident sees nothing of it and cannot stop it; stop works."""
-        sim = SimStation("CP-R", "ocpp2.0.1", ocpp_url(csms))
+        sim = SimStation("CP-R", version, ocpp_url(csms))
         async with sim.running():
             await sim.boot()
             await sim.send_status(1, "Available")
             assert 303 == (await sign_in(phone, "RES-A", "2468")).status_code
             started = await post(phone, f"{PAGE}/start")
             assert (200, "started") == (started.status_code, started.json()["outcome"])
-            [(_, request)] = [m for m in sim.received if m[0] == "RequestStartTransaction"]
-            assert ("RES-A", 1) == (request["idToken"]["idToken"], request["evseId"])
+            [(_, request)] = [m for m in sim.received
+                              if m[0] in ("RequestStartTransaction", "RemoteStartTransaction")]
+            if version == "ocpp1.6":
+                assert ("RES-A", 1) == (request["idTag"], request["connectorId"])
+            else:
+                assert ("RES-A", 1) == (request["idToken"]["idToken"], request["evseId"])
             await eventually(lambda: _sessions(phone), lambda s: len(s) == 1)
             await sim.send_meter_values(1, energy_wh=1500.0, power_w=7000.0)
             [session] = await eventually(
