@@ -1,9 +1,10 @@
 """A resident on a phone, in a real browser (Playwright driving Debian's Chromium): scan the
 QR code's page, sign in with card and PIN, start charging, watch the figures update, stop.
-Screenshots go to the test's directory and to docs/console/ (for the README)."""
+Screenshots go to build/screenshots/ (and, asked for, docs/console/ for the README)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +22,9 @@ from tests.conftest import eventually, ocpp_url
 from tests.e2e.test_billing_flows import new_place, top_up, yunnan_tariff
 
 CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).parents[2] / "docs" / "console"
+ROOT = Path(__file__).parents[2]
+DOCS = ROOT / "docs" / "console"
+ARTIFACTS = ROOT / "build" / "screenshots"
 PHONE: ViewportSize = {"width": 390, "height": 844}  # a common phone's CSS viewport
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 WAIT_MS = 20_000
@@ -38,16 +41,19 @@ async def browser() -> AsyncIterator[Browser]:
             await launched.close()
 
 
-async def shot(page: Page, tmp_path: Path, name: str) -> None:
-    """A full-page screenshot as a test artifact, copied to docs/console/."""
-    path = tmp_path / name
+async def shot(page: Page, name: str) -> None:
+    """A full-page screenshot in build/screenshots/ (a test artifact); with DOCS_SCREENSHOTS=1
+    also in docs/console/ (the README's pictures), so a test run leaves the tree clean."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
     await page.screenshot(path=str(path), full_page=True)
-    DOCS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, DOCS / name)
+    if os.environ.get("DOCS_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, DOCS / name)
 
 
 async def test_a_resident_starts_and_stops_a_session_from_the_qr_page(
-    csms: Csms, browser: Browser, tmp_path: Path
+    csms: Csms, browser: Browser
 ) -> None:
     """Phone viewport, Chinese by default: sign in, start (the charger gets the remote
     start), energy and power update live without a reload, stop (the charger stops); the
@@ -67,7 +73,7 @@ async def test_a_resident_starts_and_stops_a_session_from_the_qr_page(
         await page.goto(f"http://127.0.0.1:{csms.api_port}/console/r/CP-Q/1")
         await expect(page.locator("h1")).to_have_text("扫码充电")
         await expect(page.locator("[data-field=status]")).to_have_text("空闲")
-        await shot(page, tmp_path, "resident-sign-in.png")
+        await shot(page, "resident-sign-in.png")
 
         await page.fill("input[name=card]", "RES-Q")
         await page.fill("input[name=pin]", "2468")
@@ -82,14 +88,14 @@ async def test_a_resident_starts_and_stops_a_session_from_the_qr_page(
         await expect(page.locator("[data-session] [data-field=power]")).to_have_text("7.0")
         await expect(page.locator("[data-session] [data-field=cost]")).to_have_text(
             re.compile(r"^\d+\.\d\d$"))
-        await shot(page, tmp_path, "resident-charging.png")
+        await shot(page, "resident-charging.png")
 
         await page.click("button.stop")
         await expect(page.locator(".notice")).to_have_text("已发送停止指令")
         await eventually(_ended(sim))
         await expect(page.locator("#no-session")).to_be_visible(timeout=WAIT_MS)
         await expect(page.locator(".last")).to_contain_text(re.compile(r"\d+\.\d\d 度"))
-        await shot(page, tmp_path, "resident-stopped.png")
+        await shot(page, "resident-stopped.png")
         cookies = {c["name"]: c for c in await context.cookies()}
     visit = cookies["csms_resident"]
     assert (True, "Lax", "/console/r") == (visit["httpOnly"], visit["sameSite"],
