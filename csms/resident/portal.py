@@ -5,8 +5,11 @@ Rules:
 1. Wrong PINs are throttled per card and per source address
    (:class:`csms.domain.throttle.FailureThrottle`, ``[resident]`` settings): a locked card or
    address is refused before any PIN is checked, and every wrong PIN is counted on the card
-   (its PIN record) and logged. An unknown card or one without a PIN costs the same scrypt
-   work as a known one and answers the same, so card numbers cannot be probed.
+   (its PIN record) and logged. Checks in flight count too: one at a time per card and at
+   most :data:`IN_FLIGHT_PER_ADDRESS` per address, so a burst of guesses sent at once gets
+   no more checks than the buckets hold (429 for the rest). An unknown card or one without
+   a PIN costs the same scrypt work as a known one and answers the same, so card numbers
+   cannot be probed.
 2. Only a card whose status is Accepted and which has not expired may sign in or act; a
    signed-in visit whose card was blocked, or whose PIN changed, acts no more.
 3. Starts and stops are throttled per card and per address; a card runs one session at a
@@ -44,6 +47,7 @@ from csms.store.resident_pins import Card, PinStore
 log = structlog.get_logger(__name__)
 
 ACTIVE: Final = "active"
+IN_FLIGHT_PER_ADDRESS: Final = 4  # PIN checks at once from one address (rule 1)
 BUSY: Final = frozenset({"Charging", "SuspendedEV", "SuspendedEVSE", "Occupied", "Reserved",
                          "Unavailable", "Faulted"})
 
@@ -75,6 +79,7 @@ class ResidentPortal:
         self._actions_by_address = FailureThrottle(settings.actions_per_address,
                                                    settings.action_refill_s)
         self._dummy_hash: str | None = None
+        self._checking: dict[str, int] = {}  # PIN checks in flight per card key and address
 
     def now(self) -> datetime:
         return self.csms.stations.now()
@@ -90,10 +95,24 @@ class ResidentPortal:
         key = token_key(card_number)
         wait = max(self._by_card.retry_after_s([key], now),
                    self._by_address.retry_after_s([address], now))
-        if wait > 0:
+        busy = (self._checking.get(key, 0) >= 1
+                or self._checking.get(address, 0) >= IN_FLIGHT_PER_ADDRESS)
+        if wait > 0 or busy:
             log.warning("resident.signin_locked", card=key, address=address,
-                        retry_after_s=round(wait, 1))
-            return SignIn("locked", retry_after_s=wait)
+                        retry_after_s=round(wait, 1), in_flight=busy)
+            return SignIn("locked", retry_after_s=max(wait, 1.0))
+        for held in (key, address):
+            self._checking[held] = self._checking.get(held, 0) + 1
+        try:
+            return await self._check(card_number, key, pin, address, now)
+        finally:
+            for held in (key, address):
+                self._checking[held] -= 1
+                if not self._checking[held]:
+                    del self._checking[held]
+
+    async def _check(self, card_number: str, key: str, pin: str, address: str,
+                     now: float) -> SignIn:
         card = await self.pins.card(card_number)
         stored = None if card is None else card.pin_hash
         matches = await asyncio.to_thread(passwords.verify, pin,

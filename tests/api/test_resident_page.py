@@ -5,6 +5,7 @@ resident's session; the QR code and the PIN endpoints."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -140,6 +141,20 @@ class TestSignIn:
         assert int(locked.headers["retry-after"]) > 0
         other = await post(phone, f"{PAGE}/sign-in", card="RES-B", pin="1357")
         assert 200 == other.status_code
+
+    async def test_guesses_sent_at_once_get_no_more_checks_than_the_bucket_holds(
+        self, csms: Csms, place: Place, phone: httpx.AsyncClient
+    ) -> None:
+        """Twelve wrong PINs for one card at once: at most pin_failures_per_card are
+        checked (401, each counted), the rest are 429."""
+        csrf = csrf_of((await phone.get(PAGE)).text)
+        answers = await asyncio.gather(*(phone.post(
+            f"{PAGE}/sign-in", data={"card": "RES-A", "pin": f"{1000 + i}", "csrf": csrf},
+            headers={"Accept": "application/json"}) for i in range(12)))
+        codes = [a.status_code for a in answers]
+        assert {401, 429} >= set(codes)
+        assert codes.count(401) <= csms.settings.resident.pin_failures_per_card
+        assert codes.count(401) == await failures(csms, "RES-A")
 
     async def test_a_form_without_its_csrf_token_is_refused(
         self, csms: Csms, place: Place, phone: httpx.AsyncClient
