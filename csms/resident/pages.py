@@ -99,10 +99,17 @@ async def _card(pages: Pages, visit: c.Visit | None) -> Card | None:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > FORM_MAX_BYTES:
+    """The urlencoded form; empty (so refused as without CSRF) when over
+    :data:`FORM_MAX_BYTES` or with too many fields. Read no further than the limit."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > FORM_MAX_BYTES:
+            return {}
+    try:
+        return dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=10))
+    except ValueError:
         return {}
-    return dict(parse_qsl(body.decode("utf-8", "replace"), max_num_fields=10))
 
 
 def _wants_json(request: Request) -> bool:

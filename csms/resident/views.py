@@ -18,6 +18,8 @@ from csms.store.resident_pins.reads import Place, cost_yuan, place
 from csms.store.station_queries import StationQueries
 from csms.tariffs.model import tariff_at
 
+MAX_CONNECTOR = 99  # the largest connector (EVSE) number a QR code names
+
 
 @dataclass(frozen=True, slots=True)
 class Connector:
@@ -33,6 +35,8 @@ async def connector(portal: ResidentPortal, station_id: str, evse_id: int) -> Co
     """The connector, or None if there is no such charge point or it reported no such
     connector (a charger that reported nothing yet has its connector 1)."""
     csms = portal.csms
+    if not 1 <= evse_id <= MAX_CONNECTOR:
+        return None
     where = await place(csms.engine, station_id)
     if where is None:
         return None

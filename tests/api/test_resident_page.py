@@ -169,6 +169,24 @@ class TestSignIn:
         assert 0 == await failures(csms, "RES-A")
 
 
+    async def test_odd_requests_are_refused_not_errors(
+        self, csms: Csms, place: Place, phone: httpx.AsyncClient
+    ) -> None:
+        """An oversized or field-stuffed form, bytes that are not UTF-8, connector 0 or
+        beyond 99, a forged cookie: 4xx, never a server error."""
+        csrf = csrf_of((await phone.get(PAGE)).text)
+        bodies = [b"csrf=" + csrf.encode() + b"&card=" + b"A" * 10_000,
+                  "&".join(f"f{i}=1" for i in range(50)).encode(), b"\xff\xfe=\x80"]
+        for body in bodies:
+            answer = await phone.post(f"{PAGE}/sign-in", content=body, headers={
+                "Content-Type": "application/x-www-form-urlencoded"})
+            assert 403 == answer.status_code
+        for path in ("/console/r/CP-R/0", "/console/r/CP-R/100", "/console/r/CP-R/x"):
+            assert (await phone.get(path)).status_code in (404, 422)
+        phone.cookies.set(NAME, "e30." + "A" * 43, path="/console/r")
+        assert 200 == (await phone.get(PAGE)).status_code
+
+
 class TestCharging:
     @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
     async def test_start_watch_and_stop(
