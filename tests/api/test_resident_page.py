@@ -9,7 +9,9 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from csms.api.access import Role
 from csms.app import Csms
 from csms.resident.cookie import NAME
 from csms.store import tables as t
+from csms.store.billing_admin import BillingAdmin, PackageSpec
 from csms.store.resident_pins.tables import resident_pins
 from simulators.station import SimStation
 from tests.api.conftest import TokenFactory, bearer
@@ -127,6 +130,28 @@ class TestSignIn:
         assert 303 == right.status_code
         account = (await phone.get(f"{PAGE}/live.json")).json()["account"]
         assert ("RES-A", "50.00") == (account["card"], account["wallet_yuan"])
+
+    async def test_the_account_shows_wallet_and_package_left(
+        self, csms: Csms, place: Place, phone: httpx.AsyncClient
+    ) -> None:
+        """Signed in: the wallet in yuan with 2 decimals and the package in force now
+        (this month's and next month's subscriptions, so any instant has one in force)."""
+        admin = BillingAdmin(csms.store.writer)
+        package = await admin.create_package(PackageSpec(
+            "night-60", "夜间60度", Decimal("0"), Decimal("60"), "both",
+            (place.community_id,)), T0, "test")
+        now = csms.stations.now().astimezone(ZoneInfo("Asia/Shanghai"))
+        for year, month in ((now.year, now.month),
+                            (now.year + now.month // 12, now.month % 12 + 1)):
+            await admin.subscribe(place.resident_id, package, year, month, T0, "test")
+        assert 303 == (await sign_in(phone, "RES-A", "2468")).status_code
+        account = (await phone.get(f"{PAGE}/live.json")).json()["account"]
+        assert ("50.00", "0.00") == (account["wallet_yuan"], account["owed_yuan"])
+        assert [("夜间60度", "60.00", "60.00")] == [
+            (p["name"], p["remaining_kwh"], p["included_kwh"]) for p in account["packages"]]
+        page = (await phone.get(PAGE)).text
+        assert "夜间60度" in page
+        assert "50.00 元" in page
 
     async def test_too_many_wrong_pins_get_429_even_with_the_right_one(
         self, csms: Csms, place: Place, phone: httpx.AsyncClient
