@@ -332,8 +332,3 @@ class TestOperator:
         async with csms.engine.connect() as conn:
             left = (await conn.execute(select(resident_pins.c.id_token))).scalars().all()
         assert ["RES-A"] == list(left)
-
-
-def test_cookie_name_is_the_pages() -> None:
-    """The cookie the tests read is the one the pages set."""
-    assert "csms_resident" == NAME
