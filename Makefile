@@ -41,6 +41,8 @@ pytest: $(VENV)/.installed-dev
 # Debian packages the tests need, installed when missing (CI and developers run as root).
 system-packages:
 	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq faketime; }
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei; }  # Chinese in browser screenshots
 
 # The billing, tariff and safety-timer tests under a faked clock at two awkward instants.
 pytest-clock: $(VENV)/.installed-dev system-packages

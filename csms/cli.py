@@ -31,6 +31,7 @@ from csms import (
     cli_files,
     cli_load,
     cli_report,
+    cli_resident,
     passwords,
 )
 from csms.api.access import Role, scope_valid
@@ -90,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_files.register(sub)  # firmware upload/files/rollout/status, logs list/fetch
     cli_auth.register(sub)  # locallist show / wanted, reservation list
     cli_certs.register(sub)  # ca init / check / list / sign / revoke / crl / installed
+    cli_resident.register(sub)  # resident pin set/clear/show, resident qr
 
     cp = sub.add_parser("chargepoint", help="charge points").add_subparsers(
         required=True, metavar="ACTION")

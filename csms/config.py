@@ -394,6 +394,26 @@ class CertificateSettings(_Section):
             missing = "ca_cert_file" if self.ca_cert_file is None else "ca_key_file"
             raise ValueError(f"certificates.{missing} is needed when certificates.enabled")
         return self
+class ResidentSettings(_Section):
+    """``[resident]``: the resident page behind each charger's QR code (csms.resident)."""
+
+    # The base URL residents' phones reach the HTTP API at (the QR codes point there); none:
+    # files.public_url, else http://<api.host>:<api port>.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/]+(/[^\s]*)?$")
+    # Signs the resident's page cookie; none: a random key per process (a restart signs
+    # every resident out). Set the same one on every node behind one address.
+    cookie_secret: str | None = Field(default=None, min_length=32)
+    session_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+    # Wrong PINs: per card and per source address, a bucket of this many failures refilled
+    # one per pin_failure_refill_s (csms.domain.throttle); a locked one gets 429.
+    pin_failures_per_card: int = Field(default=5, ge=1)
+    pin_failures_per_address: int = Field(default=20, ge=1)
+    pin_failure_refill_s: float = Field(default=60.0, gt=0)
+    # Starts and stops per card and per source address: buckets of this many, refilled one
+    # per action_refill_s.
+    actions_per_card: int = Field(default=6, ge=1)
+    actions_per_address: int = Field(default=30, ge=1)
+    action_refill_s: float = Field(default=30.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -422,6 +442,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = ReportSettings()
     files: FilesSettings = FilesSettings()
     certificates: CertificateSettings = CertificateSettings()
+    resident: ResidentSettings = ResidentSettings()
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:

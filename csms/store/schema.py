@@ -17,6 +17,7 @@ from csms.store.load import tables as load_tables  # noqa: F401 - for its tables
 from csms.store.local_lists import tables as local_lists_tables  # noqa: F401
 from csms.store.remote_starts import tables as remote_starts_tables  # noqa: F401
 from csms.store.reservations import tables as reservations_tables  # noqa: F401
+from csms.store.resident_pins import tables as resident_pins_tables  # noqa: F401
 from csms.store.safety import tables as safety_tables  # noqa: F401 - for its tables
 from csms.store.sharing import tables as sharing_tables  # noqa: F401 - for its tables
 from csms.store.tables import metadata

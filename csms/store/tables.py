@@ -197,6 +197,7 @@ sessions = Table(
     UniqueConstraint("station_id", "start_key"),
     Index("ix_sessions_station_status", "station_id", "status"),
     Index("ix_sessions_started_at", "started_at"),
+    Index("ix_sessions_id_token", "id_token"),  # a card's sessions (csms.resident)
 )
 
 transaction_events = Table(

@@ -21,6 +21,7 @@ from csms.config import (
     LoadSettings,
     LoggingSettings,
     ReportSettings,
+    ResidentSettings,
     RetentionSettings,
     SafetyConfig,
     ServerSettings,
@@ -53,6 +54,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "reports": ReportSettings,
     "files": FilesSettings,
     "certificates": CertificateSettings,
+    "resident": ResidentSettings,
 }
 
 
