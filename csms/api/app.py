@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from csms.api.hygiene import RefuseControlCharacters
 from csms.api.routes import ROUTERS, alarms, audit, feed, ops, webhooks
 from csms.app import Csms
+from csms.console.app import mount_console
 
 
 def create_app(csms: Csms) -> FastAPI:
@@ -27,4 +28,5 @@ def create_app(csms: Csms) -> FastAPI:
     for router in (audit.router, feed.router, webhooks.router):  # safety sharing, audit
         app.include_router(router)
     app.include_router(alarms.router)  # alarms and the daily safety summary
+    mount_console(app, csms)  # the operator console at /console/ (csms.console)
     return app

@@ -13,6 +13,7 @@ from csms.store import (  # noqa: F401 - imported for their tables
     tables_sharing,
 )
 from csms.store.city import tables as city_tables  # noqa: F401 - for its tables
+from csms.store.console import tables as console_tables  # noqa: F401 - for its tables
 from csms.store.device_model import tables as device_model_tables  # noqa: F401
 from csms.store.files import tables as files_tables  # noqa: F401 - for its tables
 from csms.store.health import tables as tables_health  # noqa: F401 - for its tables

@@ -1,0 +1,9 @@
+"""The console's pages, one module per area."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from csms.console.routes import overview, signin
+
+ROUTERS: list[APIRouter] = [signin.router, overview.router]

@@ -1,0 +1,16 @@
+// Level 1 alarms: a beep every few seconds while a level 1 alarm is open on the page
+// (browsers play sound only after the user has interacted with the page once).
+(function () {
+  var ctx = null;
+  function beep() {
+    if (!document.querySelector("[data-level1]")) return;
+    try {
+      ctx = ctx || new (window.AudioContext || window.webkitAudioContext)();
+      var osc = ctx.createOscillator(), gain = ctx.createGain();
+      osc.frequency.value = 880; gain.gain.value = 0.1;
+      osc.connect(gain); gain.connect(ctx.destination);
+      osc.start(); osc.stop(ctx.currentTime + 0.3);
+    } catch (e) { /* no audio here */ }
+  }
+  setInterval(beep, 4000);
+})();
