@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from csms.console.routes import overview, signin
+from csms.console.routes import alarms, chargers, lists, load, overview, signin
 
-ROUTERS: list[APIRouter] = [signin.router, overview.router]
+ROUTERS: list[APIRouter] = [signin.router, overview.router, alarms.router, load.router,
+                            chargers.router, lists.router]
