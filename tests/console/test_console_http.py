@@ -1,0 +1,130 @@
+"""The console over plain HTTP against the real server: lockout and its audit rows, TOTP,
+the CSRF guard on every form route, and page times with 2,000 chargers."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator
+
+import httpx
+import pyotp
+import pytest
+from fastapi.routing import APIRoute
+from sqlalchemy import insert, select
+
+from csms.api.access import Role
+from csms.api.tokens import new_token
+from csms.app import Csms
+from csms.console import auth
+from csms.console.routes import ROUTERS
+from csms.store import tables as t
+from tests.api.test_sessions import new_place
+from tests.console.conftest import PASSWORD, add_user
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+async def client(csms: Csms) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}/console",
+                                 timeout=10) as made:
+        yield made
+
+
+async def login(client: httpx.AsyncClient, name: str, password: str = PASSWORD,
+                code: str = "") -> httpx.Response:
+    form = (await client.get("/login")).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    return await client.post("/login", data={"csrf": csrf[1], "name": name,
+                                             "password": password, "code": code})
+
+
+async def audited(csms: Csms, name: str) -> list[str]:
+    async with csms.engine.connect() as conn:
+        return list((await conn.execute(select(t.audit_log.c.action).where(
+            t.audit_log.c.resource == "console_user", t.audit_log.c.resource_id == name)
+            .order_by(t.audit_log.c.seq))).scalars())
+
+
+async def test_lockout_after_repeated_failures(csms: Csms, client: httpx.AsyncClient) -> None:
+    """Five wrong passwords lock the account: then even the right one is refused. Each
+    failure and the lockout are audit rows; an unknown name is refused the same way."""
+    await add_user(csms, "duty", "operator")
+    for _ in range(auth.MAX_FAILURES):
+        answer = await login(client, "duty", "wrong-password")
+        assert "/console/login?error=" in answer.headers["location"]
+    locked = await login(client, "duty")
+    assert "locked" in locked.headers["location"]
+    assert "csms_console" not in client.cookies
+    assert ["create", *["sign-in-failed"] * 4, "sign-in-failed", "lockout"] == \
+        await audited(csms, "duty")
+    assert "Wrong" in (await login(client, "nobody")).headers["location"]
+
+
+async def test_totp_is_required_when_set(csms: Csms, client: httpx.AsyncClient) -> None:
+    """An admin with a second factor: the password alone is refused; with the current code
+    the session opens and the sign-in is audited."""
+    secret = auth.new_totp_secret()
+    await add_user(csms, "root", "admin", totp_secret=secret)
+    assert "error" in (await login(client, "root")).headers["location"]
+    code = pyotp.TOTP(secret).at(csms.stations.now())
+    signed = await login(client, "root", code=code)
+    assert "/console/overview" == signed.headers["location"]
+    assert "csms_console" in client.cookies
+    assert 200 == (await client.get("/audit")).status_code  # admin reads the audit log
+    assert "sign-in" in await audited(csms, "root")
+
+
+async def test_every_form_route_needs_the_csrf_token(csms: Csms,
+                                                     client: httpx.AsyncClient) -> None:
+    """Signed in, each POST route of the console without the token is 403; the sign-in
+    forms refuse a POST without the pre-sign-in token too."""
+    assert 403 == (await client.post("/login", data={"name": "x", "password": "y"})
+                   ).status_code
+    assert 403 == (await client.post("/login/token", data={"token": "x"})).status_code
+    secret, record = new_token(Role.ADMIN, created_by="test", now=csms.stations.now())
+    await csms.access.add_token(record)
+    form = (await client.get("/login")).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    await client.post("/login/token", data={"csrf": csrf[1], "token": secret})
+    assert "csms_console" in client.cookies
+    posts = [r.path for router in ROUTERS for r in router.routes
+             if isinstance(r, APIRoute) and "POST" in (r.methods or ())]
+    assert len(posts) >= 10
+    for path in posts:
+        concrete = re.sub(r"\{[^}]+\}", "1", path)
+        answer = await client.post(concrete, data={"comment": "x"})
+        assert 403 == answer.status_code, path
+        assert "CSRF" in answer.text
+
+
+async def test_pages_with_2000_chargers(csms: Csms, client: httpx.AsyncClient) -> None:
+    """2,000 chargers with two connectors each in 40 communities: the overview, chargers,
+    alarms and sessions pages each answer within a second, one page of 25 at a time."""
+    places = [await new_place(csms, f"P{n}") for n in range(40)]
+    now = csms.stations.now()
+    async with csms.engine.begin() as conn:
+        await conn.execute(insert(t.charge_points), [
+            {"id": f"CP-{n:04}", "site_id": places[n % 40].site_id,
+             "registration_status": "Accepted", "created_at": now} for n in range(2000)])
+        await conn.execute(insert(t.evses), [
+            {"station_id": f"CP-{n:04}", "evse_id": e} for n in range(2000) for e in (1, 2)])
+        await conn.execute(insert(t.connectors), [
+            {"station_id": f"CP-{n:04}", "evse_id": e, "connector_id": 1,
+             "status": "Available", "status_at": now} for n in range(2000) for e in (1, 2)])
+    await add_user(csms, "ops", "operator")
+    await login(client, "ops")
+    for path in ("/overview", "/overview?offset=1975", "/overview/table", "/chargers",
+                 "/alarms", "/sessions", "/load", f"/overview?community_id="
+                 f"{places[3].community_id}"):
+        started = time.perf_counter()
+        answer = await client.get(path)
+        took = time.perf_counter() - started
+        assert 200 == answer.status_code, path
+        assert took < 1.0, (path, took)
+    page = (await client.get("/overview")).text
+    assert 25 == page.count('<tr id="cp-')
+    assert "1–25 共 2000" in page
