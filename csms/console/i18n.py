@@ -113,6 +113,10 @@ ZH: dict[str, str] = {
     "ended": "已结束",
     "open": "未关闭",
     "closed": "已关闭",
+    "Top up": "充值",
+    "Refund": "退款",
+    "Confirm": "确认",
+    "Cancel": "取消",
 }
 
 

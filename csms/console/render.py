@@ -68,5 +68,7 @@ def page(request: Request, name: str, session: ConsoleSession | None, *, code: i
         for href, label, family in NAV]
     html = ENV.get_template(name).render(
         request=request, session=session, lang=lang, t=partial(translate, lang), nav=nav,
+        watch_alarms=session is not None
+        and permitted(session.principal.role, Family.SAFETY, "read"),
         zone=csms.settings.reports.timezone, **values)
     return HTMLResponse(html, code)

@@ -91,6 +91,10 @@ async def test_every_form_route_needs_the_csrf_token(csms: Csms,
     assert csrf is not None
     await client.post("/login/token", data={"csrf": csrf[1], "token": secret})
     assert "csms_console" in client.cookies
+    async with csms.engine.connect() as conn:
+        signed = (await conn.execute(select(t.audit_log.c.actor).where(
+            t.audit_log.c.resource == "console", t.audit_log.c.action == "sign-in"))).all()
+    assert [(f"token:{record.token_id}",)] == [tuple(r) for r in signed]
     posts = [r.path for router in ROUTERS for r in router.routes
              if isinstance(r, APIRoute) and "POST" in (r.methods or ())]
     assert len(posts) >= 10
@@ -128,3 +132,50 @@ async def test_pages_with_2000_chargers(csms: Csms, client: httpx.AsyncClient) -
     page = (await client.get("/overview")).text
     assert 25 == page.count('<tr id="cp-')
     assert "1–25 共 2000" in page
+
+
+def field(html: str, form_id: str, name: str) -> str:
+    form = html.split(f'id="{form_id}"', 1)[1].split("</form>", 1)[0]
+    found = re.search(rf'name="{name}" value="([^"]*)"', form)
+    assert found is not None, (form_id, name)
+    return found[1]
+
+
+async def test_top_up_confirmed_once_and_statement_csv(csms: Csms,
+                                                       client: httpx.AsyncClient) -> None:
+    """An operator tops up a wallet: a confirmation page first, then the money moves; the
+    same form sent twice moves it once. The statement downloads as CSV. A property manager
+    of another community gets 403 for that resident."""
+    a, b = await new_place(csms, "甲"), await new_place(csms, "乙")
+    secret, record = new_token(Role.ADMIN, created_by="test", now=csms.stations.now())
+    await csms.access.add_token(record)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}") as api:
+        made = await api.post("/residents", json={"community_id": a.community_id,
+                                                  "name": "张三", "unit": "3-201"},
+                              headers={"Authorization": f"Bearer {secret}"})
+    resident = made.json()["id"]
+    await add_user(csms, "ops", "operator")
+    await add_user(csms, "mgr-b", "property", community_id=b.community_id)
+    await login(client, "ops")
+    html = (await client.get(f"/residents/{resident}")).text
+    form = {"csrf": field(html, "top-up", "csrf"), "ref": field(html, "top-up", "ref"),
+            "amount_yuan": "50", "memo": "微信"}
+    confirm = await client.post(f"/residents/{resident}/wallet/top-up", data=form)
+    assert 200 == confirm.status_code
+    assert "50.00" in confirm.text
+    for _ in range(2):
+        done = await client.post(f"/residents/{resident}/wallet/top-up",
+                                 data={**form, "confirmed": "1"})
+        assert 303 == done.status_code, done.text
+    page = (await client.get(f"/residents/{resident}")).text
+    assert '<strong id="balance">50.00</strong>' in page
+    month = csms.stations.now().strftime("%Y-%m")
+    csv = await client.get(f"/residents/{resident}/statements/{month}.csv")
+    assert 200 == csv.status_code
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert "attachment" in csv.headers["content-disposition"]
+    client.cookies.clear()
+    await login(client, "mgr-b")
+    assert 403 == (await client.get(f"/residents/{resident}")).status_code
+    listed = (await client.get("/residents")).text
+    assert "张三" not in listed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from csms.console.routes import alarms, chargers, lists, load, overview, signin
+from csms.console.routes import alarms, chargers, lists, load, overview, signin, wallets
 
 ROUTERS: list[APIRouter] = [signin.router, overview.router, alarms.router, load.router,
-                            chargers.router, lists.router]
+                            chargers.router, lists.router, wallets.router]

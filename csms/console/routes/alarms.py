@@ -53,6 +53,16 @@ async def _open(csms: CsmsDep, session: SessionDep, level: int | None) -> dict[s
             "can_write": allowed(session, Family.SAFETY, "write")}
 
 
+@router.get("/alarms/banner", response_class=HTMLResponse)
+async def banner(request: Request, csms: CsmsDep, session: SessionDep) -> HTMLResponse:
+    """The level 1 banner every page polls for (empty when none is open)."""
+    need(session, Family.SAFETY)
+    found = await api.list_alarms(csms, session.principal, paging(0, 1), state="open",
+                                  level=1, code=None, station_id=None, community_id=None,
+                                  district_id=None, since=None, until=None)
+    return page(request, "alarm_banner.html", session, count=found.total)
+
+
 @router.get("/alarms/{alarm_id}", response_class=HTMLResponse)
 async def one_alarm(request: Request, alarm_id: AlarmId, csms: CsmsDep,
                     session: SessionDep) -> HTMLResponse:

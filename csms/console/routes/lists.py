@@ -15,6 +15,7 @@ from csms.api.routes import billing_wallets, residents, sessions
 from csms.console.deps import CsmsDep, SessionDep, allowed, need
 from csms.console.render import page
 from csms.console.routes.common import blank_none, int_or_none, pager, paging
+from csms.console.routes.wallets import new_ref
 
 router = APIRouter()
 ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -64,7 +65,8 @@ async def resident(request: Request, resident_id: ResidentId, csms: CsmsDep,
     return page(request, "resident.html", session, active="residents", resident=found,
                 wallet=wallet, entries=None if entries is None else entries.items,
                 pager=None if entries is None else pager(request, window, entries.total),
-                month=month)
+                month=month, can_move=allowed(session, Family.BILLING, "write"),
+                refs={kind: new_ref(kind) for kind in ("top-up", "refund")})
 
 
 @router.get("/residents/{resident_id}/statements/{month}.csv")

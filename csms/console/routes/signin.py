@@ -72,7 +72,11 @@ async def login_token(request: Request, csms: CsmsDep,
                       token: Annotated[str, Form(max_length=200)]) -> Response:
     principal = await principal_of(token.strip(), csms.access, csms.stations.now())
     if principal is None:
+        log.info("console_token_sign_in_failed",
+                 address=request.client.host if request.client else None)
         return _again("Invalid API token")
+    await UserStore(csms.engine, csms.store.writer).token_signed_in(
+        principal.token_id, {"address": request.client.host if request.client else None})
     return _signed_in(request, principal, f"token {principal.token_id}")
 
 

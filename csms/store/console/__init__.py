@@ -81,6 +81,14 @@ class UserStore:
 
         await self._writer.submit(unit)
 
+    async def token_signed_in(self, token_id: str, details: dict[str, Any]) -> None:
+        """A console sign-in with an API token."""
+
+        async def unit(tx: WriteTx) -> None:
+            audit(tx, f"token:{token_id}", "sign-in", "console", token_id, details)
+
+        await self._writer.submit(unit)
+
     async def failed(self, name: str, failed_count: int, locked_until: datetime | None,
                      details: dict[str, Any]) -> None:
         """A wrong password or code: the new count, and the lock if it reached the limit."""
