@@ -117,6 +117,14 @@ ZH: dict[str, str] = {
     "Refund": "退款",
     "Confirm": "确认",
     "Cancel": "取消",
+    "Tariffs": "电价与套餐",
+    "Packages": "套餐",
+    "Price": "价格",
+    "Electricity": "电费",
+    "Service": "服务费",
+    "Cards": "卡",
+    "Package use": "套餐使用",
+    "Remaining": "剩余",
 }
 
 

@@ -23,7 +23,7 @@ COOKIE, LANG_COOKIE = "csms_console", "csms_lang"
 NAV = (("overview", "Overview", Family.NETWORK), ("alarms", "Alarms", Family.SAFETY),
        ("load", "Site load", Family.LOAD), ("chargers", "Chargers", Family.NETWORK),
        ("sessions", "Sessions", Family.SESSIONS), ("residents", "Residents", Family.RESIDENTS),
-       ("audit", "Audit", Family.ADMIN))
+       ("tariffs", "Tariffs", Family.BILLING), ("audit", "Audit", Family.ADMIN))
 
 
 def yuan(amount: Decimal | int | str | None) -> str:
@@ -60,7 +60,8 @@ def language(request: Request) -> str:
 
 def page(request: Request, name: str, session: ConsoleSession | None, *, code: int = 200,
          **values: Any) -> HTMLResponse:
-    """Render template ``name`` for this request's language and session."""
+    """Render template ``name`` for this request's language and session; times show in
+    ``values["zone"]`` (a site's), else in the city's zone."""
     lang = language(request)
     csms = request.app.state.csms
     nav = [] if session is None else [
@@ -70,5 +71,5 @@ def page(request: Request, name: str, session: ConsoleSession | None, *, code: i
         request=request, session=session, lang=lang, t=partial(translate, lang), nav=nav,
         watch_alarms=session is not None
         and permitted(session.principal.role, Family.SAFETY, "read"),
-        zone=csms.settings.reports.timezone, **values)
+        **{"zone": csms.settings.reports.timezone, **values})
     return HTMLResponse(html, code)

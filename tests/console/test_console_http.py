@@ -13,11 +13,13 @@ import pytest
 from fastapi.routing import APIRoute
 from sqlalchemy import insert, select
 
-from csms.api.access import Role
+from csms.api.access import Family, Role, permitted
 from csms.api.tokens import new_token
 from csms.app import Csms
 from csms.console import auth
+from csms.console.render import NAV
 from csms.console.routes import ROUTERS
+from csms.domain.model import RegistrationStatus
 from csms.store import tables as t
 from tests.api.test_sessions import new_place
 from tests.console.conftest import PASSWORD, add_user
@@ -179,3 +181,45 @@ async def test_top_up_confirmed_once_and_statement_csv(csms: Csms,
     assert 403 == (await client.get(f"/residents/{resident}")).status_code
     listed = (await client.get("/residents")).text
     assert "张三" not in listed
+
+
+async def test_every_page_as_every_role(csms: Csms, client: httpx.AsyncClient) -> None:
+    """Each role, signed in with an API token of its kind, gets every page its API scope
+    allows (200, linked in the header) and a 403 for the others; never a 500. Scoped roles
+    get 403 for the other community's charger, site and resident."""
+    a, b = await new_place(csms, "甲"), await new_place(csms, "乙")
+    await csms.store.add_station("CP-B", RegistrationStatus.ACCEPTED)
+    assert await csms.store.set_station("CP-B", site_id=b.site_id)
+    async with csms.engine.begin() as conn:
+        resident_b = (await conn.execute(insert(t.residents).values(
+            community_id=b.community_id, name="李四", created_at=csms.stations.now())
+            .returning(t.residents.c.id))).scalar_one()
+    scopes: dict[Role, tuple[int | None, int | None]] = {  # (district, community)
+        Role.DISTRICT: (a.district_id, None), Role.PROPERTY: (None, a.community_id)}
+    for role in Role:
+        district, community = scopes.get(role, (None, None))
+        secret, record = new_token(role, created_by="test", now=csms.stations.now(),
+                                   district_id=district, community_id=community)
+        await csms.access.add_token(record)
+        client.cookies.clear()
+        form = (await client.get("/login")).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        await client.post("/login/token", data={"csrf": csrf[1], "token": secret})
+        header = (await client.get("/login")).text  # any page: the header's links
+        overview = await client.get("/overview")
+        for href, _, family in NAV:
+            may = permitted(role, family, "read")
+            answer = await client.get(f"/{href}")
+            assert (200 if may else 403) == answer.status_code, (role, href)
+            if overview.status_code == 200:
+                assert may == (f'href="/console/{href}"' in overview.text), (role, href)
+        outside = 403 if role in scopes else 200
+        network = permitted(role, Family.NETWORK, "read")
+        assert (outside if network else 403) == (
+            await client.get("/chargers/CP-B")).status_code, role
+        assert (outside if permitted(role, Family.LOAD, "read") else 403) == (
+            await client.get(f"/load?site_id={b.site_id}")).status_code, role
+        assert (outside if permitted(role, Family.RESIDENTS, "read") else 403) == (
+            await client.get(f"/residents/{resident_b}")).status_code, role
+        assert "console" in header

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from csms.console.routes import alarms, chargers, lists, load, overview, signin, wallets
+from csms.console.routes import (
+    alarms,
+    billing,
+    chargers,
+    lists,
+    load,
+    overview,
+    signin,
+    wallets,
+)
 
 ROUTERS: list[APIRouter] = [signin.router, overview.router, alarms.router, load.router,
-                            chargers.router, lists.router, wallets.router]
+                            chargers.router, lists.router, wallets.router, billing.router]

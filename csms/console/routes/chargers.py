@@ -113,7 +113,10 @@ async def _charger_page(request: Request, station_id: str, csms: CsmsDep,
                         answer: tuple[str, int, Any] | None = None) -> HTMLResponse:
     need(session, Family.NETWORK)
     state = await live.live_state(station_id, csms, session.principal)
+    site = None if state.site_id is None else await network.get_site(state.site_id, csms,
+                                                                     session.principal)
     return page(request, "charger.html", session, active="chargers", state=state,
+                zone=csms.settings.reports.timezone if site is None else site.timezone,
                 answer=answer, can_write=allowed(session, Family.NETWORK, "write"),
                 can_command=allowed(session, Family.COMMANDS, "write"),
                 messages=[x.value for x in TriggerableMessage])

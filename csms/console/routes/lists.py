@@ -55,14 +55,18 @@ async def resident(request: Request, resident_id: ResidentId, csms: CsmsDep,
                    session: SessionDep, offset: Offset = 0) -> HTMLResponse:
     need(session, Family.RESIDENTS)
     found = await residents.get_resident(resident_id, csms, session.principal)
-    wallet = entries = None
+    wallet = entries = uses = None
     window = paging(offset)
+    cards = await residents.list_id_tokens(csms, session.principal, paging(0, 50), None,
+                                           resident_id, None)
     if allowed(session, Family.BILLING):
+        uses = await billing_wallets.list_subscriptions(resident_id, csms, session.principal)
         wallet = await billing_wallets.get_wallet(resident_id, csms, session.principal)
         entries = await billing_wallets.list_wallet_entries(resident_id, csms,
                                                             session.principal, window)
     month = csms.stations.now().strftime("%Y-%m")
     return page(request, "resident.html", session, active="residents", resident=found,
+                cards=cards.items, uses=uses,
                 wallet=wallet, entries=None if entries is None else entries.items,
                 pager=None if entries is None else pager(request, window, entries.total),
                 month=month, can_move=allowed(session, Family.BILLING, "write"),

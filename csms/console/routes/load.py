@@ -37,6 +37,9 @@ async def load(request: Request, csms: CsmsDep, session: SessionDep,
     values: dict[str, Any] = {}
     if chosen is not None:
         values = await _site(request, csms, session, chosen)
+    zones = {s.id: s.timezone for s in ([] if sites is None else sites.items)}
+    if chosen in zones:
+        values["zone"] = zones[chosen]
     return page(request, "load.html", session, active="load",
                 sites=[] if sites is None else sites.items, site_id=chosen, **values)
 
