@@ -223,3 +223,41 @@ async def test_every_page_as_every_role(csms: Csms, client: httpx.AsyncClient) -
         assert (outside if permitted(role, Family.RESIDENTS, "read") else 403) == (
             await client.get(f"/residents/{resident_b}")).status_code, role
         assert "console" in header
+
+
+async def test_register_accept_and_command_a_charger(csms: Csms,
+                                                     client: httpx.AsyncClient) -> None:
+    """An operator registers a charger (Pending), accepts it from the list, gives it a
+    password (shown once) and sends a reset while it is offline: the answer is the API's
+    409, shown on the page."""
+    place = await new_place(csms, "己")
+    await add_user(csms, "ops", "operator")
+    await login(client, "ops")
+    html = (await client.get("/chargers")).text
+    csrf = field(html, "register", "csrf")
+    made = await client.post("/chargers", data={"csrf": csrf, "station_id": "CP-NEW",
+                                                "site_id": str(place.site_id)})
+    assert "/console/chargers/CP-NEW" == made.headers["location"]
+    await client.post("/chargers/CP-NEW/registration",
+                      data={"csrf": csrf, "registration": "Pending"})
+    pending = (await client.get("/chargers?registration=Pending")).text
+    assert 'id="row-CP-NEW"' in pending
+    assert "accept" in pending
+    await client.post("/chargers/CP-NEW/registration",
+                      data={"csrf": csrf, "registration": "Accepted"})
+    page = (await client.get("/chargers/CP-NEW")).text
+    assert '<strong id="registration">Accepted</strong>' in page
+    secret = await client.post("/chargers/CP-NEW/password", data={"csrf": csrf})
+    found = re.search(r'"password": "([^"]+)"', secret.text.replace("&#34;", '"'))
+    assert found is not None
+    assert len(found[1]) >= 16
+    answer = await client.post("/chargers/CP-NEW/commands/reset",
+                               data={"csrf": csrf, "kind": "Soft"})
+    assert 200 == answer.status_code
+    assert "HTTP 409" in answer.text
+    assert 404 == (await client.post("/chargers/CP-NEW/commands/nope",
+                                     data={"csrf": csrf})).status_code
+    assert 422 == (await client.post("/chargers/CP-NEW/commands/unlock",
+                                     data={"csrf": csrf, "evse_id": "x"})).status_code
+    overview = (await client.get("/overview")).text
+    assert "己车棚" in overview

@@ -62,6 +62,8 @@ async def _table(request: Request, csms: CsmsDep, session: SessionDep, site_id: 
     listed = await network.list_charge_points(csms, principal, window, int_or_none(site_id),
                                               community_id, status)
     states = [await live.live_state(cp.id, csms, principal) for cp in listed.items]
-    return {"rows": list(zip(listed.items, states, strict=True)),
+    site_of = {site_id: await network.get_site(site_id, csms, principal)
+             for site_id in {cp.site_id for cp in listed.items} - {None} if site_id is not None}
+    return {"rows": list(zip(listed.items, states, strict=True)), "site_of": site_of,
             "pager": pager(request, window, listed.total),
             "query": request.url.query}
