@@ -125,6 +125,8 @@ ZH: dict[str, str] = {
     "Cards": "卡",
     "Package use": "套餐使用",
     "Remaining": "剩余",
+    "A new password disconnects the charger until it is configured with it. Continue?":
+        "新密码会使充电桩断开，直到其配置新密码。继续吗？",
 }
 
 
