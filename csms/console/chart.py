@@ -1,5 +1,6 @@
-"""The site-load chart as an inline SVG: headroom (limit), allocated and measured power over
-a time window. Pure: points in, markup out; no chart library, no JavaScript."""
+"""The site-load chart as an inline SVG: headroom (limit), allocated and measured power and
+the base load (the building's, from the profile or a live reading) over a time window.
+Pure: points in, markup out; no chart library, no JavaScript."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from html import escape
 
 SERIES = (("limit_w", "#2e7d32", "Headroom"), ("allocated_w", "#1565c0", "Allocated"),
-          ("measured_w", "#ef6c00", "Measured"))
+          ("measured_w", "#ef6c00", "Measured"), ("base_load_w", "#757575", "Base load"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class Point:
     limit_w: float
     allocated_w: float
     measured_w: float
+    base_load_w: float = 0.0
 
 
 def load_chart(points: Sequence[Point], start: datetime, end: datetime,
@@ -28,7 +30,8 @@ def load_chart(points: Sequence[Point], start: datetime, end: datetime,
     left, right, top, bottom = 56, 10, 10, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     span = max((end - start).total_seconds(), 1.0)
-    peak = max([max(p.limit_w, p.allocated_w, p.measured_w) for p in points] + [1.0])
+    peak = max([max(p.limit_w, p.allocated_w, p.measured_w, p.base_load_w) for p in points]
+               + [1.0])
     top_kw = _nice(peak / 1000)
 
     def x(at: datetime) -> float:
@@ -55,7 +58,7 @@ def load_chart(points: Sequence[Point], start: datetime, end: datetime,
             parts.append(f'<polyline class="series" data-series="{key}" fill="none" '
                          f'stroke="{colour}" stroke-width="1.5" points="{path}"/>')
     for i, (_key, colour, name) in enumerate(SERIES):
-        lx = left + 10 + i * 130
+        lx = left + 10 + i * 150
         parts.append(f'<rect x="{lx}" y="{height - 16}" width="12" height="4" '
                      f'fill="{colour}"/><text x="{lx + 16}" y="{height - 11}" '
                      f'font-size="11">{escape(labels.get(name, name))}</text>')

@@ -66,7 +66,8 @@ def test_chart_draws_three_series_one_vertex_per_column() -> None:
               for k in range(8640)]  # 24 h of 10-second passes
     svg = load_chart(points, T0, T0 + timedelta(hours=24), {"Headroom": "可用<容量>"})
     polylines = re.findall(r'data-series="(\w+)"[^>]*points="([^"]*)"', svg)
-    assert ["limit_w", "allocated_w", "measured_w"] == [name for name, _ in polylines]
+    assert ["limit_w", "allocated_w", "measured_w", "base_load_w"] == [
+        name for name, _ in polylines]
     assert all(len(p.split()) <= 720 for _, p in polylines)
     assert "可用&lt;容量&gt;" in svg  # legend text is escaped
     assert "data-series" not in load_chart([], T0, T0 + timedelta(hours=1), {})

@@ -58,9 +58,10 @@ async def _site(request: Request, csms: CsmsDep, session: SessionDep,
     series = await api.get_series(site_id, csms, principal, start=end - WINDOW, end=None,
                                   limit=10_000)
     lang = language(request)
-    labels = {name: translate(lang, name) for name in ("Headroom", "Allocated", "Measured")}
-    chart = load_chart([Point(p.at, p.limit_w, p.allocated_w, p.measured_w) for p in series],
-                       end - WINDOW, end, labels)
+    labels = {name: translate(lang, name)
+              for name in ("Headroom", "Allocated", "Measured", "Base load")}
+    chart = load_chart([Point(p.at, p.limit_w, p.allocated_w, p.measured_w, p.base_load_w)
+                        for p in series], end - WINDOW, end, labels)
     return {"settings": settings, "allocations": allocations, "chart": Markup(chart),  # noqa: S704 - chart.py escapes its text
             "points": len(series), "can_write": allowed(session, Family.LOAD, "write")}
 
