@@ -3,6 +3,7 @@ chargers at a time, refreshed by htmx polling (the table fragment every 5 s)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -14,8 +15,20 @@ from csms.console.deps import CsmsDep, SessionDep, need
 from csms.console.render import page
 from csms.console.routes.common import int_or_none, pager, paging
 from csms.domain.model import RegistrationStatus
+from csms.store.console import overview as bulk
+from csms.store.station_queries import ConnectorRecord
 
 router = APIRouter()
+
+
+@dataclass(frozen=True, slots=True)
+class RowState:
+    """What a row shows of a charge point without an active session."""
+
+    connected: bool
+    connectors: tuple[ConnectorRecord, ...]
+    active_sessions: list[Any]
+
 MAX_CHOICES = 500  # entries of a filter's drop-down (the API's largest page)
 
 
@@ -61,9 +74,15 @@ async def _table(request: Request, csms: CsmsDep, session: SessionDep, site_id: 
         s.value for s in RegistrationStatus} else None
     listed = await network.list_charge_points(csms, principal, window, int_or_none(site_id),
                                               community_id, status)
-    states = [await live.live_state(cp.id, csms, principal) for cp in listed.items]
-    site_of = {site_id: await network.get_site(site_id, csms, principal)
-             for site_id in {cp.site_id for cp in listed.items} - {None} if site_id is not None}
+    ids = [cp.id for cp in listed.items]
+    connectors = await bulk.connectors_of(csms.engine, ids)
+    charging = await bulk.charging_stations(csms.engine, ids)
+    states = [
+        # the API's own live state where sessions run; the rest needs only the connectors
+        await live.live_state(cp.id, csms, principal) if cp.id in charging
+        else RowState(cp.connected, connectors[cp.id], []) for cp in listed.items]
+    site_of = await bulk.sites_of(csms.engine, {cp.site_id for cp in listed.items
+                                                if cp.site_id is not None})
     return {"rows": list(zip(listed.items, states, strict=True)), "site_of": site_of,
             "pager": pager(request, window, listed.total),
             "query": request.url.query}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from typing import Annotated
 
@@ -47,11 +48,12 @@ async def login(request: Request, csms: CsmsDep, name: Annotated[str, Form(max_l
     details = {"address": request.client.host if request.client else None}
     user = await users.get(name)
     if user is None or user.disabled:
-        passwords.verify(password, _DUMMY_HASH)
+        await asyncio.to_thread(passwords.verify, password, _DUMMY_HASH)
         return _again("Wrong name, password or code")
     if auth.is_locked(user.locked_until, now):
         return _again("Account locked, try again later")
-    good = passwords.verify(password, user.password_hash)
+    # scrypt off the event loop: the chargers' connections share it
+    good = await asyncio.to_thread(passwords.verify, password, user.password_hash)
     if good and user.totp_secret is not None:
         good = auth.totp_ok(user.totp_secret, code, now)
     if not good:
