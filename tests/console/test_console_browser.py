@@ -82,7 +82,10 @@ async def test_acknowledge_a_ground_failure_alarm(csms: Csms, page: Page) -> Non
         row = page.locator("table.open-alarms tr", has_text="ground_fault")
         await expect(row.locator(".state")).to_have_text("raised")
         await shot(page, "alarms-level1", docs=True)
+        assert await page.evaluate("csmsIdle('open-alarms')")
         await row.locator("[name=comment]").fill("电工已到场")
+        # the 5 s refresh holds off while a comment is being written
+        assert not await page.evaluate("csmsIdle('open-alarms')")
         await row.locator("button").click()
         await expect(row.locator(".state")).to_have_text("acknowledged")
         await row.locator("[name=comment]").fill("绝缘已修复")

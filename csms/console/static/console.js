@@ -1,3 +1,13 @@
+// A refresh would replace a form being filled in: poll only while none of the element's
+// inputs has the focus or holds text (htmx trigger filter).
+window.csmsIdle = function (id) {
+  var element = document.getElementById(id);
+  if (!element) return true;
+  if (element.contains(document.activeElement) && document.activeElement.tagName === "INPUT") return false;
+  return Array.prototype.every.call(element.querySelectorAll("input[type=text], input:not([type])"),
+                                    function (input) { return !input.value; });
+};
+
 // Level 1 alarms: a beep every few seconds while a level 1 alarm is open on the page
 // (browsers play sound only after the user has interacted with the page once).
 (function () {
