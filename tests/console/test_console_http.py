@@ -224,6 +224,10 @@ async def test_every_page_as_every_role(csms: Csms, client: httpx.AsyncClient) -
             await client.get("/chargers/CP-B")).status_code, role
         assert (outside if permitted(role, Family.LOAD, "read") else 403) == (
             await client.get(f"/load?site_id={b.site_id}")).status_code, role
+        assert (outside if permitted(role, Family.LOAD, "read") else 403) == (
+            await client.get(f"/load/{b.site_id}/live")).status_code, role
+        assert (200 if permitted(role, Family.SAFETY, "read") else 403) == (
+            await client.get("/alarms/banner")).status_code, role
         assert (outside if permitted(role, Family.RESIDENTS, "read") else 403) == (
             await client.get(f"/residents/{resident_b}")).status_code, role
         assert "console" in header

@@ -44,6 +44,15 @@ async def load(request: Request, csms: CsmsDep, session: SessionDep,
                 sites=[] if sites is None else sites.items, site_id=chosen, **values)
 
 
+@router.get("/load/{site_id}/live", response_class=HTMLResponse)
+async def load_live(request: Request, site_id: SiteId, csms: CsmsDep,
+                    session: SessionDep) -> HTMLResponse:
+    """The chart, headroom and allocations alone, for the periodic refresh."""
+    need(session, Family.LOAD)
+    return page(request, "load_live.html", session, site_id=site_id,
+                **await _site(request, csms, session, site_id))
+
+
 async def _site(request: Request, csms: CsmsDep, session: SessionDep,
                 site_id: int) -> dict[str, Any]:
     principal = session.principal
