@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pyotp
 import pytest
 from playwright.async_api import BrowserContext, Page, expect
 from sqlalchemy import select
@@ -13,6 +14,8 @@ from sqlalchemy import select
 from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms
+from csms.console.auth import new_totp_secret
+from csms.console.render import NAV
 from csms.domain.model import AuthorizationStatus
 from csms.store import tables as t
 from csms.store.load import LoadStore, SeriesPoint
@@ -152,3 +155,23 @@ async def _kva(csms: Csms, site_id: int) -> float | None:
         value = (await conn.execute(select(site_load.c.transformer_kva).where(
             site_load.c.site_id == site_id))).scalar_one_or_none()
     return None if value is None else float(value)
+
+
+async def test_every_page_as_admin_with_a_second_factor(csms: Csms, page: Page) -> None:
+    """An admin signs in with password and TOTP code and opens every page of the header:
+    none is an error page; each is saved as a screenshot."""
+    place = await new_place(csms, "庚")
+    await place_station(csms, "CP-W", place)
+    secret = new_totp_secret()
+    await add_user(csms, "root", "admin", totp_secret=secret)
+    await sign_in(page, "root", code=pyotp.TOTP(secret).at(csms.stations.now()))
+    await expect(page.locator("#who")).to_contain_text("root")
+    links = await page.locator("header nav a").evaluate_all("as => as.map(a => a.href)")
+    assert len(links) == len(NAV)
+    for href in links:
+        answer = await page.goto(href)
+        assert answer is not None
+        assert 200 == answer.status, href
+        await shot(page, f"page-{href.rstrip('/').rsplit('/', 1)[-1]}")
+    await page.goto("/console/audit?verify=1")
+    await expect(page.locator("#verdict")).to_have_class("ok")
