@@ -35,14 +35,15 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed-dev
+pytest: $(VENV)/.installed-dev system-packages
 	$(BIN)/pytest
 
 # Debian packages the tests need, installed when missing (CI and developers run as root).
 system-packages:
 	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq faketime; }
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
-	@test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei; }  # Chinese in browser screenshots
+	@# browser tests (tests/console, the resident page): Debian's Chromium, and CJK glyphs for it
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -d /usr/share/fonts/truetype/wqy || { apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei; }
 
 # The billing, tariff and safety-timer tests under a faked clock at two awkward instants.
 pytest-clock: $(VENV)/.installed-dev system-packages

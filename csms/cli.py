@@ -26,6 +26,7 @@ from csms import (
     cli_billing,
     cli_certs,
     cli_city,
+    cli_console,
     cli_db,
     cli_device,
     cli_files,
@@ -153,6 +154,7 @@ def _add_seed_parser(sub: Any) -> None:
     districts.set_defaults(func=_seed_districts)
     cli_city.register(sub, seed)  # seed city; coverage
     cli_report.register(sub)  # report monthly
+    cli_console.register(sub)  # user add (console accounts)
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:

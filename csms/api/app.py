@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from csms.api.hygiene import RefuseControlCharacters
 from csms.api.routes import ROUTERS, alarms, audit, feed, ops, webhooks
 from csms.app import Csms
+from csms.console.app import mount_console
 from csms.resident import install as install_resident
 
 
@@ -29,4 +30,5 @@ def create_app(csms: Csms) -> FastAPI:
         app.include_router(router)
     app.include_router(alarms.router)  # alarms and the daily safety summary
     install_resident(app, csms)  # the resident page behind the charger QR code
+    mount_console(app, csms)  # the operator console at /console/ (csms.console)
     return app

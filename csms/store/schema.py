@@ -10,6 +10,7 @@ from csms.store.billing import tables as billing_tables  # noqa: F401 - for its 
 from csms.store.certificates import tables as certificates_tables  # noqa: F401
 from csms.store.city import tables as city_tables  # noqa: F401 - for its tables
 from csms.store.cluster import tables as cluster_tables  # noqa: F401 - for its tables
+from csms.store.console import tables as console_tables  # noqa: F401 - for its tables
 from csms.store.device_model import tables as device_model_tables  # noqa: F401
 from csms.store.files import tables as files_tables  # noqa: F401 - for its tables
 from csms.store.health import tables as tables_health  # noqa: F401 - for its tables
