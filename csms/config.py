@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from csms.config_env import CoercedEnvSource, source_of, variables
+from csms.config_platform import PlatformSettings
 from csms.errors import ConfigError
 
 
@@ -373,6 +374,7 @@ class Settings(BaseSettings):
     city: CitySettings = CitySettings()
     reports: ReportSettings = ReportSettings()
     files: FilesSettings = FilesSettings()
+    platform: PlatformSettings = PlatformSettings()  # csms.config_platform
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:
