@@ -27,4 +27,8 @@ def create_app(csms: Csms) -> FastAPI:
     for router in (audit.router, feed.router, webhooks.router):  # safety sharing, audit
         app.include_router(router)
     app.include_router(alarms.router)  # alarms and the daily safety summary
+    if csms.platform is not None:  # what the municipal platform pulls (its own tokens)
+        from csms.api.routes import evcs
+
+        app.include_router(evcs.router)
     return app

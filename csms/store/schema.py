@@ -17,6 +17,7 @@ from csms.store.device_model import tables as device_model_tables  # noqa: F401
 from csms.store.files import tables as files_tables  # noqa: F401 - for its tables
 from csms.store.health import tables as tables_health  # noqa: F401 - for its tables
 from csms.store.local_lists import tables as local_lists_tables  # noqa: F401
+from csms.store.platform import tables as platform_tables  # noqa: F401 - for its tables
 from csms.store.remote_starts import tables as remote_starts_tables  # noqa: F401
 from csms.store.reservations import tables as reservations_tables  # noqa: F401
 from csms.store.tables import metadata

@@ -46,3 +46,7 @@ ROUTERS += [tx_commands.router]
 from csms.api.routes import local_lists, reservations  # noqa: E402 - appended per family
 
 ROUTERS += [local_lists.router, reservations.router]
+
+from csms.api.routes import platform  # noqa: E402 - appended per family
+
+ROUTERS += [platform.router]

@@ -1,0 +1,158 @@
+"""The municipal platform feed end to end: a real CSMS, the charger simulator and the
+platform simulator (simulators.platform), on both databases."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from csms.api.access import Role
+from csms.api.tokens import new_token
+from csms.app import Csms, running
+from csms.config import load_settings
+from simulators.platform import PlatformSim, Secrets, serving
+from simulators.station import SimStation
+from tests.conftest import eventually, make_settings, ocpp_url
+from tests.e2e.test_billing_flows import drive_session, new_place, yunnan_tariff
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+SECRETS = Secrets("MA0000001", "op-secret", "1234567890abcdef", "abcdef1234567890",
+                  "sig-secret-0001", "MA0000002", "platform-secret")
+
+
+def platform_settings(url: str, **extra: Any) -> dict[str, Any]:
+    """[platform] pointing at the simulator, with quick retries for the tests."""
+    return {"enabled": True, "url": url, "operator_id": SECRETS.operator_id,
+            "operator_secret": SECRETS.operator_secret, "data_secret": SECRETS.data_secret,
+            "data_iv": SECRETS.data_iv, "sig_secret": SECRETS.sig_secret,
+            "platform_id": SECRETS.platform_id, "platform_secret": SECRETS.platform_secret,
+            "retry_interval_s": 0.3, "poll_interval_s": 0.5, "timeout_s": 2.0, **extra}
+
+
+@dataclass
+class Rig:
+    csms: Csms
+    sim: PlatformSim
+
+    @property
+    def evcs(self) -> str:
+        return f"http://127.0.0.1:{self.csms.api_port}/evcs/v1"
+
+
+@pytest.fixture
+async def rig(database_url: str) -> AsyncIterator[Rig]:
+    sim = PlatformSim(SECRETS)
+    async with serving(sim) as url:
+        base = make_settings(database_url)
+        settings = load_settings(None, **{
+            **base.model_dump(mode="json", exclude={"platform"}),
+            "platform": platform_settings(url)})
+        async with running(settings) as app:
+            yield Rig(app, sim)
+
+
+def _sum(items: list[dict[str, Any]], key: str) -> Decimal:
+    return sum((Decimal(str(i[key])) for i in items), Decimal(0))
+
+
+def assert_exact(order: dict[str, Any]) -> None:
+    details = order["ChargeDetails"]
+    assert Decimal(str(order["TotalPower"])) == _sum(details, "DetailPower")
+    assert Decimal(str(order["TotalElecMoney"])) == _sum(details, "DetailElecMoney")
+    assert Decimal(str(order["TotalSeviceMoney"])) == _sum(details, "DetailSeviceMoney")
+    assert Decimal(str(order["TotalMoney"])) == Decimal(str(order["TotalElecMoney"])) + \
+        Decimal(str(order["TotalSeviceMoney"]))
+
+
+async def _statuses(sim: PlatformSim) -> list[int]:
+    return [d["ConnectorStatusInfo"]["Status"] for d in sim.of("notification_stationStatus")]
+
+
+async def _orders(sim: PlatformSim) -> list[dict[str, Any]]:
+    return sim.of("notification_charge_order_info")
+
+
+@pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
+async def test_status_info_and_orders_reach_the_platform(rig: Rig, version: str) -> None:
+    """Boot: station info (GCJ-02, 6 decimals); each status within seconds, mapped to its
+    code; the session over midnight as one order, split at the tariff boundary, its
+    details summing exactly to its totals."""
+    place = await new_place(rig.csms, "CP-P1", "CARD-P1")
+    await yunnan_tariff(rig.csms, place)
+    charger = SimStation("CP-P1", version, ocpp_url(rig.csms))
+    async with charger.running():
+        await charger.boot()
+        info = await eventually(lambda: _of(rig.sim, "notification_stationInfo"))
+        station = info[0]["StationInfo"]
+        assert (str(place.site_id), 1, "MA0000001") == (
+            station["StationID"], station["Construction"], station["OperatorID"])
+        sent = time.monotonic()
+        await charger.send_status(1, "Available")
+        await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [1], 10)
+        assert time.monotonic() - sent < 10
+        await charger.send_status(1, "Reserved")
+        await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [4], 10)
+        start = datetime(2026, 11, 27, 23, 30, tzinfo=SHANGHAI)
+        await drive_session(charger, "CARD-P1", start, 90, 7000, 10_000)
+        await charger.send_status(1, "Faulted", error_code="GroundFailure")
+        await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [255], 10)
+    [order] = await eventually(lambda: _orders(rig.sim))
+    assert_exact(order)
+    assert (10.5, 4.31, 4.2, 8.51) == (order["TotalPower"], order["TotalElecMoney"],
+                                       order["TotalSeviceMoney"], order["TotalMoney"])
+    assert ["2026-11-27 23:30:00", "2026-11-28 00:00:00"] == [
+        d["DetailStartTime"] for d in order["ChargeDetails"]]
+    assert 1 == rig.sim.tokens_issued  # one token for every push
+    assert [] == rig.sim.rejected
+
+
+async def _of(sim: PlatformSim, interface: str) -> list[dict[str, Any]]:
+    return sim.of(interface)
+
+
+async def test_busy_platform_gets_it_after_retries_then_parks(rig: Rig) -> None:
+    """Busy (-1) twice: delivered on the third attempt. Busy beyond the attempts: parked,
+    listed in the API, delivered once retried."""
+    place = await new_place(rig.csms, "CP-P2", "CARD-P2")
+    charger = SimStation("CP-P2", "ocpp1.6", ocpp_url(rig.csms))
+    async with charger.running():
+        await charger.boot()
+        await eventually(lambda: _of(rig.sim, "notification_stationInfo"))
+        rig.sim.busy = 2
+        await charger.send_status(1, "Available")
+        await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [1], 10)
+        assert 0 == rig.sim.busy
+        rig.sim.busy = 10
+        await charger.send_status(1, "Unavailable")
+        assert place.site_id
+        parked = await eventually(lambda: _pushes(rig, "parked"), lambda p: len(p) == 1, 20)
+    assert 4 == parked[0]["attempts"]
+    assert "Ret -1" in parked[0]["last_error"]
+    rig.sim.busy = 0
+    token = await _token(rig)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.csms.api_port}") as http:
+        answer = await http.post(f"/platform/pushes/{parked[0]['id']}/retry",
+                                 headers={"Authorization": f"Bearer {token}"})
+        assert 200 == answer.status_code, answer.text
+    await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [255], 10)
+    assert [] == await _pushes(rig, "parked")
+
+
+async def _token(rig: Rig) -> str:
+    secret, record = new_token(Role.OPERATOR, created_by="test", now=rig.csms.stations.now())
+    await rig.csms.access.add_token(record)
+    return secret
+
+
+async def _pushes(rig: Rig, status: str) -> list[dict[str, Any]]:
+    assert rig.csms.platform is not None
+    items, _ = await rig.csms.platform.pushes.pushes(status, None, 50, 0)
+    return [{"id": p.id, "attempts": p.attempts, "last_error": p.last_error} for p in items]
