@@ -4,8 +4,6 @@ platform simulator (simulators.platform), on both databases."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,49 +14,13 @@ import pytest
 
 from csms.api.access import Role
 from csms.api.tokens import new_token
-from csms.app import Csms, running
-from csms.config import load_settings
-from simulators.platform import PlatformSim, Secrets, serving
+from simulators.platform import PlatformSim
 from simulators.station import SimStation
-from tests.conftest import eventually, make_settings, ocpp_url
+from tests.conftest import eventually, ocpp_url
+from tests.e2e.conftest import Rig
 from tests.e2e.test_billing_flows import drive_session, new_place, yunnan_tariff
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-SECRETS = Secrets("MA0000001", "op-secret", "1234567890abcdef", "abcdef1234567890",
-                  "sig-secret-0001", "MA0000002", "platform-secret")
-
-
-def platform_settings(url: str, **extra: Any) -> dict[str, Any]:
-    """[platform] pointing at the simulator, with quick retries for the tests."""
-    return {"enabled": True, "url": url, "operator_id": SECRETS.operator_id,
-            "operator_secret": SECRETS.operator_secret, "data_secret": SECRETS.data_secret,
-            "data_iv": SECRETS.data_iv, "sig_secret": SECRETS.sig_secret,
-            "platform_id": SECRETS.platform_id, "platform_secret": SECRETS.platform_secret,
-            "retry_interval_s": 0.3, "poll_interval_s": 0.5, "timeout_s": 2.0, **extra}
-
-
-@dataclass
-class Rig:
-    csms: Csms
-    sim: PlatformSim
-
-    @property
-    def evcs(self) -> str:
-        return f"http://127.0.0.1:{self.csms.api_port}/evcs/v1"
-
-
-@pytest.fixture
-async def rig(database_url: str) -> AsyncIterator[Rig]:
-    sim = PlatformSim(SECRETS)
-    async with serving(sim) as url:
-        base = make_settings(database_url)
-        settings = load_settings(None, **{
-            **base.model_dump(mode="json", exclude={"platform"}),
-            "platform": platform_settings(url)})
-        async with running(settings) as app:
-            yield Rig(app, sim)
-
-
 def _sum(items: list[dict[str, Any]], key: str) -> Decimal:
     return sum((Decimal(str(i[key])) for i in items), Decimal(0))
 
