@@ -4,8 +4,9 @@ Rules:
 1. Every request is a sealed envelope (csms.city.tcec.envelope) POSTed to
    ``<url>/<interface>``; pushes carry ``Authorization: Bearer <token>``. ``Seq`` counts
    1–9999 and wraps; ``TimeStamp`` is the clock's time in ``platform.timezone``.
-2. The token is fetched with ``query_token`` ({OperatorID, OperatorSecret}) and kept until
-   ``RENEW_BEFORE`` before its ``TokenAvailableTime`` runs out; a 4002 answer drops it.
+2. The token is fetched with ``query_token`` ({OperatorID, OperatorSecret}) and renewed
+   when a tenth of its ``TokenAvailableTime`` (at most ``RENEW_BEFORE``) is left; a 4002
+   answer drops it (the push is retried with a new one).
 3. A push is delivered when the answer verifies and ``Ret`` is 0 (and an order's
    ``ConfirmResult`` is 0). Anything else (busy -1, another code, a timeout, a refused
    connection, an answer that does not verify) is retried ``retry_interval_s`` later, until
@@ -83,7 +84,7 @@ class PlatformClient:
         """Rule 2."""
         async with self._fetching:
             now = self._clock()
-            if self._token is not None and self._token[1] - RENEW_BEFORE > now:
+            if self._token is not None and self._token[1] > now:
                 return self._token[0]
             return await self._fetch(client, now)
 
@@ -95,9 +96,10 @@ class PlatformClient:
         if answer.ret != env.OK or data.get("SuccStat") != 0 or not data.get("AccessToken"):
             raise DeliveryError(f"query_token refused: Ret {answer.ret} {answer.msg} "
                                 f"FailReason {data.get('FailReason')}")
-        lifetime = float(data.get("TokenAvailableTime", 7200))
-        self._token = (str(data["AccessToken"]), now + timedelta(seconds=lifetime))
-        log.info("platform.token", expires_in_s=lifetime)
+        lifetime = timedelta(seconds=float(data.get("TokenAvailableTime", 7200)))
+        self._token = (str(data["AccessToken"]), now + lifetime - min(RENEW_BEFORE,
+                                                                       lifetime / 10))
+        log.info("platform.token", lifetime_s=lifetime.total_seconds())
         return self._token[0]
 
 

@@ -14,10 +14,12 @@ import pytest
 
 from csms.api.access import Role
 from csms.api.tokens import new_token
-from simulators.platform import PlatformSim
+from csms.app import running
+from csms.config import load_settings
+from simulators.platform import PlatformSim, serving
 from simulators.station import SimStation
-from tests.conftest import eventually, ocpp_url
-from tests.e2e.conftest import Rig
+from tests.conftest import eventually, make_settings, ocpp_url
+from tests.e2e.conftest import SECRETS, Rig, platform_settings
 from tests.e2e.test_billing_flows import drive_session, new_place, yunnan_tariff
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -118,3 +120,35 @@ async def _pushes(rig: Rig, status: str) -> list[dict[str, Any]]:
     assert rig.csms.platform is not None
     items, _ = await rig.csms.platform.pushes.pushes(status, None, 50, 0)
     return [{"id": p.id, "attempts": p.attempts, "last_error": p.last_error} for p in items]
+
+
+async def test_token_renewed_when_expiring_and_after_4002(database_url: str) -> None:
+    """A 2 s token is renewed before it runs out; a token the platform forgot (4002) is
+    replaced and the push retried; every status arrives."""
+    sim = PlatformSim(SECRETS, token_lifetime_s=2)
+    async with serving(sim) as url:
+        base = make_settings(database_url)
+        settings = load_settings(None, **{**base.model_dump(mode="json", exclude={"platform"}),
+                                          "platform": platform_settings(url)})
+        async with running(settings) as app:
+            await new_place(app, "CP-T1", "CARD-T1")
+            charger = SimStation("CP-T1", "ocpp1.6", ocpp_url(app))
+            async with charger.running():
+                await charger.boot()
+                await charger.send_status(1, "Available")
+                await eventually(lambda: _statuses(sim), lambda s: s[-1:] == [1], 10)
+                issued = sim.tokens_issued
+                await eventually(lambda: _later(sim, issued, 2.5))  # the token's lifetime
+                await charger.send_status(1, "Preparing")
+                await eventually(lambda: _statuses(sim), lambda s: s[-1:] == [2], 10)
+                assert sim.tokens_issued > issued
+                sim.tokens.clear()  # the platform forgets every token
+                await charger.send_status(1, "Charging")
+                await eventually(lambda: _statuses(sim), lambda s: s[-1:] == [3], 10)
+    assert ("notification_stationStatus", 4002) in {(i, c) for i, c, _ in sim.rejected}
+
+
+async def _later(sim: PlatformSim, issued: int, seconds: float) -> bool:
+    """Whether ``seconds`` have passed since the last token was issued."""
+    last = max(sim.tokens.values(), default=0.0) - sim.token_lifetime_s
+    return time.time() - last >= seconds
