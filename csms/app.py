@@ -333,6 +333,8 @@ async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
     store = AlarmStore(writer, csms.engine)
     if csms.sharing is not None:  # webhook outbox rows commit with each transition
         store.in_transaction.append(csms.sharing.queue_alarm)
+    if csms.platform is not None and csms.settings.platform.send_alarms:
+        store.in_transaction.append(csms.platform.queue_alarm)  # with each transition too
     monitor = SafetyMonitor(csms.settings, store, bus, csms.commands, csms.connections,
                             clock, limits)
     await monitor.start()

@@ -31,6 +31,9 @@ class PlatformSettings(BaseModel):
     platform_secret: str = ""
     # Communities whose sites are sent (empty: all).
     communities: tuple[int, ...] = ()
+    # Whether alarms raised and cleared are pushed (notification_alarmInfo, a safety-platform
+    # extension some city platforms take).
+    send_alarms: bool = False
     # Lifetime of the tokens our query_token issues (s).
     token_lifetime_s: int = Field(default=7200, ge=60)
     # Delivery: request timeout (s), attempts before a push is parked (first try plus

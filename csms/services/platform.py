@@ -6,7 +6,9 @@ Rules:
    after that commit): a connector status (``Store.status_hooks``), a session's end after
    billing priced it (``SessionRecorder.on_ended``, composed after billing's hook), a boot
    of a charger on a site (station info, ``Store.boot_hooks``). Operators can queue station
-   info for every site (:meth:`PlatformFeed.queue_station_info`, e.g. after changes).
+   info for every site (:meth:`PlatformFeed.queue_station_info`, e.g. after changes). With
+   ``platform.send_alarms``, an alarm raised or cleared on a charger of a sent site
+   (``AlarmStore.in_transaction``, :meth:`PlatformFeed.queue_alarm`).
 2. Only charge points on a site of ``platform.communities`` (all, if empty) are sent; a
    charge point's site is cached for ``PLACE_CACHE_S``.
 3. Building an order never fails a session's end: an error is logged and the end commits.
@@ -25,13 +27,20 @@ from datetime import datetime, timedelta
 import structlog
 
 from csms.city.tcec import orders as tcec_orders
-from csms.city.tcec.stations import Connector, connector_status_info, station_info
+from csms.city.tcec.stations import (
+    Connector,
+    alarm_info,
+    connector_status_info,
+    station_info,
+)
 from csms.config import Settings
 from csms.domain.model import ConnectorStatusChanged, StationBooted
 from csms.services.events import DomainEvent, EventBus, SessionRecorded
 from csms.services.platform_delivery import PlatformDeliverer
 from csms.services.platform_pulls import PlatformAnswers
+from csms.store.alarms import AlarmChange
 from csms.store.platform import (
+    ALARM_INFO,
     CHARGE_ORDER,
     STATION_INFO,
     STATION_STATUS,
@@ -138,6 +147,18 @@ class PlatformFeed:
         count = await self._store.writer.submit(unit)
         self.deliverer.wake()
         return count
+
+    async def queue_alarm(self, tx: WriteTx, change: AlarmChange) -> None:
+        """Rule 1: ``notification_alarmInfo`` in the alarm transition's transaction."""
+        alarm = change.alarm
+        if change.transition not in ("raised", "cleared") or alarm.station_id is None or \
+                await self._place(tx, alarm.station_id) is None:
+            return
+        at = alarm.cleared_at if change.transition == "cleared" else alarm.raised_at
+        info = alarm_info(alarm.station_id, alarm.evse_id, alarm.connector_id, alarm.code,
+                          alarm.level, change.transition == "raised",
+                          tcec_orders.local(at or tx.now, self._p.timezone))
+        queue(tx, ALARM_INFO, f"alarm:{alarm.id}:{change.transition}", {"AlarmInfos": [info]})
 
     async def _session_ended(self, tx: WriteTx, session_id: int) -> None:
         """Rules 1 and 3: the session's charge order, once."""

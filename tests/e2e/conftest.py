@@ -43,7 +43,7 @@ async def rig(database_url: str) -> AsyncIterator[Rig]:
         base = make_settings(database_url)
         settings = load_settings(None, **{
             **base.model_dump(mode="json", exclude={"platform"}),
-            "platform": platform_settings(url)})
+            "platform": platform_settings(url, send_alarms=True)})
         async with running(settings) as app:
             yield Rig(app, sim)
 

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from csms.api.access import Role
 from csms.api.tokens import new_token
-from csms.app import running
+from csms.app import Csms, running
 from csms.config import load_settings
+from csms.store import tables_safety
 from simulators.platform import PlatformSim, serving
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
@@ -68,6 +70,11 @@ async def test_status_info_and_orders_reach_the_platform(rig: Rig, version: str)
         await drive_session(charger, "CARD-P1", start, 90, 7000, 10_000)
         await charger.send_status(1, "Faulted", error_code="GroundFailure")
         await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [255], 10)
+        alarms = await eventually(lambda: _of(rig.sim, "notification_alarmInfo"))
+        [alarm] = alarms[0]["AlarmInfos"]
+        stored = await _alarm(rig.csms, alarm["AlarmCode"])
+        assert ("CP-P1-1-1", stored, 1) == (alarm["ConnectorID"], alarm["AlarmLevel"],
+                                            alarm["AlarmStatus"])
     [order] = await eventually(lambda: _orders(rig.sim))
     assert_exact(order)
     assert (10.5, 4.31, 4.2, 8.51) == (order["TotalPower"], order["TotalElecMoney"],
@@ -76,6 +83,13 @@ async def test_status_info_and_orders_reach_the_platform(rig: Rig, version: str)
         d["DetailStartTime"] for d in order["ChargeDetails"]]
     assert 1 == rig.sim.tokens_issued  # one token for every push
     assert [] == rig.sim.rejected
+
+
+async def _alarm(app: Csms, code: str) -> int:
+    """The level of the stored alarm with ``code``."""
+    async with app.engine.connect() as conn:
+        return int((await conn.execute(select(tables_safety.alarms.c.level).where(
+            tables_safety.alarms.c.code == code))).scalar_one())
 
 
 async def _of(sim: PlatformSim, interface: str) -> list[dict[str, Any]]:

@@ -145,3 +145,13 @@ def stations_page(sites: Sequence[Site], operator_id: str, page_no: int,
     shown, count = page(sites, page_no, page_size)
     return {"PageNo": max(1, page_no), "PageCount": count, "ItemSize": len(sites),
             "StationInfos": [station_info(s, operator_id) for s in shown]}
+
+
+def alarm_info(station_id: str, evse_id: int | None, connector_id: int | None, code: str,
+               level: int, active: bool, at_local: str) -> dict[str, Any]:
+    """A safety-platform ``AlarmInfo`` (U: city platforms differ): AlarmLevel 1 personal
+    safety, 2 equipment, 3 notice; AlarmStatus 1 raised, 0 cleared; AlarmType our alarm
+    code's rule; a charger-wide alarm names connector 1 of EVSE 1."""
+    return {"ConnectorID": connector_ref(station_id, evse_id or 1, connector_id or 1),
+            "AlarmCode": code, "AlarmType": code, "AlarmStatus": 1 if active else 0,
+            "AlarmLevel": level, "AlarmTime": at_local}

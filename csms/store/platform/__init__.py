@@ -29,6 +29,7 @@ STATUSES = (PENDING, DELIVERED, PARKED, SUPERSEDED)
 STATION_INFO = "notification_stationInfo"
 STATION_STATUS = "notification_stationStatus"
 CHARGE_ORDER = "notification_charge_order_info"
+ALARM_INFO = "notification_alarmInfo"  # safety-platform extension (platform.send_alarms)
 LATEST_WINS = frozenset({STATION_INFO, STATION_STATUS})  # only the newest of a key matters
 
 
