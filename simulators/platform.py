@@ -111,6 +111,11 @@ class PlatformSim:
     def of(self, interface: str) -> list[dict[str, Any]]:
         return [r.data for r in self.received if r.interface == interface]
 
+    def repeated_orders(self) -> list[str]:
+        """StartChargeSeq of every order received more than once (a resend)."""
+        seqs = [o.get("StartChargeSeq") for o in self.of("notification_charge_order_info")]
+        return sorted({str(s) for s in seqs if seqs.count(s) > 1})
+
     def _refuse(self, interface: str, code: int, msg: str) -> JSONResponse:
         self.rejected.append((interface, code, msg))
         return answer(self.secrets, code, msg, None)

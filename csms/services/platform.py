@@ -14,6 +14,9 @@ Rules:
 3. Building an order never fails a session's end: an error is logged and the end commits.
 4. The deliverer (csms.services.platform_delivery) is woken by the committed events on
    the bus, so a status reaches the platform within moments of its commit.
+5. A charger that disconnects is sent as offline (0) on each of its connectors, one that
+   connects with its stored statuses; best effort, like the connection events themselves
+   (a push lost to a crash is corrected by the charger's next status).
 """
 
 from __future__ import annotations
@@ -35,7 +38,13 @@ from csms.city.tcec.stations import (
 )
 from csms.config import Settings
 from csms.domain.model import ConnectorStatusChanged, StationBooted
-from csms.services.events import DomainEvent, EventBus, SessionRecorded
+from csms.services.events import (
+    DomainEvent,
+    EventBus,
+    SessionRecorded,
+    StationConnected,
+    StationDisconnected,
+)
 from csms.services.platform_delivery import PlatformDeliverer
 from csms.services.platform_pulls import PlatformAnswers
 from csms.store.alarms import AlarmChange
@@ -48,7 +57,7 @@ from csms.store.platform import (
     has_order,
     queue,
 )
-from csms.store.platform.reads import Place, order_of, place_of, sites
+from csms.store.platform.reads import Place, connectors_of, order_of, place_of, sites
 from csms.store.repository import Store
 from csms.store.writer import WriteTx
 
@@ -71,6 +80,7 @@ class PlatformFeed:
         self._places: dict[str, tuple[float, Place | None]] = {}
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._pending: set[asyncio.Task[None]] = set()  # rule 5's writes
 
     def attach(self) -> None:
         """Rule 1: hook into the store before the OCPP server takes connections."""
@@ -92,15 +102,41 @@ class PlatformFeed:
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        for pending in list(self._pending):
+            with suppress(Exception):
+                await pending
         if self._task is not None:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
                 await self._task
 
     def _on_event(self, event: DomainEvent) -> None:
-        """Rule 4."""
+        """Rules 4–5."""
         if isinstance(event, ConnectorStatusChanged | StationBooted | SessionRecorded):
             self.deliverer.wake()
+        elif isinstance(event, StationConnected | StationDisconnected):
+            task = asyncio.create_task(self._connection(
+                event.station_id, isinstance(event, StationConnected)))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _connection(self, station_id: str, online: bool) -> None:
+        """Rule 5: every connector of the charger with its code now."""
+        async def unit(tx: WriteTx) -> int:
+            if await self._place(tx, station_id) is None:
+                return 0
+            found = await connectors_of(tx.conn, station_id)
+            for c in found:
+                info = connector_status_info(c, online)
+                queue(tx, STATION_STATUS, f"status:{info['ConnectorID']}",
+                      {"ConnectorStatusInfo": info})
+            return len(found)
+
+        try:
+            if await self._store.writer.submit(unit):
+                self.deliverer.wake()
+        except Exception:
+            log.exception("platform.connection_push_failed", station_id=station_id)
 
     async def _place(self, tx: WriteTx, station_id: str) -> Place | None:
         """Rule 2: the charge point's site, if it is one the platform is sent."""

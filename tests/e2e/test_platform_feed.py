@@ -49,8 +49,9 @@ async def _orders(sim: PlatformSim) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("version", ["ocpp1.6", "ocpp2.0.1"])
 async def test_status_info_and_orders_reach_the_platform(rig: Rig, version: str) -> None:
     """Boot: station info (GCJ-02, 6 decimals); each status within seconds, mapped to its
-    code; the session over midnight as one order, split at the tariff boundary, its
-    details summing exactly to its totals."""
+    code, offline (0) once the charger is gone; an alarm with its level; the session over
+    midnight as one order, split at the tariff boundary, its details summing exactly to its
+    totals."""
     place = await new_place(rig.csms, "CP-P1", "CARD-P1")
     await yunnan_tariff(rig.csms, place)
     charger = SimStation("CP-P1", version, ocpp_url(rig.csms))
@@ -75,6 +76,7 @@ async def test_status_info_and_orders_reach_the_platform(rig: Rig, version: str)
         stored = await _alarm(rig.csms, alarm["AlarmCode"])
         assert ("CP-P1-1-1", stored, 1) == (alarm["ConnectorID"], alarm["AlarmLevel"],
                                             alarm["AlarmStatus"])
+    await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [0], 10)  # offline
     [order] = await eventually(lambda: _orders(rig.sim))
     assert_exact(order)
     assert (10.5, 4.31, 4.2, 8.51) == (order["TotalPower"], order["TotalElecMoney"],
@@ -112,16 +114,18 @@ async def test_busy_platform_gets_it_after_retries_then_parks(rig: Rig) -> None:
         await charger.send_status(1, "Unavailable")
         assert place.site_id
         parked = await eventually(lambda: _pushes(rig, "parked"), lambda p: len(p) == 1, 20)
-    assert 4 == parked[0]["attempts"]
-    assert "Ret -1" in parked[0]["last_error"]
-    rig.sim.busy = 0
-    token = await _token(rig)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.csms.api_port}") as http:
-        answer = await http.post(f"/platform/pushes/{parked[0]['id']}/retry",
-                                 headers={"Authorization": f"Bearer {token}"})
-        assert 200 == answer.status_code, answer.text
-    await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [255], 10)
-    assert [] == await _pushes(rig, "parked")
+        assert 4 == parked[0]["attempts"]
+        assert "Ret -1" in parked[0]["last_error"]
+        rig.sim.busy = 0
+        token = await _token(rig)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.csms.api_port}") as http:
+            answer = await http.post(f"/platform/pushes/{parked[0]['id']}/retry",
+                                     headers={"Authorization": f"Bearer {token}"})
+            assert 200 == answer.status_code, answer.text
+        await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [255], 10)
+        assert [] == await _pushes(rig, "parked")
+    # once the charger is gone its offline status supersedes anything older still parked
+    await eventually(lambda: _statuses(rig.sim), lambda s: s[-1:] == [0], 10)
 
 
 async def _token(rig: Rig) -> str:

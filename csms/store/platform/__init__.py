@@ -4,7 +4,10 @@ Rules (and those of :mod:`csms.store.platform.tables`):
 1. :func:`queue` adds a row to the caller's unit of work (it commits with its cause).
 2. :meth:`PushStore.claim` leases due rows, oldest first (pushes ``next_attempt_at`` past
    the attempt's timeout), with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL: two nodes never
-   send the same row at once, and a crash mid-attempt only delays it to the lease end.
+   send the same row at once, and a crash mid-attempt only delays it to the lease end. At
+   most one charge order is claimed at a time: delivery is at least once, and a crash can
+   repeat only what was in flight, so at most one order (its StartChargeSeq tells the
+   platform it is a repeat); statuses are repeated harmlessly.
 3. Of status and station pushes only the newest of a ``push_key`` is sent: older pending
    ones are superseded when claimed or when a newer one was delivered (the platform must
    never get an older status after a newer one).
@@ -78,11 +81,14 @@ class PushStore:
         """Rule 2; a claimed status or station push that a newer pending one of its key
         follows is superseded instead (rule 3), so what is returned has distinct keys."""
         async def unit(tx: WriteTx) -> list[Push]:
-            query = (select(pp).where(pp.c.status == PENDING, pp.c.next_attempt_at <= now)
-                     .order_by(pp.c.id).limit(limit))
-            if tx.conn.dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = (await tx.conn.execute(query)).all()
+            due = select(pp).where(pp.c.status == PENDING, pp.c.next_attempt_at <= now)
+            rows: list[Any] = []
+            for query in (due.where(pp.c.interface == CHARGE_ORDER).order_by(pp.c.id).limit(1),
+                          due.where(pp.c.interface != CHARGE_ORDER).order_by(pp.c.id)
+                          .limit(limit - 1)):
+                if tx.conn.dialect.name == "postgresql":
+                    query = query.with_for_update(skip_locked=True)
+                rows += (await tx.conn.execute(query)).all()
             keys = {r.push_key for r in rows if r.interface in LATEST_WINS}
             newest: dict[str, int] = {}
             if keys:

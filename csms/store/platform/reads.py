@@ -145,3 +145,13 @@ async def connector_energy(conn: AsyncConnection, site_id: int, start: datetime,
         key = (r.station_id, r.evse_id or 0, r.connector_id or 1)
         total[key] = total.get(key, Decimal(0)) + Decimal(str(r.energy_wh or 0)) / 1000
     return [(*k, v.quantize(KWH_QUANTUM)) for k, v in sorted(total.items())]
+
+
+async def connectors_of(conn: AsyncConnection, station_id: str) -> list[Connector]:
+    """The charger's connectors (EVSE and connector above 0) with their stored status."""
+    cn = t.connectors
+    rows = await conn.execute(select(cn).where(
+        cn.c.station_id == station_id, cn.c.evse_id > 0, cn.c.connector_id > 0).order_by(
+        cn.c.evse_id, cn.c.connector_id))
+    return [Connector(r.station_id, r.evse_id, r.connector_id, r.status, DEFAULT_KW)
+            for r in rows]
