@@ -29,6 +29,7 @@ from csms import (
     cli_device,
     cli_files,
     cli_load,
+    cli_platform,
     cli_report,
     passwords,
 )
@@ -145,6 +146,7 @@ def _add_seed_parser(sub: Any) -> None:
     districts.set_defaults(func=_seed_districts)
     cli_city.register(sub, seed)  # seed city; coverage
     cli_report.register(sub)  # report monthly
+    cli_platform.register(sub)  # platform pushes / retry / station-info
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:
