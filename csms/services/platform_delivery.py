@@ -11,9 +11,9 @@ Rules:
    ``ConfirmResult`` is 0). Anything else (busy -1, another code, a timeout, a refused
    connection, an answer that does not verify) is retried ``retry_interval_s`` later, until
    ``max_attempts`` attempts; then it is parked (visible and retriable in the API).
-4. Pushes are claimed oldest first, :data:`BATCH` at a time, and sent concurrently: a batch
-   never holds two pushes of one connector's status (csms.store.platform sends only the
-   newest), so the platform never sees an older status after a newer one.
+4. Pushes are claimed oldest first, :data:`BATCH` at a time; those of one key (a
+   connector's status) are sent one after the other in order, the keys concurrently; so
+   every status change arrives, in order (csms.store.platform rule 3).
 """
 
 from __future__ import annotations
@@ -103,6 +103,14 @@ class PlatformClient:
         return self._token[0]
 
 
+def by_key(pushes: list[Push]) -> list[list[Push]]:
+    """Rule 4: the pushes grouped by key, each group in the order given."""
+    groups: dict[str, list[Push]] = {}
+    for push in pushes:
+        groups.setdefault(push.push_key, []).append(push)
+    return list(groups.values())
+
+
 class PlatformDeliverer:
     """Sends due pushes; :meth:`wake` when new ones were queued; run :meth:`run`."""
 
@@ -123,7 +131,8 @@ class PlatformDeliverer:
             while True:
                 try:
                     due = await self._pushes.claim(self._clock(), self._lease(), BATCH)
-                    await asyncio.gather(*(self._attempt(client, p) for p in due))
+                    await asyncio.gather(*(self._in_order(client, group)
+                                           for group in by_key(due)))
                 except Exception:
                     log.exception("platform.round_failed")
                     await asyncio.sleep(self._s.poll_interval_s)  # not a tight loop
@@ -142,6 +151,10 @@ class PlatformDeliverer:
         self._wake.clear()
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _in_order(self, client: httpx.AsyncClient, pushes: list[Push]) -> None:
+        for push in pushes:
+            await self._attempt(client, push)
 
     async def _attempt(self, client: httpx.AsyncClient, push: Push) -> None:
         try:

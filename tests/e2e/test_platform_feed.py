@@ -3,6 +3,7 @@ platform simulator (simulators.platform), on both databases."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -170,3 +171,19 @@ async def _later(sim: PlatformSim, issued: int, seconds: float) -> bool:
     """Whether ``seconds`` have passed since the last token was issued."""
     last = max(sim.tokens.values(), default=0.0) - sim.token_lifetime_s
     return time.time() - last >= seconds
+
+
+async def test_every_status_change_arrives_in_order(rig: Rig) -> None:
+    """Status changes sent back to back all reach the platform, in order, each mapped."""
+    await new_place(rig.csms, "CP-S1", "CARD-S1")
+    charger = SimStation("CP-S1", "ocpp1.6", ocpp_url(rig.csms))
+    sequence = ["Preparing", "Charging", "SuspendedEV", "Charging", "Finishing", "Available",
+                "Reserved", "Available"]
+    async with charger.running():
+        await charger.boot()
+        await eventually(lambda: _of(rig.sim, "notification_stationInfo"))
+        before = len(await _statuses(rig.sim))
+        await asyncio.gather(*(charger.send_status(1, s) for s in sequence))
+        got = await eventually(lambda: _statuses(rig.sim),
+                               lambda s: len(s) >= before + len(sequence), 10)
+    assert [2, 3, 2, 3, 2, 1, 4, 1] == got[before:before + len(sequence)]

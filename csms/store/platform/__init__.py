@@ -8,9 +8,10 @@ Rules (and those of :mod:`csms.store.platform.tables`):
    most one charge order is claimed at a time: delivery is at least once, and a crash can
    repeat only what was in flight, so at most one order (its StartChargeSeq tells the
    platform it is a repeat); statuses are repeated harmlessly.
-3. Of status and station pushes only the newest of a ``push_key`` is sent: older pending
-   ones are superseded when claimed or when a newer one was delivered (the platform must
-   never get an older status after a newer one).
+3. Pushes of one ``push_key`` (a connector's status) are sent in order, each of them, one
+   after the other; once a status or station push is delivered, the older ones of its key
+   still pending or parked (waiting for a retry) are superseded: the platform never gets
+   an older status after a newer one.
 4. A parked push goes back to pending with :meth:`PushStore.retry` (attempts reset).
 """
 
@@ -78,8 +79,8 @@ class PushStore:
         self._writer = writer
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Push]:
-        """Rule 2; a claimed status or station push that a newer pending one of its key
-        follows is superseded instead (rule 3), so what is returned has distinct keys."""
+        """Rule 2, oldest first. Pushes of one key are sent one after the other (rule 3), so
+        the k-th of a key in the claim is leased k times ``lease``."""
         async def unit(tx: WriteTx) -> list[Push]:
             due = select(pp).where(pp.c.status == PENDING, pp.c.next_attempt_at <= now)
             rows: list[Any] = []
@@ -89,22 +90,15 @@ class PushStore:
                 if tx.conn.dialect.name == "postgresql":
                     query = query.with_for_update(skip_locked=True)
                 rows += (await tx.conn.execute(query)).all()
-            keys = {r.push_key for r in rows if r.interface in LATEST_WINS}
-            newest: dict[str, int] = {}
-            if keys:
-                newest = {r[0]: r[1] for r in await tx.conn.execute(
-                    select(pp.c.push_key, func.max(pp.c.id)).where(
-                        pp.c.status == PENDING, pp.c.push_key.in_(keys))
-                    .group_by(pp.c.push_key))}
-            old = [r.id for r in rows if r.interface in LATEST_WINS
-                   and newest.get(r.push_key, r.id) > r.id]
-            if old:
-                await tx.conn.execute(update(pp).where(pp.c.id.in_(old)).values(
-                    status=SUPERSEDED))
-            rows = [r for r in rows if r.id not in set(old)]
-            if rows:
-                await tx.conn.execute(update(pp).where(pp.c.id.in_([r.id for r in rows]))
-                                      .values(next_attempt_at=now + lease))
+            rows.sort(key=lambda r: r.id)
+            place: dict[int, list[int]] = {}
+            seen: dict[str, int] = {}
+            for r in rows:
+                seen[r.push_key] = seen.get(r.push_key, 0) + 1
+                place.setdefault(seen[r.push_key], []).append(r.id)
+            for k, ids in place.items():
+                await tx.conn.execute(update(pp).where(pp.c.id.in_(ids)).values(
+                    next_attempt_at=now + lease * k))
             return [_push(r) for r in rows]
 
         return await self._writer.submit(unit)
