@@ -187,3 +187,23 @@ async def test_every_status_change_arrives_in_order(rig: Rig) -> None:
         got = await eventually(lambda: _statuses(rig.sim),
                                lambda s: len(s) >= before + len(sequence), 10)
     assert [2, 3, 2, 3, 2, 1, 4, 1] == got[before:before + len(sequence)]
+
+
+async def test_station_info_after_network_changes(rig: Rig) -> None:
+    """A charge point moved to a site through the API: station info for the site it went to
+    (with it among its equipment) and for the one it left."""
+    place = await new_place(rig.csms, "CP-M1", "CARD-M1")
+    token = await _token(rig)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{rig.csms.api_port}",
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        made = await http.post("/sites", json={"community_id": place.community_id,
+                                               "name": "B区车库"})
+        assert 201 == made.status_code, made.text
+        new_site = made.json()["id"]
+        moved = await http.patch("/charge-points/CP-M1", json={"site_id": new_site})
+        assert 200 == moved.status_code, moved.text
+    infos = await eventually(lambda: _of(rig.sim, "notification_stationInfo"),
+                             lambda i: len(i) >= 3)
+    last = {i["StationInfo"]["StationID"]: i["StationInfo"] for i in infos}
+    assert ["CP-M1"] == [e["EquipmentID"] for e in last[str(new_site)]["EquipmentInfos"]]
+    assert [] == last[str(place.site_id)]["EquipmentInfos"]
