@@ -44,6 +44,7 @@ from csms.services.load import LoadService
 from csms.services.local_lists import LocalLists
 from csms.services.logs import LogService
 from csms.services.monthly_reports import Reports
+from csms.services.platform import PlatformFeed
 from csms.services.remote_starts import RemoteStarts
 from csms.services.reports import ReportCollector
 from csms.services.reservations import Reservations
@@ -97,6 +98,7 @@ class Csms:
     reports: ReportCollector | None = None  # reports in parts (csms.services.reports)
     certificates: CertificateService | None = None  # our CA (certificates.enabled)
     certificate_trust: CertificateTrust | None = None  # chargers' installed certificates
+    platform: PlatformFeed | None = None  # the municipal platform feed (platform.enabled)
 
     @property
     def bus(self) -> EventBus:
@@ -202,6 +204,9 @@ async def running(
         stations = StationService(store, settings, clock, bus)
         billing = BillingService(store, settings.billing, clock)
         billing.attach(stations)
+        platform = PlatformFeed(store, settings, clock) if settings.platform.enabled else None
+        if platform is not None:
+            platform.attach()  # before the OCPP server: every cause commits with its push
         registry = ConnectionRegistry()
         metrics.watch_connections(registry.count, [v.value for v in OcppVersion])
         cluster = await _command_bus(settings, registry)
@@ -222,7 +227,8 @@ async def running(
         csms = Csms(settings, engine, store, stations, commands, registry, ocpp,
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
                     cluster=cluster, device_model=device_model, firmware=firmware, logs=logs,
-                    reports=reports, local_lists=local_lists, reservations=reservations)
+                    reports=reports, local_lists=local_lists, reservations=reservations,
+                    platform=platform)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
@@ -230,6 +236,8 @@ async def running(
             local_lists.run()
             reservations.run()
             csms = await _start_sharing(csms, writer, bus, clock)
+            if platform is not None:
+                platform.start(bus)
             csms = await _start_load(csms, writer, bus, clock)
             csms = await _start_safety(csms, writer, bus, clock)
             csms = await _start_clock_watch(csms, bus, clock)
@@ -260,6 +268,8 @@ async def running(
                 await csms.sharing.stop()
             if csms.certificates is not None:
                 await csms.certificates.stop()
+            if platform is not None:
+                await platform.stop()
             await firmware.stop()
             await billing.stop()
             await device_model.stop()
@@ -332,6 +342,8 @@ async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
     store = AlarmStore(writer, csms.engine)
     if csms.sharing is not None:  # webhook outbox rows commit with each transition
         store.in_transaction.append(csms.sharing.queue_alarm)
+    if csms.platform is not None and csms.settings.platform.send_alarms:
+        store.in_transaction.append(csms.platform.queue_alarm)  # with each transition too
     monitor = SafetyMonitor(csms.settings, store, bus, csms.commands, csms.connections,
                             clock, limits)
     await monitor.start()

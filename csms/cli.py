@@ -31,6 +31,7 @@ from csms import (
     cli_device,
     cli_files,
     cli_load,
+    cli_platform,
     cli_report,
     cli_resident,
     passwords,
@@ -155,6 +156,7 @@ def _add_seed_parser(sub: Any) -> None:
     cli_city.register(sub, seed)  # seed city; coverage
     cli_report.register(sub)  # report monthly
     cli_console.register(sub)  # user add (console accounts)
+    cli_platform.register(sub)  # platform pushes / retry / station-info
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> int:

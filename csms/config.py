@@ -33,6 +33,7 @@ from pydantic_settings import (
 )
 
 from csms.config_env import CoercedEnvSource, source_of, variables
+from csms.config_platform import PlatformSettings
 from csms.errors import ConfigError
 
 
@@ -443,6 +444,7 @@ class Settings(BaseSettings):
     files: FilesSettings = FilesSettings()
     certificates: CertificateSettings = CertificateSettings()
     resident: ResidentSettings = ResidentSettings()
+    platform: PlatformSettings = PlatformSettings()  # csms.config_platform
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:

@@ -31,4 +31,8 @@ def create_app(csms: Csms) -> FastAPI:
     app.include_router(alarms.router)  # alarms and the daily safety summary
     install_resident(app, csms)  # the resident page behind the charger QR code
     mount_console(app, csms)  # the operator console at /console/ (csms.console)
+    if csms.platform is not None:  # what the municipal platform pulls (its own tokens)
+        from csms.api.routes import evcs
+
+        app.include_router(evcs.router)
     return app

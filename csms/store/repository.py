@@ -6,7 +6,7 @@ connection and see only committed data.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,9 @@ from csms.store.sessions import SessionRecorder
 from csms.store.writer import Writer, WriteTx
 
 Authorizer = Callable[[TokenRecord | None], Authorization]
+# Run inside the unit that stores a status or a boot, so what they write commits with it.
+StatusHook = Callable[[WriteTx, ConnectorStatusChanged], Awaitable[None]]
+BootHook = Callable[[WriteTx, StationBooted], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,8 @@ class Store:
         self.engine = engine
         self.writer = writer
         self.sessions = SessionRecorder(writer)
+        self.status_hooks: list[StatusHook] = []  # e.g. the platform feed's outbox
+        self.boot_hooks: list[BootHook] = []
         self._dialect = engine.dialect.name
         # Prebuilt statements for the hottest writes (no statement building per message).
         self._add_evse = self._insert(t.evses).values(
@@ -177,6 +182,8 @@ class Store:
                     select(cp.c.registration_status).where(cp.c.id == event.station_id)
                 )
             ).scalar_one()
+            for hook in self.boot_hooks:
+                await hook(tx, event)
             return RegistrationStatus(status)
 
         return await self.writer.submit(unit)
@@ -220,6 +227,8 @@ class Store:
                     details={"status": event.status.value,
                              "vendor_error_code": event.vendor_error_code, "info": event.info},
                 ), tx.now)])
+            for hook in self.status_hooks:
+                await hook(tx, event)
 
         await self.writer.submit(unit)
 

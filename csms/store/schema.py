@@ -16,6 +16,7 @@ from csms.store.files import tables as files_tables  # noqa: F401 - for its tabl
 from csms.store.health import tables as tables_health  # noqa: F401 - for its tables
 from csms.store.load import tables as load_tables  # noqa: F401 - for its tables
 from csms.store.local_lists import tables as local_lists_tables  # noqa: F401
+from csms.store.platform import tables as platform_tables  # noqa: F401 - for its tables
 from csms.store.remote_starts import tables as remote_starts_tables  # noqa: F401
 from csms.store.reservations import tables as reservations_tables  # noqa: F401
 from csms.store.resident_pins import tables as resident_pins_tables  # noqa: F401

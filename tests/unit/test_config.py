@@ -32,6 +32,7 @@ from csms.config import (
     UnknownTokenPolicy,
     load_settings,
 )
+from csms.config_platform import PlatformSettings
 from csms.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("clean_env")
@@ -46,6 +47,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "logging": LoggingSettings,
     "retention": RetentionSettings,
     "sharing": SharingSettings,
+    "platform": PlatformSettings,
     "safety": SafetyConfig,
     "load": LoadSettings,
     "billing": BillingSettings,

@@ -50,3 +50,6 @@ ROUTERS += [local_lists.router, reservations.router]
 from csms.api.routes import certificates  # noqa: E402 - appended per family
 
 ROUTERS += [certificates.router]
+from csms.api.routes import platform  # noqa: E402 - appended per family
+
+ROUTERS += [platform.router]

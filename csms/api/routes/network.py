@@ -242,8 +242,10 @@ async def create_site(body: SiteIn, csms: CsmsDep, principal: Writer) -> SiteOut
     """Add a site (a car park or charging area) to a community."""
     await _community_in_scope(csms, principal, body.community_id)
     with store_errors():
-        return SiteOut.model_validate(await _repo(csms).add_site(body.model_dump(),
-                                                                 principal.actor))
+        out = SiteOut.model_validate(await _repo(csms).add_site(body.model_dump(),
+                                                                principal.actor))
+    await _platform_sites(csms, out.id)
+    return out
 
 
 @router.patch("/sites/{site_id}", response_model=SiteOut, responses=WRITE_ONE)
@@ -254,8 +256,10 @@ async def update_site(site_id: SiteId, body: SitePatch, csms: CsmsDep,
     if body.community_id is not None:
         await _community_in_scope(csms, principal, body.community_id)
     with store_errors():
-        return SiteOut.model_validate(await _repo(csms).update_site(
+        out = SiteOut.model_validate(await _repo(csms).update_site(
             site_id, body.model_dump(exclude_unset=True), principal.actor))
+    await _platform_sites(csms, site_id)
+    return out
 
 
 @router.delete("/sites/{site_id}", status_code=status.HTTP_204_NO_CONTENT,
@@ -297,7 +301,9 @@ async def create_charge_point(body: ChargePointIn, csms: CsmsDep,
     await _site_in_scope(csms, principal, body.site_id)
     values = {**body.model_dump(), "created_at": csms.stations.now()}
     with store_errors():
-        return _out(csms, await _repo(csms).add_charge_point(values, principal.actor))
+        added = await _repo(csms).add_charge_point(values, principal.actor)
+    await _platform_sites(csms, added.site_id)
+    return _out(csms, added)
 
 
 @router.patch("/charge-points/{station_id}", response_model=ChargePointOut,
@@ -307,9 +313,19 @@ async def update_charge_point(station_id: StationId, body: ChargePointPatch, csm
     """Move a charge point to a site (or off it), or correct its vendor and model."""
     await require_station(csms, principal, station_id)
     await _site_in_scope(csms, principal, body.site_id)
+    before = await _repo(csms).charge_point(station_id)
     with store_errors():
-        return _out(csms, await _repo(csms).update_charge_point(
-            station_id, body.model_dump(exclude_unset=True), principal.actor))
+        changed = await _repo(csms).update_charge_point(
+            station_id, body.model_dump(exclude_unset=True), principal.actor)
+    await _platform_sites(csms, changed.site_id, None if before is None else before.site_id)
+    return _out(csms, changed)
+
+
+async def _platform_sites(csms: Csms, *site_ids: int | None) -> None:
+    """Station info for the municipal platform after a change (csms.services.platform)."""
+    if csms.platform is not None:
+        for site_id in {s for s in site_ids if s is not None}:
+            await csms.platform.queue_station_info(site_id)
 
 
 @router.delete("/charge-points/{station_id}", status_code=status.HTTP_204_NO_CONTENT,
