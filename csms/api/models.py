@@ -29,6 +29,9 @@ from csms.store.access import Location
 from csms.store.organisation import BadReference, Conflict, NotFound, StoreError
 
 T = TypeVar("T")
+# A calendar month, as the statements and reports take it: 1970-01 to 2999-12 (datetime has
+# no year 0, and a report of year 9999 has no following month).
+MONTH = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
 MAX_ID = 2**31 - 1
 DEFAULT_PAGE_SIZE = 50
 

@@ -49,11 +49,11 @@ CLAIM_STALE = timedelta(minutes=30)
 
 
 def parse_month(text: str) -> tuple[int, int]:
-    """"2026-11" -> (2026, 11); ValueError otherwise."""
+    """"2026-11" -> (2026, 11); ValueError otherwise (also before 1970 or after 2999)."""
     year, sep, month = text.partition("-")
     if not sep or len(year) != 4 or len(month) != 2 or not (year + month).isdigit() \
-            or not 1 <= int(month) <= 12:
-        raise ValueError(f"not a month (YYYY-MM): {text!r}")
+            or not 1 <= int(month) <= 12 or not 1970 <= int(year) <= 2999:
+        raise ValueError(f"not a month (YYYY-MM, 1970-01 to 2999-12): {text!r}")
     return int(year), int(month)
 
 

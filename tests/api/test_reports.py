@@ -250,6 +250,10 @@ async def test_a_district_token_reads_only_its_own_district(
     resident = bearer(await token(Role.PROPERTY, community_id=a["community"]))
     assert 403 == (await http.get("/reports/monthly/2026-11", headers=resident)).status_code
     assert 422 == (await http.get("/reports/monthly/2026-13", headers=admin)).status_code
+    for month in ("0000-01", "1969-12", "3000-01"):  # datetime has no year 0 (was a 500)
+        assert 422 == (await http.post(f"/reports/monthly/{month}/generate",
+                                       headers=admin)).status_code
+        assert 422 == (await http.get(f"/reports/monthly/{month}", headers=admin)).status_code
 
 
 async def test_the_scheduler_catches_up_a_missed_day(database_url: str) -> None:

@@ -24,6 +24,7 @@ from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import (
     MAX_ID,
+    MONTH,
     ONE,
     WRITE_ONE,
     Id,
@@ -47,7 +48,6 @@ Reader = Annotated[Principal, Depends(require(Family.BILLING, "read"))]
 Writer = Annotated[Principal, Depends(require(Family.BILLING, "write"))]
 ResidentId = Annotated[int, Path(ge=1, le=MAX_ID)]
 SubscriptionId = Annotated[int, Path(ge=1, le=MAX_ID)]
-MONTH = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"  # 1970-01 to 2999-12
 Month = Annotated[str, Path(pattern=MONTH, description="YYYY-MM, 1970-01 to 2999-12")]
 Amount = Annotated[Decimal, Field(gt=0, le=Decimal("1000000"), decimal_places=2,
                                   allow_inf_nan=False, description="yuan, whole fen")]

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
-from csms.api.models import FORBIDDEN, MAX_ID, ONE, WRITE, Responses
+from csms.api.models import FORBIDDEN, MAX_ID, MONTH, ONE, WRITE, Responses
 from csms.app import Csms
 from csms.city.report_out import MEDIA
 from csms.services.monthly_reports import Reports, parse_month, report_path
@@ -30,7 +30,8 @@ from csms.store.city.report import listing, load
 router = APIRouter(tags=["city: reports"])
 Reader = Annotated[Principal, Depends(require(Family.ORGANISATION, "read"))]
 Writer = Annotated[Principal, Depends(require(Family.ORGANISATION, "write"))]
-MonthPath = Annotated[str, Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])]
+MonthPath = Annotated[str, Path(pattern=MONTH, examples=["2026-11"],
+                                description="YYYY-MM, 1970-01 to 2999-12")]
 DistrictQuery = Annotated[int | None, Query(ge=1, le=MAX_ID, description="one district;"
                                             " default: the city (a district token: its own)")]
 Format = Literal["xlsx", "csv", "json"]
