@@ -23,7 +23,8 @@ COOKIE, LANG_COOKIE = "csms_console", "csms_lang"
 NAV = (("overview", "Overview", Family.NETWORK), ("alarms", "Alarms", Family.SAFETY),
        ("load", "Site load", Family.LOAD), ("chargers", "Chargers", Family.NETWORK),
        ("sessions", "Sessions", Family.SESSIONS), ("residents", "Residents", Family.RESIDENTS),
-       ("tariffs", "Tariffs", Family.BILLING), ("audit", "Audit", Family.ADMIN))
+       ("tariffs", "Tariffs", Family.BILLING), ("reports", "Reports", Family.ORGANISATION),
+       ("audit", "Audit", Family.ADMIN))
 
 
 def yuan(amount: Decimal | int | str | None) -> str:
@@ -51,7 +52,12 @@ def kwh(wh: float | None) -> str:
 ENV = Environment(loader=FileSystemLoader(HERE / "templates"),
                   autoescape=select_autoescape(("html", "svg")), trim_blocks=True,
                   lstrip_blocks=True)
-ENV.filters.update(yuan=yuan, local=local, kw=kw, kwh=kwh)
+def kw_plain(watts: float) -> str:
+    """Watts as kW for a form field: ``12500.0`` -> ``"12.5"``."""
+    return f"{watts / 1000:g}"
+
+
+ENV.filters.update(yuan=yuan, local=local, kw=kw, kwh=kwh, kw_plain=kw_plain)
 
 
 def language(request: Request) -> str:

@@ -55,9 +55,13 @@ async def test_an_operator_configures_a_site_and_reads_its_headroom(
     auth = bearer(await token("operator"))
     put = await http.put(f"/sites/{site}/load", json=SETTINGS, headers=auth)
     assert 200 == put.status_code, put.text
+    assert 404 == (await http.get(f"/sites/{site}/load/base-load-profile",
+                                  headers=auth)).status_code
     profile = {"workday_w": [400_000.0] * 24}
     assert 204 == (await http.put(f"/sites/{site}/load/base-load-profile", json=profile,
                                   headers=auth)).status_code
+    assert {"workday_w": [400_000.0] * 24, "rest_day_w": [400_000.0] * 24} == (
+        await http.get(f"/sites/{site}/load/base-load-profile", headers=auth)).json()
     got = (await http.get(f"/sites/{site}/load", headers=auth)).json()
     assert (230_000.0, "profile") == (got["headroom_w"], got["base_load_source"])
     assert 204 == (await http.post(f"/sites/{site}/load/base-load-readings",

@@ -13,10 +13,13 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from csms import passwords
+from csms.api.access import Role
+from csms.api.tokens import new_token
 from csms.app import Csms
 from csms.store.console import UserStore
 
@@ -121,3 +124,26 @@ async def shot(page: Page, name: str, *, docs: bool = False) -> Path:
 def _to_docs(path: Path) -> None:
     DOCS.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, DOCS / path.name)
+
+
+@pytest.fixture
+async def client(csms: Csms) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{csms.api_port}/console",
+                                 timeout=30) as made:
+        yield made
+
+
+async def token_sign_in(csms: Csms, client: httpx.AsyncClient, role: Role,
+                  district_id: int | None = None) -> str:
+    """Signed in with a token of ``role``; the session's CSRF token."""
+    secret, record = new_token(role, created_by="test", now=csms.stations.now(),
+                               district_id=district_id)
+    await csms.access.add_token(record)
+    client.cookies.clear()
+    form = (await client.get("/login")).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf is not None
+    await client.post("/login/token", data={"csrf": csrf[1], "token": secret})
+    page = (await client.get("/reports")).text
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    return "" if found is None else found[1]

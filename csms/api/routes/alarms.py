@@ -230,7 +230,7 @@ async def safety_summary(
         start = datetime.combine(date, dt.time(), zone).astimezone(dt.UTC)
         end = datetime.combine(date + dt.timedelta(days=1), dt.time(), zone).astimezone(dt.UTC)
     except OverflowError:
-        raise HTTPException(http_status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(http_status.HTTP_422_UNPROCESSABLE_CONTENT,
                             [{"loc": ["query", "date"], "msg": "out of range",
                               "type": "value_error"}]) from None
     facts = await AlarmQueries(csms.engine).day_facts(community_id, start, end)

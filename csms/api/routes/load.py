@@ -82,6 +82,11 @@ class ProfileIn(BaseModel):
     rest_day_w: list[Watts] | None = Field(default=None, min_length=24, max_length=24)
 
 
+class ProfileOut(BaseModel):
+    workday_w: list[float] = Field(description="base load by local hour 0..23, W")
+    rest_day_w: list[float]
+
+
 class ReadingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -201,6 +206,17 @@ async def put_profile(site_id: SiteId, body: ProfileIn, csms: CsmsDep,
         await _config(csms).put_profile(site_id, body.workday_w, body.rest_day_w,
                                         principal.actor)
     _changed(csms, site_id)
+
+
+@router.get("/sites/{site_id}/load/base-load-profile", response_model=ProfileOut,
+            responses=ONE)
+async def get_profile(site_id: SiteId, csms: CsmsDep, principal: Reader) -> ProfileOut:
+    """The base-load profile by local hour (404 when none is set)."""
+    await require_site(csms, principal, site_id)
+    profile = await LoadStore(csms.engine, csms.store.writer).base_load_profile(site_id)
+    if profile is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "the site has no base-load profile")
+    return ProfileOut(workday_w=list(profile.workday_w), rest_day_w=list(profile.rest_day_w))
 
 
 @router.post("/sites/{site_id}/load/base-load-readings", status_code=status.HTTP_204_NO_CONTENT,

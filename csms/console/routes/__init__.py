@@ -8,6 +8,7 @@ from csms.console.routes import (
     alarms,
     billing,
     chargers,
+    city,
     lists,
     load,
     overview,
@@ -16,4 +17,5 @@ from csms.console.routes import (
 )
 
 ROUTERS: list[APIRouter] = [signin.router, overview.router, alarms.router, load.router,
-                            chargers.router, lists.router, wallets.router, billing.router]
+                            chargers.router, lists.router, wallets.router, billing.router,
+                            city.router]

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, status
 from fastapi.responses import HTMLResponse, Response
 
+from csms.api import models as api_models
 from csms.api.access import Family
 from csms.api.routes import audit as audit_api
 from csms.api.routes import billing_wallets, residents, sessions
@@ -20,7 +22,7 @@ from csms.console.routes.wallets import new_ref
 router = APIRouter()
 ResidentId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0)]
-MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+MONTH = re.compile(api_models.MONTH)  # 1970-01 to 2999-12, as the API takes it
 
 
 @router.get("/sessions", response_class=HTMLResponse)
@@ -64,7 +66,10 @@ async def resident(request: Request, resident_id: ResidentId, csms: CsmsDep,
         wallet = await billing_wallets.get_wallet(resident_id, csms, session.principal)
         entries = await billing_wallets.list_wallet_entries(resident_id, csms,
                                                             session.principal, window)
-    month = csms.stations.now().strftime("%Y-%m")
+    # this month in the city's zone (statement months are local), not UTC's: at 00:30 on
+    # the 1st in Kunming it is still the previous month in UTC
+    month = csms.stations.now().astimezone(
+        ZoneInfo(csms.settings.reports.timezone)).strftime("%Y-%m")
     return page(request, "resident.html", session, active="residents", resident=found,
                 cards=cards.items, uses=uses,
                 wallet=wallet, entries=None if entries is None else entries.items,
@@ -78,7 +83,7 @@ async def statement_csv(resident_id: ResidentId, month: str, csms: CsmsDep,
                         session: SessionDep) -> Response:
     need(session, Family.BILLING)
     if not MONTH.fullmatch(month):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "month is YYYY-MM")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "month is YYYY-MM")
     answer = await billing_wallets.get_statement(resident_id, month, csms, session.principal,
                                                  format="csv")
     assert isinstance(answer, Response)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Form, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
@@ -71,8 +71,41 @@ async def _site(request: Request, csms: CsmsDep, session: SessionDep,
               for name in ("Headroom", "Allocated", "Measured", "Base load")}
     chart = load_chart([Point(p.at, p.limit_w, p.allocated_w, p.measured_w, p.base_load_w)
                         for p in series], end - WINDOW, end, labels)
+    try:
+        profile: api.ProfileOut | None = await api.get_profile(site_id, csms, principal)
+    except HTTPException as exc:
+        if exc.status_code != status.HTTP_404_NOT_FOUND:
+            raise
+        profile = None
     return {"settings": settings, "allocations": allocations, "chart": Markup(chart),  # noqa: S704 - chart.py escapes its text
-            "points": len(series), "can_write": allowed(session, Family.LOAD, "write")}
+            "points": len(series), "can_write": allowed(session, Family.LOAD, "write"),
+            "profile": profile}
+
+
+def _kw_list(text: str, field: str) -> list[float]:
+    """24 comma- or space-separated kW values as W; 422 naming the field otherwise."""
+    try:
+        values = [float(v) * 1000 for v in text.replace(",", " ").split()]
+    except ValueError:
+        values = []
+    if len(values) != 24 or min(values) < 0:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"{field}: 24 non-negative values in kW")
+    return values
+
+
+@router.post("/load/{site_id}/profile")
+async def save_profile(site_id: SiteId, csms: CsmsDep, session: SessionDep,
+                       workday_kw: Annotated[str, Form(max_length=2000)],
+                       rest_day_kw: Annotated[str, Form(max_length=2000)] = ""
+                       ) -> RedirectResponse:
+    """Replace the base-load profile (rest days: the workday values when left empty)."""
+    need(session, Family.LOAD, "write")
+    body = api.ProfileIn(workday_w=_kw_list(workday_kw, "workday_kw"),
+                         rest_day_w=_kw_list(rest_day_kw, "rest_day_kw")
+                         if rest_day_kw.strip() else None)
+    await api.put_profile(site_id, body, csms, session.principal)
+    return RedirectResponse(f"/console/load?site_id={site_id}&saved=1", status_code=303)
 
 
 @router.post("/load/{site_id}")

@@ -36,7 +36,7 @@ async def move(request: Request, resident_id: ResidentId, kind: Kind, csms: Csms
     try:
         amount = Decimal(amount_yuan.strip())
     except InvalidOperation:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY,
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "amount_yuan: not a number") from None
     body = billing_wallets.MoneyIn(amount_yuan=amount, ref=ref, memo=memo)
     if not confirmed:

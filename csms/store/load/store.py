@@ -92,6 +92,11 @@ class LoadStore:
                 t.charge_points.c.site_id == site_id).order_by(t.charge_points.c.id))
             return list(rows.scalars().all())
 
+    async def base_load_profile(self, site_id: int) -> BaseLoadProfile | None:
+        """The site's base-load profile by local hour; None when none is set."""
+        async with self._engine.connect() as conn:
+            return await _profile(conn, site_id, None)
+
     async def site_model(self, site_id: int, defaults: EvseDefaults) -> SiteModel | None:
         """The site's load model; None if it has no load settings."""
         async with self._engine.connect() as conn:
