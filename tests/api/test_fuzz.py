@@ -23,7 +23,7 @@ from tests.e2e.test_crash_durability import _listening, free_port
 
 SCHEMATHESIS = Path(sys.executable).parent / "st"
 MAX_EXAMPLES = "12"
-MAX_TIME_S = "60"
+MAX_TIME_S = "45"
 
 
 class Server:

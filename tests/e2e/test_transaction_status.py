@@ -92,8 +92,8 @@ async def test_v16_cannot_ask_or_reset_one_evse_but_has_the_extended_trigger(
     csms: Csms, api: httpx.AsyncClient
 ) -> None:
     """422 for GetTransactionStatus and an EVSE reset on 1.6; ExtendedTriggerMessage brings
-    a Heartbeat and a LogStatusNotification (recorded), SignChargePointCertificate is not
-    implemented by the simulator."""
+    a Heartbeat, a LogStatusNotification (recorded) and, for SignChargePointCertificate, the
+    simulator's SignCertificate with a CSR."""
     sim = SimStation("CP-ETM", "ocpp1.6", ocpp_url(csms))
     async with sim.running():
         await sim.boot()
@@ -107,9 +107,11 @@ async def test_v16_cannot_ask_or_reset_one_evse_but_has_the_extended_trigger(
         assert "Accepted" == log.json()["status"]
         sign = await command(api, "CP-ETM", "extended-trigger",
                              message="SignChargePointCertificate")
-        assert "NotImplemented" == sign.json()["status"]
+        assert "Accepted" == sign.json()["status"]  # the simulator makes a key and a CSR
         await sim.settle()
         await sim.wait_sent("Heartbeat")
+        [csr] = await sim.wait_sent("SignCertificate")
+        assert "BEGIN CERTIFICATE REQUEST" in csr["csr"]
     [logged] = await eventually(lambda: events(csms, "CP-ETM", "log_status"))
     assert "Idle" == logged.details["status"]
 
