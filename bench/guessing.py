@@ -118,15 +118,21 @@ async def attempt(port: int, station_id: str, password: str, source: str) -> str
 
 
 async def attack(port: int, attempts: int, concurrency: int, sources: list[str],
-                 deadline_s: float) -> Counter[str]:
+                 deadline_s: float, rate: float | None) -> Counter[str]:
+    """``attempts`` handshakes, ``concurrency`` at a time, at most ``rate`` a second (None:
+    as fast as the server answers)."""
     answers: Counter[str] = Counter()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(attempts):
         queue.put_nowait(n)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
 
     async def worker() -> None:
         while not queue.empty():
             n = queue.get_nowait()
+            if rate is not None:
+                await asyncio.sleep(max(0.0, start + n / rate - loop.time()))  # the pace
             source = sources[n % len(sources)]
             # one address: always the target; many: registered and unknown ids in turn
             station_id = TARGET if len(sources) == 1 else (
@@ -189,7 +195,7 @@ async def run(opts: argparse.Namespace) -> int:
             phases.append(Latencies())
             started = time.monotonic()
             answers = await attack(port, opts.attempts, opts.concurrency, sources,
-                                   opts.attack_deadline_s)
+                                   opts.attack_deadline_s, opts.attack_rate)
             took = time.monotonic() - started
             stop.set()
             await beat
@@ -198,8 +204,10 @@ async def run(opts: argparse.Namespace) -> int:
             ratio = under.p99() / base.p99() if base.p99() else float("inf")
             verdict = "PASS" if ratio <= 2.0 else "FAIL"
             failed += verdict == "FAIL"
+            pace = "as fast as answered" if opts.attack_rate is None else (
+                f"at most {opts.attack_rate:g}/s")
             print(f"\n== {opts.attempts} wrong passwords from {name} "
-                  f"({opts.concurrency} at a time, {took:.1f} s)")
+                  f"({opts.concurrency} at a time, {pace}, {took:.1f} s)")
             print("  attacker got: " + ", ".join(f"{k}: {v}" for k, v in sorted(answers.items())))
             print(f"  then the right password for {TARGET} from {sources[0]}: {right}")
             print(f"  honest heartbeats, baseline:     {base.line()}")
@@ -221,6 +229,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="heartbeats per second")
     parser.add_argument("--attempts", type=int, default=2000, help="wrong passwords")
     parser.add_argument("--concurrency", type=int, default=50, help="handshakes at a time")
+    parser.add_argument("--attack-rate", type=float, default=None,
+                        help="wrong passwords per second at most (default: no pause)")
     parser.add_argument("--baseline-s", type=float, default=10.0)
     parser.add_argument("--attack-deadline-s", type=float, default=120.0)
     parser.add_argument("--pause-s", type=float, default=5.0)
