@@ -31,6 +31,15 @@ def _quiet_logs() -> None:
     configure_logging("warning", "json", stream=sys.__stderr__, cache=False)
 
 
+def real_clock_env() -> dict[str, str]:
+    """The environment without libfaketime (scripts/at-instants), for a child that must not
+    inherit it: Chromium loads no page under it. The browser keeps the real clock, the CSMS
+    under test the fake one; nothing a page does depends on the browser's date (cookies
+    carry Max-Age)."""
+    faked = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_RESET", "DONT_FAKE_MONOTONIC")
+    return {k: v for k, v in os.environ.items() if k not in faked}
+
+
 class ManualClock:
     """A clock the test sets (``clock.at = ...``); product code calls it like the real one."""
 

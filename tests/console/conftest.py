@@ -22,6 +22,7 @@ from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms
 from csms.store.console import UserStore
+from tests.conftest import real_clock_env
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(os.environ.get("CSMS_CONSOLE_ARTIFACTS",
@@ -39,7 +40,8 @@ def cdp_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
          "--disable-dev-shm-usage", "--remote-debugging-address=127.0.0.1",
          "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=real_clock_env())  # Chromium loads no page under libfaketime (at-instants)
     try:
         stream = process.stderr
         assert stream is not None

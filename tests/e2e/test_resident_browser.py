@@ -18,7 +18,7 @@ from csms import passwords
 from csms.app import Csms
 from csms.store.resident_pins import PinStore
 from simulators.station import SimStation
-from tests.conftest import eventually, ocpp_url
+from tests.conftest import eventually, ocpp_url, real_clock_env
 from tests.e2e.test_billing_flows import new_place, top_up, yunnan_tariff
 
 CHROMIUM = "/usr/bin/chromium"
@@ -35,19 +35,11 @@ async def browser() -> AsyncIterator[Browser]:
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"],
-            env=real_clock_env())
+            env={**real_clock_env()})  # a copy typed as the launcher wants it
         try:
             yield launched
         finally:
             await launched.close()
-
-
-def real_clock_env() -> dict[str, str | float | bool]:
-    """The environment without libfaketime (scripts/at-instants): Chromium does not load
-    pages under it. The browser keeps the real clock; the CSMS under test has the fake one,
-    and nothing the page does depends on the browser's date (cookies carry Max-Age)."""
-    faked = ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_RESET", "DONT_FAKE_MONOTONIC")
-    return {k: v for k, v in os.environ.items() if k not in faked}
 
 
 async def shot(page: Page, name: str) -> None:
