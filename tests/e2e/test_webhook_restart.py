@@ -5,6 +5,7 @@ accepted by the receiver (which drops repeats by id)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 import uuid
@@ -100,7 +101,7 @@ async def start(path: Path, log: Path) -> asyncio.subprocess.Process:
     with log.open("ab") as out:
         return await asyncio.create_subprocess_exec(
             sys.executable, "-m", "csms", "--config", str(path), "run",
-            stdout=out, stderr=out, env={"PATH": "/usr/bin:/bin"})
+            stdout=out, stderr=out, env=dict(os.environ))  # a faked clock included
 
 
 async def test_pending_deliveries_arrive_once_per_id_after_a_kill(
