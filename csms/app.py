@@ -41,6 +41,7 @@ from csms.services.file_status import FileStatus
 from csms.services.file_vault import FileVault
 from csms.services.firmware import FirmwareService
 from csms.services.load import LoadService
+from csms.services.load_cluster import SiteOwnership
 from csms.services.local_lists import LocalLists
 from csms.services.logs import LogService
 from csms.services.monthly_reports import Reports
@@ -56,6 +57,7 @@ from csms.store import migrate
 from csms.store.access import AccessStore
 from csms.store.engine import create_engine
 from csms.store.files import FirmwareStore, LogStore
+from csms.store.load.owners import SiteOwners
 from csms.store.load.store import LoadStore
 from csms.store.local_lists import LocalListStore
 from csms.store.remote_starts import RemoteStartStore
@@ -319,18 +321,22 @@ async def _start_sharing(csms: Csms, writer: Writer, bus: EventBus,
                          clock: Clock) -> Csms:
     """Live feed, webhook outbox and deliverer, security-event audit (csms.services.sharing);
     started before the producers of the events it shares."""
-    sharing = Sharing(csms.engine, writer, bus, csms.settings, clock)
+    sharing = Sharing(csms.engine, writer, bus, csms.settings, clock, csms.cluster)
     await sharing.start()
     return dataclasses.replace(csms, sharing=sharing)
 
 
 async def _start_load(csms: Csms, writer: Writer, bus: EventBus,
                       clock: Clock) -> Csms:
-    """Orderly charging (csms.services.load), when enabled."""
+    """Orderly charging (csms.services.load), when enabled; in a cluster each site on the
+    node that owns it (csms.services.load_cluster)."""
     if not csms.settings.load.enabled:
         return csms
+    ownership = None if csms.cluster is None else SiteOwnership(
+        SiteOwners(csms.engine, writer), csms.settings.cluster.node(), clock,
+        csms.settings.load.owner_lease_s)
     load = LoadService(LoadStore(csms.engine, writer), csms.commands, bus, clock,
-                       csms.settings.load)
+                       csms.settings.load, csms.cluster, ownership)
     await load.start()
     return dataclasses.replace(csms, load=load)
 

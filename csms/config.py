@@ -279,6 +279,10 @@ class LoadSettings(_Section):
     valley_end_hour: int = Field(default=8, ge=0, le=23)
     valley_assumed_share: float = Field(default=0.5, gt=0, le=1)
     valley_safety_factor: float = Field(default=1.25, ge=1)
+    # With several nodes (cluster.command_bus = "postgres"): how long a node's ownership of
+    # a site lasts unrenewed; a dead node's sites are taken over within about this long
+    # (csms.services.load_cluster). Node clocks must agree to well within it (NTP).
+    owner_lease_s: float = Field(default=30.0, ge=1)
 
     @field_validator("renew_before_s")
     @classmethod

@@ -21,6 +21,13 @@ PostgreSQL LISTEN/NOTIFY (ARCHITECTURE property 4):
    is false (``/readyz`` says not ready) and a command for a charger not on this node fails
    with :class:`~csms.errors.CommandBusDown`, a StationOffline (409), never a driver error.
 
+6. Broadcasts (:meth:`PostgresCommandBus.broadcast`): a topic and a JSON body published on
+   ``csms_broadcast`` reach every other node's subscribers of the topic, in the order one
+   node sent them; the sender's own subscribers are not called (it acted locally). The
+   live feed's notices and load management's triggers cross nodes this way. A broadcast
+   while the bus is down is lost (logged); its receivers must tolerate that (the feed's
+   readers may fetch from the API, load management re-allocates on its timer).
+
 Nodes trust each other and the database: messages are JSON validated on arrival, never
 pickled. The command log is written once, by the requesting node's CommandService.
 """
@@ -32,6 +39,7 @@ import json
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,6 +53,7 @@ from csms.services import command_codec as codec
 log = structlog.get_logger(__name__)
 
 REQUESTS = "csms_commands"
+BROADCASTS = "csms_broadcast"
 CHUNK_CHARS = 7_000  # JSON is ASCII-escaped, so characters are bytes; NOTIFY allows 7,999
 CHUNK_MARK = "~"  # a JSON message starts with "{", a chunk with this
 MAX_PARTIAL_MESSAGES = 1_000  # chunked messages being assembled at once (a bound on memory)
@@ -96,6 +105,7 @@ class PostgresCommandBus:
         self._pending: dict[str, _Pending] = {}
         self._chunks: dict[str, list[str]] = {}
         self._work: set[asyncio.Task[None]] = set()
+        self._topics: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
 
     @property
     def ready(self) -> bool:
@@ -139,6 +149,7 @@ class PostgresCommandBus:
             conn.add_termination_listener(self._on_terminated)
             await conn.add_listener(REQUESTS, self._on_notify)
             await conn.add_listener(self._replies, self._on_notify)
+            await conn.add_listener(BROADCASTS, self._on_notify)
         except BaseException:
             conn.terminate()
             raise
@@ -235,6 +246,36 @@ class PostgresCommandBus:
             raise codec.decode_error(answer["error"])
         return codec.decode_result(answer["result"])
 
+    # -- broadcasts (rule 6) ---------------------------------------------------------------
+
+    def on_broadcast(self, topic: str, receiver: Callable[[dict[str, Any]], None]
+                     ) -> Callable[[], None]:
+        """Call ``receiver(body)`` for every ``topic`` broadcast of another node; returns
+        the unsubscribe function. Receivers run on the event loop and must not block."""
+        receivers = self._topics.setdefault(topic, [])
+        receivers.append(receiver)
+        return lambda: receivers.remove(receiver)
+
+    async def broadcast(self, topic: str, body: dict[str, Any]) -> bool:
+        """Publish ``body`` to the other nodes' ``topic`` receivers; False (logged) when the
+        bus is down and the broadcast is lost."""
+        try:
+            await self._publish(BROADCASTS, {"op": "broadcast", "from": self.node_id,
+                                             "topic": topic, "body": body})
+        except CommandBusDown:
+            log.warning("cluster.bus.broadcast_lost", topic=topic)
+            return False
+        return True
+
+    def _received(self, message: dict[str, Any]) -> None:
+        if message["from"] == self.node_id:
+            return
+        for receiver in list(self._topics.get(str(message["topic"]), ())):
+            try:
+                receiver(dict(message["body"]))
+            except Exception:  # one receiver's bug must not starve the others
+                log.exception("cluster.bus.receiver_failed", topic=message["topic"])
+
     # -- holder side -----------------------------------------------------------------------
 
     async def _serve(self, request: dict[str, Any]) -> None:
@@ -304,6 +345,9 @@ class PostgresCommandBus:
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         op = message["op"]
+        if op == "broadcast":
+            self._received(message)
+            return
         if op == "request":
             if message["from"] == self.node_id:
                 return

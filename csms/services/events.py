@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any, Protocol
 
 import structlog
 
@@ -164,3 +165,13 @@ class EventBus:
                 name = getattr(listener, "__qualname__", repr(listener))
                 log.exception("events.listener_failed", listener=name,
                               event_type=type(event).__name__)
+
+
+class ClusterBroadcast(Protocol):
+    """Messages to the other nodes of a cluster (csms.services.command_bus rule 6): what
+    crosses is plain JSON, never a domain event object."""
+
+    def on_broadcast(self, topic: str, receiver: Callable[[dict[str, Any]], None]
+                     ) -> Callable[[], None]: ...
+
+    async def broadcast(self, topic: str, body: dict[str, Any]) -> bool: ...

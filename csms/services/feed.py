@@ -8,6 +8,9 @@ Rules:
 2. A subscriber sees a notice only if its scope admits the notice's community/district
    (:func:`csms.api.access.in_scope`); unscoped subscribers see everything.
 3. Publishing never blocks and never awaits.
+5. In a cluster every node's hub also gets the other nodes' notices (csms.services.sharing),
+   so a reader sees the whole cluster whichever node it is connected to; event ids are
+   this node's own sequence.
 4. :meth:`FeedHub.close` (at shut-down, before the HTTP server waits for its connections)
    ends every subscription with :data:`CLOSED`, and any later one at once: an open stream
    must not keep the server from stopping.
@@ -20,7 +23,7 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
@@ -49,6 +52,24 @@ class Notice:
         return {"kind": self.kind, "at": self.at.isoformat(), "station_id": self.station_id,
                 "community_id": self.community_id, "district_id": self.district_id,
                 "level": self.level, "data": self.data}
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Notice:
+        """The notice :meth:`body` made (a notice from another node, csms.services.sharing).
+
+        Raises: KeyError, ValueError or TypeError for a body that is not one.
+        """
+        return cls(str(body["kind"]), datetime.fromisoformat(body["at"]),
+                   _optional(body["station_id"], str), _optional(body["community_id"], int),
+                   _optional(body["district_id"], int), dict(body["data"]),
+                   _optional(body["level"], int))
+
+
+T = TypeVar("T")
+
+
+def _optional(value: Any, kind: Callable[[Any], T]) -> T | None:
+    return None if value is None else kind(value)
 
 
 Admits = Callable[[int | None, int | None], bool]  # (district_id, community_id) -> visible

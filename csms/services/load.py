@@ -10,10 +10,10 @@ Rules:
    status change, a session starting or ending, a base-load or settings change (the API
    calls :meth:`LoadService.site_changed`), and a timer every ``reallocate_interval_s``
    for every enabled site (lease renewal, profile-driven base load, overload check).
-4. With several nodes, a pass runs only where it holds the site's PostgreSQL advisory
-   lock for the duration of its reads (ARCHITECTURE property 6); the leases, draws and
-   refusals are per node, so run load management on one node (``load.enabled``) until
-   they are shared (docs/decisions.md).
+4. With several nodes (``ownership`` given) a site's passes run only on the node that
+   owns it, and what they remember is written to the database after each pass under the
+   owner's fencing token (csms.services.load_cluster). Without ownership, on PostgreSQL, a
+   pass runs only where it holds the site's advisory lock for the duration of its reads.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import structlog
 
@@ -35,14 +36,17 @@ from csms.domain.model import (
     StationEventReported,
 )
 from csms.handlers.timefmt import parse_time
+from csms.services import load_memory
 from csms.services.commands import CommandService
 from csms.services.events import (
+    ClusterBroadcast,
     DomainEvent,
     EventBus,
     MeterValuesRecorded,
     SessionRecorded,
     StationConnected,
 )
+from csms.services.load_cluster import TOPIC, SiteOwnership, looking
 from csms.services.load_site import (
     EvseKey,
     Need,
@@ -55,9 +59,11 @@ from csms.services.load_site import (
 from csms.smartcharging.allocator import AllocatorSettings
 from csms.smartcharging.leases import LeasePolicy
 from csms.smartcharging.measure import Draw, update_draw
+from csms.store.load.owners import Ownership
 from csms.store.load.store import EvseDefaults, LoadStore
 
 log = structlog.get_logger(__name__)
+DRAW_WINDOW_S = 900.0  # a cluster owner's draws: meter values of the last 15 minutes
 
 
 def tuning(settings: LoadSettings) -> Tuning:
@@ -78,8 +84,15 @@ class LoadService:
     """Keeps every enabled site within its headroom (module rules)."""
 
     def __init__(self, store: LoadStore, commands: CommandService, bus: EventBus,
-                 clock: Callable[[], datetime], settings: LoadSettings) -> None:
+                 clock: Callable[[], datetime], settings: LoadSettings,
+                 cluster: ClusterBroadcast | None = None,
+                 ownership: SiteOwnership | None = None) -> None:
         self._store = store
+        self._cluster = cluster
+        self.ownership = ownership
+        self._outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue(10_000)
+        self._resets: dict[str, datetime] = {}  # station -> when it last (re)connected
+        self._unlisten: Callable[[], None] | None = None
         self._commands = commands
         self._bus = bus
         self._clock = clock
@@ -101,17 +114,30 @@ class LoadService:
         self._unsubscribe = self._bus.subscribe(self._on_event)
         self._tasks = [asyncio.create_task(self._dispatch(), name="load-dispatch"),
                        asyncio.create_task(self._tick(), name="load-timer")]
+        if self._cluster is not None:
+            self._unlisten = self._cluster.on_broadcast(TOPIC, self._from_another_node)
+            self._tasks.append(asyncio.create_task(self._forward(), name="load-forward"))
+        if self.ownership is not None:
+            self._tasks.append(asyncio.create_task(looking(
+                self.ownership, self._store.sites, self._taken), name="load-ownership"))
 
     async def stop(self) -> None:
         """Stop reacting; profiles already sent stay on the chargers (leases run out)."""
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._unlisten is not None:
+            self._unlisten()
         tasks = [*self._tasks, *self._running.values()]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.ownership is not None:
+            try:
+                await self.ownership.release()
+            except Exception:  # the leases end by themselves
+                log.exception("load.release_failed")
 
     def site_changed(self, site_id: int) -> None:
         """Re-allocate ``site_id`` soon (settings, feeders or base load changed)."""
@@ -123,11 +149,26 @@ class LoadService:
         and urgency); forgotten when the session ends."""
         self._needs[station_id, evse_id] = Need(energy_wh, departure_at)
         self._queue.put_nowait(("station", station_id))
+        self._tell({"op": "need", "station": station_id, "evse": evse_id, "wh": energy_wh,
+                    "by": departure_at.isoformat()})
 
     def view(self, site_id: int) -> SiteView | None:
-        """The last pass's allocation of the site on this node, if any."""
+        """The last pass's allocation of the site on this node, if any (in a cluster: only
+        while this node owns the site; :meth:`remembered` has the owner's)."""
+        if self.ownership is not None and self.ownership.token(site_id) is None:
+            return None
         state = self._states.get(site_id)
         return None if state is None else state.view
+
+    async def remembered(self, site_id: int) -> tuple[str, dict[str, Any]] | None:
+        """In a cluster: the owning node and the allocation its last pass wrote."""
+        if self.ownership is None:
+            return None
+        owner = {o.site_id: o for o in await self.ownership.owners.owners()}.get(site_id)
+        memory = await self.ownership.owners.memory(site_id)
+        if owner is None or memory is None or not isinstance(memory.get("view"), dict):
+            return None
+        return owner.node, memory["view"]
 
     async def reallocate(self, site_id: int) -> SiteView | None:
         """Run one pass of ``site_id`` now and return its view (CLI, API, tests)."""
@@ -143,11 +184,11 @@ class LoadService:
             case StationConnected() | StationBooted():
                 if isinstance(event, StationConnected):  # its site: read once a connection
                     self._station_sites.pop(event.station_id, None)
-                for state in self._states.values():
-                    state.forget_station(event.station_id)
-                self._queue.put_nowait(("station", event.station_id))
+                self._reset(event.station_id)
+                self._tell({"op": "reset", "station": event.station_id})
             case ConnectorStatusChanged():
                 self._queue.put_nowait(("station", event.station_id))
+                self._tell({"op": "station", "station": event.station_id})
             case SessionRecorded():
                 self._session_event(event.event, event.session_id)
             case StationEventReported(kind="notify_ev_charging_needs"):
@@ -162,10 +203,71 @@ class LoadService:
             self._draws.pop(session_id, None)
             if event.evse_id:
                 self._needs.pop((event.station_id, event.evse_id), None)
+                self._tell({"op": "ended", "station": event.station_id,
+                            "evse": event.evse_id})
         elif session_id is not None and event.samples:  # 2.0.1 meter values ride here
             self._measured(session_id, event.samples)
         if event.kind is not SessionEventKind.UPDATED:
             self._queue.put_nowait(("station", event.station_id))
+            self._tell({"op": "station", "station": event.station_id})
+
+    def _reset(self, station_id: str) -> None:
+        """A charger (re)connected or booted: resend its safe share, trust it again."""
+        now = self._clock()
+        self._resets[station_id] = now
+        horizon = now - timedelta(seconds=3 * max(self._settings.reallocate_interval_s,
+                                                  self._settings.owner_lease_s))
+        if len(self._resets) > 10_000:
+            self._resets = {k: at for k, at in self._resets.items() if at > horizon}
+        for state in self._states.values():
+            state.forget_station(station_id)
+        self._queue.put_nowait(("station", station_id))
+
+    # -- the cluster (csms.services.load_cluster) --------------------------------------------
+
+    def _tell(self, message: dict[str, Any]) -> None:
+        """Queue a trigger for the other nodes (load_cluster rule 5)."""
+        if self._cluster is None:
+            return
+        try:
+            self._outgoing.put_nowait(message)
+        except asyncio.QueueFull:
+            log.warning("load.forward_queue_full", op=message["op"])
+
+    async def _forward(self) -> None:
+        assert self._cluster is not None
+        while True:
+            await self._cluster.broadcast(TOPIC, await self._outgoing.get())
+
+    def _from_another_node(self, body: dict[str, Any]) -> None:
+        station, op = str(body["station"]), body["op"]
+        if op == "reset":
+            self._station_sites.pop(station, None)
+            self._reset(station)
+        elif op == "need":
+            self._needs[station, int(body["evse"])] = Need(
+                float(body["wh"]), parse_time(str(body["by"])))
+            self._queue.put_nowait(("station", station))
+        elif op == "ended":
+            self._needs.pop((station, int(body["evse"])), None)
+            self._queue.put_nowait(("station", station))
+        else:
+            self._queue.put_nowait(("station", station))
+
+    async def _taken(self, taken: Ownership) -> None:
+        """Load_cluster rule 3: carry on from the last owner's memory, pass at once."""
+        state = self._states[taken.site_id] = SiteState()
+        assert self.ownership is not None
+        memory = await self.ownership.owners.memory(taken.site_id)
+        if memory is not None:
+            needs = load_memory.restore(state, memory)
+            for key, need in needs.items():
+                self._needs.setdefault(key, need)
+            written = load_memory.written_at(memory)
+            for station, at in self._resets.items():
+                if written is None or at >= written:
+                    state.forget_station(station)
+        self._queue.put_nowait(("site", taken.site_id))
 
     def _measured(self, session_id: int, samples: Sequence[MeterSample]) -> None:
         key = session_id
@@ -213,6 +315,8 @@ class LoadService:
             del self._running[site_id]
 
     async def _pass(self, site_id: int, state: SiteState) -> SiteView | None:
+        if self.ownership is not None:
+            return await self._owned_pass(site_id, state)
         async with self._slots:
             if self._store.engine.dialect.name != "postgresql":
                 view = await self._run(site_id, state)
@@ -225,10 +329,31 @@ class LoadService:
         self.passes += 1
         return view
 
-    async def _run(self, site_id: int, state: SiteState) -> SiteView | None:
+    async def _owned_pass(self, site_id: int, state: SiteState) -> SiteView | None:
+        """Rule 4 in a cluster: only as the site's owner; remember under its token."""
+        assert self.ownership is not None
+        token = self.ownership.token(site_id)
+        if token is None:
+            return None
+        async with self._slots:
+            view = await self._run(site_id, state, DRAW_WINDOW_S)
+            now = self._clock()
+            needs = {k: n for k, n in self._needs.items()
+                     if self._station_sites.get(k[0]) == site_id}
+            if not await self.ownership.owners.remember(
+                    site_id, token, load_memory.encode(state, needs, view, now), now):
+                self.ownership.lost(site_id)
+                self._states.pop(site_id, None)
+                return None
+        self.passes += 1
+        return view
+
+    async def _run(self, site_id: int, state: SiteState, draw_window_s: float | None = None
+                   ) -> SiteView | None:
         known = dict(self._needs)  # a need declared during the pass is newer than its view
         view = await SitePass(site_id, state, self._store, self._commands, self._bus,
-                              self._tuning, self._draws, self._clock, self._needs).run()
+                              self._tuning, self._draws, self._clock, self._needs,
+                              draw_window_s).run()
         if view is not None:  # a need belongs to the session running when it was declared
             active = {(c.station_id, c.evse_id) for c in view.connectors}
             for key in [k for k, need in self._needs.items() if k not in active

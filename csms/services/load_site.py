@@ -14,7 +14,9 @@ Rules:
    passing (a TxProfile that crossed the transaction's end), and a charger left on a 0 A
    safe share would otherwise keep its car waiting for good.
 4. Measured site power is the sum of the latest draw of every active session; it is
-   compared with the headroom for the overload check and written to the series.
+   compared with the headroom for the overload check and written to the series. A pass
+   given ``draw_window_s`` (a cluster's site owner) computes the draws from the sessions'
+   meter values of that window in the database instead of from this node's events.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -52,7 +54,7 @@ from csms.smartcharging.leases import (
     renewed,
     safe_profile,
 )
-from csms.smartcharging.measure import Draw, OverloadState, observe_overload
+from csms.smartcharging.measure import Draw, OverloadState, observe_overload, update_draw
 from csms.smartcharging.site import (
     EvseSpec,
     Headroom,
@@ -175,7 +177,8 @@ class SitePass:
     def __init__(self, site_id: int, state: SiteState, store: LoadStore,
                  commands: CommandService, bus: EventBus, tuning: Tuning,
                  draws: Mapping[int, Draw], clock: Callable[[], datetime],
-                 needs: Mapping[EvseKey, Need] | None = None) -> None:
+                 needs: Mapping[EvseKey, Need] | None = None,
+                 draw_window_s: float | None = None) -> None:
         self.site_id = site_id
         self.state = state
         self._store = store
@@ -185,6 +188,7 @@ class SitePass:
         self._draws = draws
         self._clock = clock
         self._needs = needs or {}
+        self._draw_window_s = draw_window_s
 
     async def run(self) -> SiteView | None:
         """Allocate, enforce, check and record; None if the site has no enabled settings."""
@@ -197,6 +201,8 @@ class SitePass:
             (s.station_id, s.evse_id): s.transaction_ref for s in sessions})
         head = headroom(model.limits, now, model.profile, model.reading)
         specs = _specs(model, sessions, self._tuning.defaults)
+        if self._draw_window_s is not None:
+            self._draws = await self._read_draws(sessions, specs, model.limits.voltage_v, now)
         await self._install_safe_shares(model, specs, head)
         by_key = {(s.station_id, s.evse_id): s for s in sessions}
         refused = [specs[k] for k in by_key if k in self.state.refused]
@@ -217,6 +223,21 @@ class SitePass:
         await self._record(view, now)
         self.state.view = view
         return view
+
+    async def _read_draws(self, sessions: list[ActiveSession],
+                          specs: Mapping[EvseKey, EvseSpec], voltage_v: float, now: datetime
+                          ) -> dict[int, Draw]:
+        """Rule 4: the draws from the database's meter values."""
+        assert self._draw_window_s is not None
+        since = now - timedelta(seconds=self._draw_window_s)
+        found = await self._store.samples([s.session_id for s in sessions], since)
+        draws = {}
+        for s in sessions:
+            draw = update_draw(None, found.get(s.session_id, ()), voltage_v,
+                               specs[(s.station_id, s.evse_id)].phases)
+            if draw is not None:
+                draws[s.session_id] = draw
+        return draws
 
     def _demand(self, session: ActiveSession, spec: EvseSpec, voltage_v: float
                 ) -> SessionDemand:

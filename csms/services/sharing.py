@@ -17,6 +17,10 @@ Rules:
    ``station:<id>``, in the same unit as any outbox rows for them.
 5. At start the effective configuration (secrets masked) is audited as ``csms_config`` when
    it differs from the last one recorded (csms.store.sharing.audit.record_configuration).
+6. In a cluster (``cluster`` given) each notice of this node is broadcast to the others,
+   which put it on their own live feed (not in their outbox: the node where the event
+   happened queued its webhooks). Notices of one charger come from the node that holds
+   it, in order; a broadcast lost while the bus is down is logged.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.config import Settings
 from csms.domain.model import ConnectorStatusChanged, StationBooted, StationEventReported
-from csms.services.events import AlarmChanged, DomainEvent, EventBus
+from csms.services.events import AlarmChanged, ClusterBroadcast, DomainEvent, EventBus
 from csms.services.feed import FeedHub, Notice
 from csms.services.safety import alarm_changed
 from csms.services.webhooks import Deliverer
@@ -49,6 +53,7 @@ from csms.store.writer import Writer, WriteTx
 log = structlog.get_logger(__name__)
 QUEUE_MAX = 100_000
 KINDS_CACHE_S = 5.0
+FEED_TOPIC = "feed"
 _Handled = AlarmChanged | ConnectorStatusChanged | StationEventReported | StationBooted
 
 
@@ -73,8 +78,11 @@ class Sharing:
     """The live feed hub, the webhook outbox and its deliverer; start and stop it."""
 
     def __init__(self, engine: AsyncEngine, writer: Writer, bus: EventBus,
-                 settings: Settings, clock: Callable[[], datetime]) -> None:
+                 settings: Settings, clock: Callable[[], datetime],
+                 cluster: ClusterBroadcast | None = None) -> None:
         self.hub = FeedHub(settings.sharing.feed_queue_size)
+        self._cluster = cluster
+        self._unlisten: Callable[[], None] | None = None
         self.outbox = Outbox(engine, writer)
         self.deliverer = Deliverer(self.outbox, settings.sharing, clock)
         self._settings = settings
@@ -94,12 +102,16 @@ class Sharing:
                                    self._settings.model_dump(mode="json"), "csms:start",
                                    self._clock())
         self._unsubscribe = self._bus.subscribe(self._on_event)
+        if self._cluster is not None:
+            self._unlisten = self._cluster.on_broadcast(FEED_TOPIC, self._from_another_node)
         self._tasks = [asyncio.create_task(self._handle_forever(), name="sharing"),
                        asyncio.create_task(self.deliverer.run(), name="webhook-deliverer")]
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
             self._unsubscribe()
+        if self._unlisten is not None:
+            self._unlisten()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -131,6 +143,8 @@ class Sharing:
             return
         notice = await self._notice(event)
         self.hub.publish(notice)
+        if self._cluster is not None:  # rule 6
+            await self._cluster.broadcast(FEED_TOPIC, notice.body())
         if isinstance(event, AlarmChanged):
             self.deliverer.wake()  # its outbox rows committed with it (queue_alarm)
             return
@@ -139,6 +153,14 @@ class Sharing:
                    and event.kind == "security_event" else None)
         if queue_it or audited:
             await self._write(notice if queue_it else None, audited)
+
+    def _from_another_node(self, body: dict[str, Any]) -> None:
+        try:
+            notice = Notice.from_body(body)
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("sharing.bad_cluster_notice", error=str(exc))
+            return
+        self.hub.publish(notice)
 
     async def queue_alarm(self, tx: WriteTx, change: AlarmChange) -> None:
         """Queue an alarm transition for webhooks in the transaction that stores it."""

@@ -8,7 +8,13 @@ Rules:
 2. Any 2xx answer delivers. Anything else (another status, a timeout, a refused
    connection) is retried after :func:`backoff_s` (exponential, capped, with jitter) until
    ``webhook_max_attempts`` attempts, then the row is marked failed.
-3. The deliverer is the composition root's task; pending rows survive restarts because they
+3. A round claims as many rows as it sends at once (``CONCURRENCY``), so every claimed row
+   is attempted at once and finishes within its lease (2 x timeout + 5 s); a claim of more
+   would leave the last ones waiting past it, to be claimed and sent again by another node.
+   Of one charger's rows for one subscription only the oldest is claimable (the outbox's
+   rule 2): deliveries arrive in order per charger, one per round, and the next round
+   starts at once when this one delivered anything.
+4. The deliverer is the composition root's task; pending rows survive restarts because they
    live in the database (csms.store.sharing.outbox), and it starts by sending whatever is due.
 """
 
@@ -30,8 +36,7 @@ from csms.config import SharingSettings
 from csms.store.sharing.outbox import Delivery, Outbox
 
 log = structlog.get_logger(__name__)
-BATCH = 50
-CONCURRENCY = 8
+CONCURRENCY = 8  # rows claimed and sent per round (rule 3)
 
 
 def backoff_s(attempts: int, initial_s: float, max_s: float, rand: Callable[[], float]) -> float:
@@ -64,17 +69,16 @@ class Deliverer:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until cancelled (rule 3)."""
-        limit = asyncio.Semaphore(CONCURRENCY)
+        """Deliver until cancelled (rule 4)."""
         async with httpx.AsyncClient(timeout=self._s.webhook_timeout_s) as client:
             while True:
                 try:
-                    due = await self._outbox.claim(self._clock(), self._lease(), BATCH)
-                    await asyncio.gather(*(self._attempt(client, limit, d) for d in due))
+                    due = await self._outbox.claim(self._clock(), self._lease(), CONCURRENCY)
+                    outcomes = await asyncio.gather(*(self._attempt(client, d) for d in due))
                 except Exception:
                     log.exception("webhooks.round_failed")
-                    due = []
-                if len(due) < BATCH:
+                    due, outcomes = [], []
+                if len(due) < CONCURRENCY and not any(outcomes):
                     await self._sleep()
 
     def _lease(self) -> timedelta:
@@ -89,15 +93,14 @@ class Deliverer:
         with suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), wait)
 
-    async def _attempt(self, client: httpx.AsyncClient, limit: asyncio.Semaphore,
-                       d: Delivery) -> None:
-        async with limit:
-            error = await self._post(client, d)
+    async def _attempt(self, client: httpx.AsyncClient, d: Delivery) -> bool:
+        """Whether ``d`` was delivered."""
+        error = await self._post(client, d)
         now = self._clock()
         if error is None:
             await self._outbox.delivered(d.id, now)
             log.info("webhooks.delivered", delivery_id=d.delivery_id, attempts=d.attempts + 1)
-            return
+            return True
         attempts = d.attempts + 1
         retry_at = None
         if attempts < self._s.webhook_max_attempts:
@@ -107,6 +110,7 @@ class Deliverer:
         await self._outbox.failed(d.id, error, retry_at)
         log.warning("webhooks.attempt_failed", delivery_id=d.delivery_id, attempts=attempts,
                     error=error, gave_up=retry_at is None)
+        return False
 
     async def _post(self, client: httpx.AsyncClient, d: Delivery) -> str | None:
         """None if accepted, else why not."""

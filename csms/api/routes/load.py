@@ -141,6 +141,7 @@ class AllocationsOut(BaseModel):
     overloaded: bool
     connectors: list[AllocationOut]
     safe_shares_a: dict[str, float]
+    node: str | None = None  # in a cluster: the node that owns the site and made this
 
 
 class SeriesPointOut(BaseModel):
@@ -296,9 +297,14 @@ async def put_charging_needs(station_id: StationId, evse_id: EvseId, body: NeedI
 
 @router.get("/sites/{site_id}/load/allocations", response_model=AllocationsOut, responses=ONE)
 async def get_allocations(site_id: SiteId, csms: CsmsDep, principal: Reader) -> AllocationsOut:
-    """The current limit of every connector with a session, from this node's last pass."""
+    """The current limit of every connector with a session, from the last pass of the node
+    that allocates the site (in a cluster, whichever node is asked)."""
     await require_site(csms, principal, site_id)
     view = csms.load.view(site_id) if csms.load is not None else None
+    remembered = None if view is not None or csms.load is None else (
+        await csms.load.remembered(site_id))
+    if remembered is not None:
+        return AllocationsOut.model_validate({**remembered[1], "node": remembered[0]})
     if view is None:
         return AllocationsOut(at=None, headroom_w=None, allocated_w=None, measured_w=None,
                               overloaded=False, connectors=[], safe_shares_a={})
@@ -306,7 +312,9 @@ async def get_allocations(site_id: SiteId, csms: CsmsDep, principal: Reader) -> 
         at=view.at, headroom_w=view.headroom.available_w, allocated_w=view.allocated_w,
         measured_w=view.measured_w, overloaded=view.overloaded,
         connectors=[AllocationOut.model_validate(c) for c in view.connectors],
-        safe_shares_a=view.safe_shares_a)
+        safe_shares_a=view.safe_shares_a,
+        node=None if csms.load is None or csms.load.ownership is None
+        else csms.load.ownership.node)
 
 
 @router.get("/sites/{site_id}/load/series", response_model=list[SeriesPointOut], responses=ONE)

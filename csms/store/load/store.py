@@ -7,6 +7,8 @@ Rules:
    applies to every EVSE of its charge point.
 3. The series is written by the load service (no audit: it is measurement, not an
    operator's change).
+4. :meth:`LoadStore.samples` reads sessions' recent meter values back as samples, for a
+   cluster's site owner, which does not see the meter values of other nodes' chargers.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import and_, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from csms.domain.model import MeterSample, SampledValue
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME, BaseLoadProfile, DayType
 from csms.smartcharging.site import BaseReading, EvseSpec, Feeder, SiteLimits
 from csms.store import tables as t
@@ -133,6 +136,25 @@ class LoadStore:
             rows = (await conn.execute(query)).all()
         return [ActiveSession(r.id, r.station_id, r.evse_id, r.transaction_id,
                               utc(r.started_at or r.created_at)) for r in rows]
+
+    async def samples(self, session_ids: Sequence[int], since: datetime
+                      ) -> dict[int, list[MeterSample]]:
+        """Rule 4: each session's samples taken at or after ``since``, oldest first."""
+        if not session_ids:
+            return {}
+        mv = t.meter_values
+        query = (select(mv.c.session_id, mv.c.at, mv.c.measurand, mv.c.phase, mv.c.unit,
+                        mv.c.value)
+                 .where(mv.c.session_id.in_(list(session_ids)), mv.c.at >= since)
+                 .order_by(mv.c.session_id, mv.c.at, mv.c.id))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        grouped: dict[int, dict[datetime, list[SampledValue]]] = {}
+        for r in rows:
+            grouped.setdefault(r.session_id, {}).setdefault(utc(r.at), []).append(
+                SampledValue(r.value, r.measurand, r.unit, r.phase))
+        return {sid: [MeterSample(at, tuple(values)) for at, values in by_at.items()]
+                for sid, by_at in grouped.items()}
 
     async def add_series(self, site_id: int, points: Sequence[SeriesPoint]) -> None:
         rows = [{"site_id": site_id, "at": p.at, "limit_w": p.limit_w,

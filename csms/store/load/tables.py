@@ -8,11 +8,16 @@ Rules:
 2. Power is in W, current in A per phase, the transformer in kVA; factors are ratios.
 3. ``load_evses`` overrides the core ``evses`` columns (``max_current_a``, ``phases``) and
    places an EVSE under a feeder; EVSE 0 stands for every EVSE of that charge point.
+4. ``load_site_owners``: which node allocates a site, until when, under which fencing token
+   (csms.store.load.owners), and what its passes remember (leases, safe shares, refusals,
+   declared needs) so that the next owner carries on where it stopped.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -89,8 +94,19 @@ site_load_series = Table(
     Index("ix_site_load_series_site_at", "site_id", "at"),
 )
 
+load_site_owners = Table(
+    "load_site_owners", metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("node", String(60), nullable=False),  # [cluster] node_name of the owner
+    Column("token", BigInteger, nullable=False),  # +1 on every change of owner (fencing)
+    Column("expires_at", Stamp, nullable=False),  # the owner's lease; renewed while alive
+    Column("state", JSON),  # csms.services.load_memory: what the passes remember
+    Column("state_at", Stamp),
+)
+
 __all__ = [
     "load_evses",
+    "load_site_owners",
     "site_base_load_profile",
     "site_base_load_reading",
     "site_feeders",

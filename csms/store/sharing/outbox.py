@@ -7,6 +7,10 @@ Rules:
 2. :meth:`Outbox.claim` leases due rows (pushes their ``next_attempt_at`` past the attempt's
    timeout) in one transaction, with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two nodes
    never attempt the same row at once and a crash mid-attempt only delays it to the lease end.
+   Only the oldest pending row of each subscription and charge point is ever claimed, so
+   one charger's deliveries reach a subscriber in the order they were queued, whichever
+   node queued or sends them (a row that keeps failing holds the ones behind it until it
+   is delivered or given up).
 3. A delivery is sent at least once; its ``delivery_id`` lets the receiver drop repeats.
 4. Subscription writes are audited; deletion deactivates (the outbox keeps its owner).
 """
@@ -97,8 +101,8 @@ async def enqueue_notifications(tx: WriteTx, notice: Notice, now: datetime) -> i
     found = (await tx.conn.execute(select(subs).where(subs.c.active.is_(True)))).all()
     rows = [{
         "delivery_id": str(uuid.uuid4()), "subscription_id": sub.id, "kind": notice.kind,
-        "payload": notice.body(), "status": PENDING, "attempts": 0, "created_at": now,
-        "next_attempt_at": now,
+        "station_id": notice.station_id, "payload": notice.body(), "status": PENDING,
+        "attempts": 0, "created_at": now, "next_attempt_at": now,
     } for sub in map(_subscription, found) if matches(sub, notice)]
     if rows:
         await tx.conn.execute(insert(ob), rows)
@@ -161,11 +165,16 @@ class Outbox:
         return [_delivery(r) for r in rows], int(total)
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
-        """Rule 2: lease up to ``limit`` due pending deliveries, oldest first."""
+        """Rule 2: lease up to ``limit`` due pending deliveries, oldest first, each the
+        oldest pending one of its subscription and charge point."""
+        heads = (select(func.min(ob.c.id)).where(ob.c.status == PENDING)
+                 .group_by(ob.c.subscription_id, ob.c.station_id))
+
         async def unit(tx: WriteTx) -> list[Delivery]:
             query = (select(ob, subs.c.url, subs.c.secret)
                      .join(subs, subs.c.id == ob.c.subscription_id)
-                     .where(ob.c.status == PENDING, ob.c.next_attempt_at <= now)
+                     .where(ob.c.status == PENDING, ob.c.next_attempt_at <= now,
+                            ob.c.id.in_(heads.scalar_subquery()))
                      .order_by(ob.c.next_attempt_at, ob.c.id).limit(limit))
             if tx.conn.dialect.name == "postgresql":
                 query = query.with_for_update(of=ob, skip_locked=True)

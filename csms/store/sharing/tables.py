@@ -49,6 +49,8 @@ webhook_outbox = Table(
     Column("subscription_id", ForeignKey("webhook_subscriptions.id"), nullable=False,
            index=True),
     Column("kind", String(40), nullable=False),
+    # the notice's charge point: one charger's deliveries to one subscription go in order
+    Column("station_id", String(48)),
     Column("payload", JSON, nullable=False),
     Column("status", String(12), nullable=False),  # pending / delivered / failed
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -57,6 +59,7 @@ webhook_outbox = Table(
     Column("delivered_at", Stamp),
     Column("last_error", String(200)),
     Index("ix_webhook_outbox_status_next", "status", "next_attempt_at"),
+    Index("ix_webhook_outbox_order", "status", "subscription_id", "station_id", "id"),
 )
 
 __all__ = ["webhook_outbox", "webhook_subscriptions"]
