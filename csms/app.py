@@ -241,6 +241,8 @@ async def running(
             if platform is not None:
                 platform.start(bus)
             csms = await _start_load(csms, writer, bus, clock)
+            if csms.load is not None and (owning := csms.load.ownership) is not None:
+                metrics.watch_sites(lambda: len(owning.held))
             csms = await _start_safety(csms, writer, bus, clock)
             csms = await _start_clock_watch(csms, bus, clock)
             csms = _start_reports(csms, writer, clock)

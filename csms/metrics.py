@@ -77,6 +77,11 @@ class Metrics:
             self.connected.labels(version).set_function(
                 lambda v=version: count_by_version(v))  # type: ignore[misc]
 
+    def watch_sites(self, owned: Callable[[], int]) -> None:
+        """In a cluster: how many sites this node allocates (csms.services.load_cluster)."""
+        Gauge("csms_load_sites_owned", "sites whose load this node allocates",
+              registry=self.registry).set_function(owned)
+
     async def render(self) -> bytes:
         """The exposition text, rendered in a worker thread: a scrape never holds the loop
         for the whole rendering (prometheus_client's values are locked, so this is safe)."""

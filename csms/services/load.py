@@ -92,6 +92,7 @@ class LoadService:
         self.ownership = ownership
         self._outgoing: asyncio.Queue[dict[str, Any]] = asyncio.Queue(10_000)
         self._resets: dict[str, datetime] = {}  # station -> when it last (re)connected
+        self._remote_limits: dict[int, dict[str, float | None]] = {}  # the owners' passes
         self._unlisten: Callable[[], None] | None = None
         self._commands = commands
         self._bus = bus
@@ -159,6 +160,18 @@ class LoadService:
             return None
         state = self._states.get(site_id)
         return None if state is None else state.view
+
+    def sent_limit(self, site_id: int, station_id: str, evse_id: int) -> float | None:
+        """The limit (A) the site's last pass sent to an EVSE and the charger did not refuse
+        (None: none); in a cluster from the owner's pass, whichever node owns the site."""
+        view = self.view(site_id)
+        if view is None:
+            return self._remote_limits.get(site_id, {}).get(load_memory.evse_key(
+                (station_id, evse_id)))
+        for allocation in view.connectors:
+            if (allocation.station_id, allocation.evse_id) == (station_id, evse_id):
+                return None if allocation.refused else allocation.sent_limit_a
+        return None
 
     async def remembered(self, site_id: int) -> tuple[str, dict[str, Any]] | None:
         """In a cluster: the owning node and the allocation its last pass wrote."""
@@ -240,6 +253,10 @@ class LoadService:
             await self._cluster.broadcast(TOPIC, await self._outgoing.get())
 
     def _from_another_node(self, body: dict[str, Any]) -> None:
+        if body["op"] == "limits":  # an owner's pass: the limits it sent
+            self._remote_limits[int(body["site"])] = {
+                str(k): None if v is None else float(v) for k, v in body["limits"].items()}
+            return
         station, op = str(body["station"]), body["op"]
         if op == "reset":
             self._station_sites.pop(station, None)
@@ -345,6 +362,10 @@ class LoadService:
                 self.ownership.lost(site_id)
                 self._states.pop(site_id, None)
                 return None
+        if view is not None:
+            self._tell({"op": "limits", "site": site_id, "limits": {
+                load_memory.evse_key((c.station_id, c.evse_id)):
+                    None if c.refused else c.sent_limit_a for c in view.connectors}})
         self.passes += 1
         return view
 

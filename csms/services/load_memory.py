@@ -30,7 +30,8 @@ Memory = dict[str, Any]
 T = TypeVar("T")
 
 
-def _key(key: EvseKey) -> str:
+def evse_key(key: EvseKey) -> str:
+    """An EVSE as a JSON object key."""
     return f"{key[0]}\x1f{key[1]}"
 
 
@@ -53,13 +54,13 @@ def encode(state: SiteState, needs: Mapping[EvseKey, Need], view: SiteView | Non
     return {
         "at": now.isoformat(),
         "view": None if view is None else view_body(view),
-        "leases": {_key(k): {"tx": v.transaction_ref, "a": v.limit_a,
+        "leases": {evse_key(k): {"tx": v.transaction_ref, "a": v.limit_a,
                              "to": _time(v.valid_to), "since": _time(v.since)}
                    for k, v in state.leases.items()},
-        "safe": {_key(k): v for k, v in state.safe.items()},
-        "refused": {_key(k): {"at": _time(v.at), "tx": v.transaction_ref}
+        "safe": {evse_key(k): v for k, v in state.safe.items()},
+        "refused": {evse_key(k): {"at": _time(v.at), "tx": v.transaction_ref}
                     for k, v in state.refused.items()},
-        "needs": {_key(k): {"wh": v.energy_wh, "by": _time(v.departure_at)}
+        "needs": {evse_key(k): {"wh": v.energy_wh, "by": _time(v.departure_at)}
                   for k, v in needs.items()},
     }
 

@@ -83,18 +83,9 @@ LoadLimits = Callable[[int, str, int], float | None]  # (site, station, evse) ->
 
 def load_limits(load: LoadService) -> LoadLimits:
     """The current limit (A) load management last sent to an EVSE and the charger did not
-    refuse, from its latest allocation of the site on this node; None if there is none."""
-
-    def limit(site_id: int, station_id: str, evse_id: int) -> float | None:
-        view = load.view(site_id)
-        if view is None:
-            return None
-        for allocation in view.connectors:
-            if (allocation.station_id, allocation.evse_id) == (station_id, evse_id):
-                return None if allocation.refused else allocation.sent_limit_a
-        return None
-
-    return limit
+    refuse, from the latest allocation of the site (in a cluster, the owner's); None if
+    there is none."""
+    return load.sent_limit
 _WATCHED = (StationConnected, StationDisconnected, StationBooted, ConnectorStatusChanged,
             SessionRecorded, MeterValuesRecorded, StationEventReported, SiteOverloaded,
             SiteOverloadCleared, ChargingProfileRefused)

@@ -82,12 +82,19 @@ async def test_one_node_allocates_a_site_whose_chargers_are_on_both(database_url
         assert sum(shared) * VOLTAGE <= 16_000
         secret, record = new_token(Role.ADMIN, created_by="test", now=a.stations.now())
         await a.access.add_token(record)
-        answers = []
+        answers, metrics = [], []
         for app in (a, b):
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.api_port}",
                                          headers={"Authorization": f"Bearer {secret}"}) as h:
                 answers.append((await h.get(f"/sites/{site}/load/allocations")).json())
+                metrics.append((await h.get("/metrics")).text)
+        assert "csms_load_sites_owned 1.0" in metrics[0]
+        assert "csms_load_sites_owned 0.0" in metrics[1]
         assert answers[0]["node"] == answers[1]["node"] == "node-a"
+        assert b.load is not None  # B's safety rules see the limits A sent
+        load_b = b.load
+        assert 24.2 == await eventually(lambda: _async(load_b.sent_limit(site, "CL-1", 1)),
+                                        lambda v: v is not None)
         assert ({(c["station_id"], c["limit_a"]) for c in answers[0]["connectors"]}
                 == {(c["station_id"], c["limit_a"]) for c in answers[1]["connectors"]}
                 == {("CL-1", 24.2), ("CL-2", 24.2), ("CL-3", 24.2)})
@@ -98,6 +105,10 @@ async def test_one_node_allocates_a_site_whose_chargers_are_on_both(database_url
                          timeout_s=10)
         await on_b[0].stop_transaction(1)
         await eventually(limits_of(on_b[1:]), lambda v: v == [32.0], timeout_s=20)
+
+
+async def _async(value: float | None) -> float | None:
+    return value
 
 
 def limits_of(sims: list[SimStation]) -> Callable[[], Awaitable[list[float]]]:
