@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.deps import CsmsDep
 from csms.api.models import ONE
-from csms.api.routes.live import ERRORS, Commander, Reader
-from csms.api.routes.live import _failure as failure
+from csms.api.routes.commanding import ERRORS, Commander
+from csms.api.routes.commanding import command_failure as failure
+from csms.api.routes.live import Reader
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
@@ -119,7 +120,7 @@ def _trust(csms: Csms) -> CertificateTrust:
     return csms.certificate_trust
 
 
-async def _audit(csms: Csms, actor: str, station_id: str, action: str,
+async def audit_command(csms: Csms, actor: str, station_id: str, action: str,
                  details: dict[str, object]) -> None:
     async def unit(tx: WriteTx) -> None:
         audit(tx, actor, action, "charge_point", station_id, details)
@@ -143,7 +144,7 @@ async def request_certificate(station_id: StationPath, csms: CsmsDep,
     trigger's answer. The charger then sends SignCertificate and gets CertificateSigned."""
     service = _ca(csms)
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "certificate_request", {})
+    await audit_command(csms, principal.actor, station_id, "certificate_request", {})
     try:
         return StatusOut(status=await service.request_certificate(station_id, principal.actor))
     except CommandError as exc:
@@ -157,7 +158,7 @@ async def revoke(station_id: StationPath, body: RevokeIn, csms: CsmsDep,
     once, refused at the next handshake, and its open connection is closed."""
     service = _ca(csms)
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "certificate_revoke",
+    await audit_command(csms, principal.actor, station_id, "certificate_revoke",
                  body.model_dump(mode="json"))
     serial = None if body.serial is None else body.serial.upper().lstrip("0")
     return RevokedOut(revoked=await service.revoke(station_id, serial, body.reason,
@@ -184,7 +185,7 @@ async def install(station_id: StationPath, body: InstallIn, csms: CsmsDep,
     one is given); the list of installed ones is asked for again when Accepted."""
     pem = body.certificate_pem or _ca(csms).authority.certificate_pem
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "certificate_install",
+    await audit_command(csms, principal.actor, station_id, "certificate_install",
                  {"use": body.use.value})
     try:
         result = await _trust(csms).install(station_id, body.use, pem, principal.actor)
@@ -199,7 +200,7 @@ async def query_installed(station_id: StationPath, body: QueryIn, csms: CsmsDep,
     """GetInstalledCertificateIds: what the charger has installed (all uses when none are
     named; 1.6 takes exactly one), stored as its latest report."""
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "certificate_query",
+    await audit_command(csms, principal.actor, station_id, "certificate_query",
                  body.model_dump(mode="json"))
     try:
         result = await _trust(csms).installed_ids(station_id, tuple(body.uses),
@@ -231,7 +232,7 @@ async def delete_installed(station_id: StationPath, body: HashIn, csms: CsmsDep,
                            principal: Commander) -> StatusOut | JSONResponse:
     """DeleteCertificate: the certificate with these hash data leaves the trust store."""
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "certificate_delete",
+    await audit_command(csms, principal.actor, station_id, "certificate_delete",
                  body.model_dump(mode="json"))
     target = CertificateHash(body.hash_algorithm, body.issuer_name_hash,
                              body.issuer_key_hash, body.serial_number)

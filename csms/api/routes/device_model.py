@@ -21,9 +21,10 @@ from csms.api import device_model_models as m
 from csms.api.commands import CommandIn, Name
 from csms.api.deps import CsmsDep
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.live import COMMANDS, ERRORS, Commander, CommandReader, Reader, _send
-from csms.api.routes.live import _audit as audit_command
-from csms.api.routes.live import _failure as failure
+from csms.api.routes.commanding import COMMANDS, ERRORS, Commander, CommandReader, send_command
+from csms.api.routes.commanding import audit_command as audit_command
+from csms.api.routes.commanding import command_failure as failure
+from csms.api.routes.live import Reader
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
@@ -145,7 +146,7 @@ async def set_variables(station_id: StationPath, body: m.SetVariablesIn, csms: C
     """Change several settings: 2.0.1 SetVariables in messages of at most the station's
     ItemsPerMessageSetVariables, 1.6 one ChangeConfiguration per key; one result per
     setting, in request order."""
-    return await _send(csms, principal, station_id, "set-variables", body,
+    return await send_command(csms, principal, station_id, "set-variables", body,
                        m.SettingsSetReportOut)
 
 
@@ -155,7 +156,7 @@ async def set_network_profile(station_id: StationPath, body: m.SetNetworkProfile
                               csms: CsmsDep, principal: Commander
                               ) -> m.CommandStatusOut | JSONResponse:
     """SetNetworkProfile (2.0.1): a connection profile for a configuration slot."""
-    return await _send(csms, principal, station_id, "set-network-profile", body,
+    return await send_command(csms, principal, station_id, "set-network-profile", body,
                        m.CommandStatusOut)
 
 
@@ -165,7 +166,7 @@ async def set_monitoring_base(station_id: StationPath, body: m.MonitoringBaseIn,
                               csms: CsmsDep, principal: Commander
                               ) -> m.CommandStatusOut | JSONResponse:
     """SetMonitoringBase (2.0.1): All, FactoryDefault or HardWiredOnly monitors."""
-    return await _send(csms, principal, station_id, "set-monitoring-base", body,
+    return await send_command(csms, principal, station_id, "set-monitoring-base", body,
                        m.CommandStatusOut)
 
 
@@ -175,7 +176,7 @@ async def set_monitoring_level(station_id: StationPath, body: m.MonitoringLevelI
                                csms: CsmsDep, principal: Commander
                                ) -> m.CommandStatusOut | JSONResponse:
     """SetMonitoringLevel (2.0.1): report events of this severity or more severe."""
-    return await _send(csms, principal, station_id, "set-monitoring-level", body,
+    return await send_command(csms, principal, station_id, "set-monitoring-level", body,
                        m.CommandStatusOut)
 
 

@@ -23,7 +23,7 @@ from csms.api import files_models as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.live import ERRORS, _failure
+from csms.api.routes.commanding import ERRORS, command_failure
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
@@ -73,7 +73,7 @@ async def upload_firmware(
         raise HTTPException(http_status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
     except FileRejected as exc:
         raise HTTPException(http_status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    await _audit(csms, principal.actor, "firmware_file", file.id,
+    await audit_command(csms, principal.actor, "firmware_file", file.id,
                  {"name": name, "version": version, "sha256": file.sha256})
     return file_out(file)
 
@@ -98,7 +98,7 @@ async def sign_firmware(file_id: Id, body: m.SigningIn, csms: CsmsDep,
     await _file(csms, file_id)
     await firmware_service(csms).store.set_signing(file_id, body.signing_certificate,
                                                    body.signature)
-    await _audit(csms, principal.actor, "firmware_file", file_id, {"signed": True})
+    await audit_command(csms, principal.actor, "firmware_file", file_id, {"signed": True})
     return file_out(await _file(csms, file_id))
 
 
@@ -110,7 +110,7 @@ async def update_firmware(station_id: StationPath, body: m.UpdateFirmwareIn, csm
     UpdateFirmware); follow it at ``poll``."""
     await visible_charge_point(csms, principal, station_id)
     await _file(csms, body.file_id)
-    await _audit(csms, principal.actor, "charge_point", station_id,
+    await audit_command(csms, principal.actor, "charge_point", station_id,
                  {"command": "update-firmware",
                   "request": body.model_dump(mode="json", exclude={"timeout_s"})})
     options = UpdateOptions(body.retrieve_at, body.install_at, body.retries,
@@ -120,7 +120,7 @@ async def update_firmware(station_id: StationPath, body: m.UpdateFirmwareIn, csm
             station_id, body.file_id, options, timeout_s=body.timeout_s,
             requested_by=principal.actor)
     except UpdateFailed as failed:
-        answer = _failure(failed.error)
+        answer = command_failure(failed.error)
         extra = {"update_id": failed.update_id, "poll": _poll(failed.update_id)}
         return JSONResponse({**orjson.loads(answer.body), **extra}, answer.status_code)
     return UpdateFirmwareOut(status=getattr(result, "status", "answered"),
@@ -160,7 +160,7 @@ async def start_rollout(body: m.RolloutIn, csms: CsmsDep,
     for station_id in dict.fromkeys(body.station_ids):
         await visible_charge_point(csms, principal, station_id)
     await _file(csms, body.file_id)
-    await _audit(csms, principal.actor, "firmware_rollout", body.file_id,
+    await audit_command(csms, principal.actor, "firmware_rollout", body.file_id,
                  body.model_dump(mode="json"))
     service = firmware_service(csms)
     rollout_id = await service.start_rollout(
@@ -188,7 +188,7 @@ async def stop_rollout(rollout_id: Id, csms: CsmsDep, principal: Commander) -> m
     """Stop a running rollout: no further wave is sent (updates already sent finish on the
     chargers and are still recorded). A finished rollout stays as it is."""
     await _rollout(csms, rollout_id)
-    await _audit(csms, principal.actor, "firmware_rollout", rollout_id, {"stop": True})
+    await audit_command(csms, principal.actor, "firmware_rollout", rollout_id, {"stop": True})
     await firmware_service(csms).stop_rollout(rollout_id, f"stopped by {principal.actor}")
     return await _rollout(csms, rollout_id)
 
@@ -249,7 +249,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
             yield chunk
 
 
-async def _audit(csms: Csms, actor: str, resource: str, resource_id: object,
+async def audit_command(csms: Csms, actor: str, resource: str, resource_id: object,
                  details: dict[str, Any]) -> None:
     async def unit(tx: WriteTx) -> None:
         audit(tx, actor, "firmware", resource, resource_id, details)

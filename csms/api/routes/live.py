@@ -1,18 +1,15 @@
 """A charge point's live state (family ``network``, read) and commands to it (family
 ``commands``, write).
 
-A command's answer is the charger's, as JSON (200). Otherwise: 409 if the charge point is
-not connected, 504 (with ``waited_s``) if it did not answer in time, 502 for a CALLERROR
-(with its code and description) or an answer that breaks the schema, 422 if the station's
-OCPP version cannot express the command, 503 if it could not be sent (queue full, or the
-request breaks the OCPP schema). Every command is recorded in the audit log before it is
-sent, and in the command log with its outcome.
+A command's answers and errors are those of :mod:`csms.api.routes.commanding`. Every
+command is recorded in the audit log before it is sent, and in the command log with its
+outcome.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Depends, HTTPException, Path
@@ -23,42 +20,26 @@ from pydantic import BaseModel, Field
 from csms.api import commands as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
-from csms.api.models import MAX_ID, ONE, Responses
+from csms.api.models import MAX_ID, ONE
+from csms.api.routes.commanding import (
+    COMMANDS,
+    ERRORS,
+    Commander,
+    CommandReader,
+    audit_command,
+    command_failure,
+    send_command,
+)
 from csms.api.routes.safety import ConnectorStatusOut, visible_charge_point
 from csms.api.routes.sessions import SessionOut, StationPath
 from csms.app import Csms
-from csms.errors import (
-    CommandError,
-    CommandNotSupported,
-    CommandRejected,
-    CommandTimeout,
-    InvalidResponse,
-    StationOffline,
-)
 from csms.services.remote_starts import RemoteStartFailed, RemoteStarts
-from csms.store.access import audit
 from csms.store.cluster import nodes
 from csms.store.queries import Queries
 from csms.store.station_queries import StationQueries
-from csms.store.writer import WriteTx
 
 router = APIRouter(tags=["live state and commands"])
 Reader = Annotated[Principal, Depends(require(Family.NETWORK, "read"))]
-Commander = Annotated[Principal, Depends(require(Family.COMMANDS, "write"))]
-CommandReader = Annotated[Principal, Depends(require(Family.COMMANDS, "read"))]
-Answer = TypeVar("Answer", bound=BaseModel)
-COMMANDS = "/charge-points/{station_id}/commands"
-ERRORS: Responses = {
-    **ONE,
-    409: {"model": m.ErrorOut, "description": "the charge point is not connected"},
-    422: {"description": "invalid body, or the station's OCPP version cannot express it"},
-    502: {"model": m.CallErrorOut,
-          "description": "the charger answered with a CALLERROR or an invalid answer"},
-    503: {"model": m.ErrorOut,
-          "description": "not sent: the command queue is full, or the request breaks the"
-                         " OCPP schema"},
-    504: {"model": m.TimeoutOut, "description": "the charger did not answer in time"},
-}
 
 
 class ActiveSessionOut(SessionOut):
@@ -138,13 +119,13 @@ async def remote_start(station_id: StationPath, body: m.RemoteStartIn, csms: Csm
     that timed out may still start)."""
     starts = _remote_starts(csms)
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "remote-start", body)
+    await audit_command(csms, principal.actor, station_id, "remote-start", body)
     try:
         started, result = await starts.start(station_id, body.command(),
                                              timeout_s=body.timeout_s,
                                              requested_by=principal.actor)
     except RemoteStartFailed as failed:
-        answer = _failure(failed.error)
+        answer = command_failure(failed.error)
         extra = {"remote_start_id": failed.remote_start_id,
                  "poll": _poll(failed.remote_start_id)}
         return JSONResponse({**orjson.loads(answer.body), **extra}, answer.status_code)
@@ -191,14 +172,14 @@ async def remote_stop(station_id: StationPath, body: m.RemoteStopIn, csms: CsmsD
                       principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Stop a transaction (1.6 RemoteStopTransaction, 2.0.1 RequestStopTransaction) by the
     session's ``transaction_id``."""
-    return await _send(csms, principal, station_id, "remote-stop", body, m.CommandStatusOut)
+    return await send_command(csms, principal, station_id, "remote-stop", body, m.CommandStatusOut)
 
 
 @router.post(f"{COMMANDS}/reset", response_model=m.CommandStatusOut, responses=ERRORS)
 async def reset(station_id: StationPath, body: m.ResetIn, csms: CsmsDep,
                 principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Reboot the charge point: Soft (2.0.1 OnIdle) or Hard (2.0.1 Immediate)."""
-    return await _send(csms, principal, station_id, "reset", body, m.CommandStatusOut)
+    return await send_command(csms, principal, station_id, "reset", body, m.CommandStatusOut)
 
 
 @router.post(f"{COMMANDS}/change-availability", response_model=m.CommandStatusOut,
@@ -206,7 +187,7 @@ async def reset(station_id: StationPath, body: m.ResetIn, csms: CsmsDep,
 async def change_availability(station_id: StationPath, body: m.ChangeAvailabilityIn, csms: CsmsDep,
                               principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Make an EVSE (0: the whole charge point) operative or inoperative."""
-    return await _send(csms, principal, station_id, "change-availability", body,
+    return await send_command(csms, principal, station_id, "change-availability", body,
                        m.CommandStatusOut)
 
 
@@ -214,7 +195,7 @@ async def change_availability(station_id: StationPath, body: m.ChangeAvailabilit
 async def unlock(station_id: StationPath, body: m.UnlockIn, csms: CsmsDep,
                  principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Unlock a connector (UnlockConnector)."""
-    return await _send(csms, principal, station_id, "unlock", body, m.CommandStatusOut)
+    return await send_command(csms, principal, station_id, "unlock", body, m.CommandStatusOut)
 
 
 @router.post(f"{COMMANDS}/trigger-message", response_model=m.CommandStatusOut,
@@ -222,7 +203,7 @@ async def unlock(station_id: StationPath, body: m.UnlockIn, csms: CsmsDep,
 async def trigger_message(station_id: StationPath, body: m.TriggerMessageIn, csms: CsmsDep,
                           principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Ask the charger to send a message now (TriggerMessage)."""
-    return await _send(csms, principal, station_id, "trigger-message", body,
+    return await send_command(csms, principal, station_id, "trigger-message", body,
                        m.CommandStatusOut)
 
 
@@ -233,7 +214,7 @@ async def get_configuration(station_id: StationPath, body: m.GetConfigurationIn,
     """Read configuration: 1.6 keys (GetConfiguration; no keys: all of them) or 2.0.1
     component/variable pairs (GetVariables; keys required; in messages of at most the
     station's ItemsPerMessageGetVariables, answers in request order)."""
-    return await _send(csms, principal, station_id, "get-configuration", body,
+    return await send_command(csms, principal, station_id, "get-configuration", body,
                        m.SettingsReportOut)
 
 
@@ -242,7 +223,7 @@ async def get_configuration(station_id: StationPath, body: m.GetConfigurationIn,
 async def set_configuration(station_id: StationPath, body: m.SetConfigurationIn, csms: CsmsDep,
                             principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Change one setting: 1.6 ChangeConfiguration, 2.0.1 SetVariables."""
-    return await _send(csms, principal, station_id, "set-configuration", body,
+    return await send_command(csms, principal, station_id, "set-configuration", body,
                        m.CommandStatusOut)
 
 
@@ -251,7 +232,7 @@ async def set_configuration(station_id: StationPath, body: m.SetConfigurationIn,
 async def set_charging_profile(station_id: StationPath, body: m.SetChargingProfileIn, csms: CsmsDep,
                                principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Install a charging profile on an EVSE (0: the whole charge point)."""
-    return await _send(csms, principal, station_id, "set-charging-profile", body,
+    return await send_command(csms, principal, station_id, "set-charging-profile", body,
                        m.CommandStatusOut)
 
 
@@ -261,7 +242,7 @@ async def clear_charging_profile(
     station_id: StationPath, body: m.ClearChargingProfileIn, csms: CsmsDep, principal: Commander
 ) -> m.CommandStatusOut | JSONResponse:
     """Remove charging profiles by id, or by EVSE, purpose and stack level."""
-    return await _send(csms, principal, station_id, "clear-charging-profile", body,
+    return await send_command(csms, principal, station_id, "clear-charging-profile", body,
                        m.CommandStatusOut)
 
 
@@ -271,49 +252,5 @@ async def composite_schedule(station_id: StationPath, body: m.CompositeScheduleI
                              principal: Commander) -> m.CompositeScheduleOut | JSONResponse:
     """The schedule an EVSE will follow for the next ``duration_s`` seconds
     (GetCompositeSchedule)."""
-    return await _send(csms, principal, station_id, "composite-schedule", body,
+    return await send_command(csms, principal, station_id, "composite-schedule", body,
                        m.CompositeScheduleOut)
-
-
-async def _send(
-    csms: Csms, principal: Principal, station_id: str, name: str, body: m.CommandIn,
-    answer: type[Answer],
-) -> Answer | JSONResponse:
-    """Audit, send, and the charger's answer as ``answer`` or the failure as an error."""
-    await visible_charge_point(csms, principal, station_id)
-    command = body.command()
-    await _audit(csms, principal.actor, station_id, name, body)
-    try:
-        result = await csms.commands.send(station_id, command, timeout_s=body.timeout_s,
-                                          requested_by=principal.actor)
-    except CommandError as exc:
-        return _failure(exc)
-    return answer.model_validate(result)
-
-
-async def _audit(csms: Csms, actor: str, station_id: str, name: str,
-                 body: m.CommandIn) -> None:
-    details = {"command": name, "request": body.model_dump(mode="json", exclude={"timeout_s"})}
-
-    async def unit(tx: WriteTx) -> None:
-        audit(tx, actor, "command", "charge_point", station_id, details)
-
-    await csms.store.writer.submit(unit)
-
-
-def _failure(exc: CommandError) -> JSONResponse:
-    """The HTTP answer to a command that got no usable answer."""
-    detail = str(exc)
-    if isinstance(exc, StationOffline):
-        return JSONResponse({"detail": detail}, http_status.HTTP_409_CONFLICT)
-    if isinstance(exc, CommandTimeout):
-        return JSONResponse({"detail": detail, "waited_s": round(exc.waited_s, 3)},
-                            http_status.HTTP_504_GATEWAY_TIMEOUT)
-    if isinstance(exc, CommandNotSupported):
-        return JSONResponse({"detail": detail}, http_status.HTTP_422_UNPROCESSABLE_CONTENT)
-    if isinstance(exc, CommandRejected):
-        return JSONResponse({"detail": detail, "code": exc.code,
-                             "description": exc.description}, http_status.HTTP_502_BAD_GATEWAY)
-    if isinstance(exc, InvalidResponse):
-        return JSONResponse({"detail": detail}, http_status.HTTP_502_BAD_GATEWAY)
-    return JSONResponse({"detail": detail}, http_status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -17,7 +17,15 @@ from csms.api import auth_models as am
 from csms.api import commands as m
 from csms.api.deps import CsmsDep
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.live import COMMANDS, ERRORS, Commander, CommandReader, _audit, _failure, _send
+from csms.api.routes.commanding import (
+    COMMANDS,
+    ERRORS,
+    Commander,
+    CommandReader,
+    audit_command,
+    command_failure,
+    send_command,
+)
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
@@ -63,12 +71,12 @@ async def sync_local_list(station_id: StationPath, body: am.SyncIn, csms: CsmsDe
     step or ``full``), split into messages of the charger's ``SendLocalListMaxLength`` /
     ``ItemsPerMessage``."""
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "local-list-sync", body)
+    await audit_command(csms, principal.actor, station_id, "local-list-sync", body)
     try:
         result = await _lists(csms).sync(station_id, full=body.full,
                                          requested_by=principal.actor)
     except CommandError as exc:
-        return _failure(exc)
+        return command_failure(exc)
     return am.SyncOut.model_validate(result)
 
 
@@ -109,7 +117,7 @@ async def get_local_list_version(
     principal: Commander,
 ) -> am.LocalListVersionOut | JSONResponse:
     """The charger's local-list version (GetLocalListVersion)."""
-    return await _send(csms, principal, station_id, "get-local-list-version", body,
+    return await send_command(csms, principal, station_id, "get-local-list-version", body,
                        am.LocalListVersionOut)
 
 
@@ -117,4 +125,4 @@ async def get_local_list_version(
 async def clear_cache(station_id: StationPath, body: am.ClearCacheIn, csms: CsmsDep,
                       principal: Commander) -> m.CommandStatusOut | JSONResponse:
     """Empty the charger's authorization cache (ClearCache; the local list stays)."""
-    return await _send(csms, principal, station_id, "clear-cache", body, m.CommandStatusOut)
+    return await send_command(csms, principal, station_id, "clear-cache", body, m.CommandStatusOut)

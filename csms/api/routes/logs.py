@@ -18,7 +18,7 @@ from csms.api import files_models as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.live import ERRORS, _failure
+from csms.api.routes.commanding import ERRORS, command_failure
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
@@ -58,7 +58,7 @@ async def get_log(station_id: StationPath, body: m.GetLogIn, csms: CsmsDep,
             retry_interval_s=body.retry_interval_s, timeout_s=body.timeout_s,
             requested_by=principal.actor)
     except LogRequestFailed as failed:
-        answer = _failure(failed.error)
+        answer = command_failure(failed.error)
         extra = {"request_id": failed.request_id, "poll": f"/logs/{failed.request_id}"}
         return JSONResponse({**orjson.loads(answer.body), **extra}, answer.status_code)
     return log_out(found)

@@ -18,7 +18,13 @@ from fastapi.responses import JSONResponse
 from csms.api import auth_models as am
 from csms.api.deps import CsmsDep
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.live import ERRORS, Commander, CommandReader, _audit, _failure
+from csms.api.routes.commanding import (
+    ERRORS,
+    Commander,
+    CommandReader,
+    audit_command,
+    command_failure,
+)
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
@@ -48,7 +54,7 @@ async def reserve(station_id: StationPath, body: am.ReserveIn, csms: CsmsDep,
     ``expires_at`` (ReserveNow). The charger's answer is ``answer``; only Accepted makes
     the reservation ``active``."""
     await visible_charge_point(csms, principal, station_id)
-    await _audit(csms, principal.actor, station_id, "reserve", body)
+    await audit_command(csms, principal.actor, station_id, "reserve", body)
     request = ReserveRequest(station_id, IdToken(body.id_token, body.id_token_type),
                              body.expires_at, body.evse_id or None, body.connector_type,
                              body.group_id)
@@ -58,7 +64,7 @@ async def reserve(station_id: StationPath, body: am.ReserveIn, csms: CsmsDep,
     except ValueError as exc:
         raise HTTPException(http_status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except ReservationFailed as failed:
-        response = _failure(failed.error)
+        response = command_failure(failed.error)
         return JSONResponse({**orjson.loads(response.body),
                              "reservation_id": failed.reservation_id}, response.status_code)
     return am.ReserveOut(answer=answer, reservation=_out(record))
@@ -98,12 +104,12 @@ async def cancel(reservation_id: ReservationPath, body: am.CancelIn, csms: CsmsD
     if record is None:
         raise HTTPException(http_status.HTTP_404_NOT_FOUND, "no such reservation")
     await visible_charge_point(csms, principal, record.station_id)
-    await _audit(csms, principal.actor, record.station_id, "cancel-reservation", body)
+    await audit_command(csms, principal.actor, record.station_id, "cancel-reservation", body)
     try:
         answer = await service.cancel(reservation_id, requested_by=principal.actor,
                                       timeout_s=body.timeout_s)
     except CommandError as exc:
-        return _failure(exc)
+        return command_failure(exc)
     after = await service.get(reservation_id)
     assert after is not None
     return am.CancelOut(answer=answer, reservation=_out(after))

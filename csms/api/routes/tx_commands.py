@@ -13,10 +13,10 @@ from csms.api import commands as m
 from csms.api import commands_tx as mt
 from csms.api.access import Principal
 from csms.api.deps import CsmsDep
-from csms.api.routes.live import COMMANDS, ERRORS, Commander
-from csms.api.routes.live import _audit as audit
-from csms.api.routes.live import _failure as failure
-from csms.api.routes.live import _send as send
+from csms.api.routes.commanding import COMMANDS, ERRORS, Commander
+from csms.api.routes.commanding import audit_command as audit
+from csms.api.routes.commanding import command_failure as failure
+from csms.api.routes.commanding import send_command as send
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
