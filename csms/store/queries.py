@@ -126,6 +126,20 @@ def scoped_stations(communities: Collection[int]) -> Select[Any]:
         sites.c.community_id.in_(communities))
 
 
+def equal_to(*pairs: tuple[Any, Any]) -> list[ColumnElement[bool]]:
+    """``column == value`` for each (column, value) pair whose value is given (None: any)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
+async def newest_first(engine: AsyncEngine, table: Any, where: list[ColumnElement[bool]],
+                       window: Window) -> tuple[int, Sequence[Any]]:
+    """The rows of ``table`` matching ``where``, newest (highest id) first, in ``window``;
+    and how many match in all."""
+    async with engine.connect() as conn:
+        return await count_and_fetch(conn, select(table).where(*where), window,
+                                     table.c.id.desc())
+
+
 async def count_and_fetch(
     conn: AsyncConnection, query: Select[Any], window: Window, *order: Any
 ) -> tuple[int, Sequence[Any]]:

@@ -25,6 +25,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.store.platform.tables import platform_pushes as pp
+from csms.store.queries import Window, equal_to, newest_first
 from csms.store.rows import utc
 from csms.store.writer import Writer, WriteTx
 
@@ -139,14 +140,8 @@ class PushStore:
     async def pushes(self, status: str | None, interface: str | None, limit: int,
                      offset: int) -> tuple[list[Push], int]:
         """Pushes, newest first, filtered by status and interface; and the total."""
-        where = [c for c in (None if status is None else pp.c.status == status,
-                             None if interface is None else pp.c.interface == interface)
-                 if c is not None]
-        async with self._engine.connect() as conn:
-            total = (await conn.execute(
-                select(func.count()).select_from(pp).where(*where))).scalar_one()
-            rows = (await conn.execute(select(pp).where(*where).order_by(pp.c.id.desc())
-                                       .limit(limit).offset(offset))).all()
+        total, rows = await newest_first(self._engine, pp, equal_to(
+            (pp.c.status, status), (pp.c.interface, interface)), Window(limit, offset))
         return [_push(r) for r in rows], int(total)
 
     async def get(self, push_id: int) -> Push | None:

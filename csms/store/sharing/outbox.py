@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.services.feed import Notice
 from csms.store.access import audit
+from csms.store.queries import Window, equal_to, newest_first
 from csms.store.rows import utc
 from csms.store.sharing.tables import webhook_outbox as ob
 from csms.store.sharing.tables import webhook_subscriptions as subs
@@ -154,14 +155,8 @@ class Outbox:
     async def deliveries(self, sub_id: int | None, status: str | None, limit: int,
                          offset: int) -> tuple[list[Delivery], int]:
         """Deliveries, newest first, filtered by subscription and status; and the total."""
-        where = [c for c in (None if sub_id is None else ob.c.subscription_id == sub_id,
-                             None if status is None else ob.c.status == status)
-                 if c is not None]
-        async with self._engine.connect() as conn:
-            total = (await conn.execute(
-                select(func.count()).select_from(ob).where(*where))).scalar_one()
-            rows = (await conn.execute(select(ob).where(*where).order_by(ob.c.id.desc())
-                                       .limit(limit).offset(offset))).all()
+        total, rows = await newest_first(self._engine, ob, equal_to(
+            (ob.c.subscription_id, sub_id), (ob.c.status, status)), Window(limit, offset))
         return [_delivery(r) for r in rows], int(total)
 
     async def claim(self, now: datetime, lease: timedelta, limit: int) -> list[Delivery]:
