@@ -48,7 +48,7 @@ class BillingService:
         if not self._settings.enabled:
             return
         policy = WalletPolicy(self._settings.credit_floor_yuan)
-        self._store.sessions.on_ended = SessionBilling(policy).session_ended
+        self._store.sessions.end_hooks.append(SessionBilling(policy).session_ended)
         self._store.sessions.credit = self._credit_in
         stations.billing = self
 

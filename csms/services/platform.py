@@ -4,7 +4,7 @@ Rules:
 1. Pushes are queued inside the unit of work that stores their cause, so a status, a
    session's end or a boot that committed has its push (and the charger is answered only
    after that commit): a connector status (``Store.status_hooks``), a session's end after
-   billing priced it (``SessionRecorder.on_ended``, composed after billing's hook), a boot
+   billing priced it (``SessionRecorder.end_hooks``, after billing's hook), a boot
    of a charger on a site (station info, ``Store.boot_hooks``). Operators can queue station
    info for every site (:meth:`PlatformFeed.queue_station_info`, e.g. after changes). With
    ``platform.send_alarms``, an alarm raised or cleared on a charger of a sent site
@@ -86,14 +86,7 @@ class PlatformFeed:
         """Rule 1: hook into the store before the OCPP server takes connections."""
         self._store.status_hooks.append(self._status)
         self._store.boot_hooks.append(self._boot)
-        billing = self._store.sessions.on_ended
-
-        async def ended(tx: WriteTx, session_id: int) -> None:
-            if billing is not None:
-                await billing(tx, session_id)
-            await self._session_ended(tx, session_id)
-
-        self._store.sessions.on_ended = ended
+        self._store.sessions.end_hooks.append(self._session_ended)  # after billing's
 
     def start(self, bus: EventBus) -> None:
         self._unsubscribe = bus.subscribe(self._on_event)

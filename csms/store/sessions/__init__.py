@@ -58,8 +58,21 @@ class SessionRecorder:
     def __init__(self, writer: Writer, limits: Limits = Limits()) -> None:  # noqa: B008
         self._writer = writer
         self.limits = limits
-        self.on_ended: EndHook | None = None
+        self.end_hooks: list[EndHook] = []  # run in order, in the unit that ends a session
         self.credit: CreditHook | None = None
+
+    @property
+    def on_ended(self) -> EndHook | None:
+        """Every end hook in one (None: there are none), for the units that end sessions."""
+        if not self.end_hooks:
+            return None
+        hooks = tuple(self.end_hooks)
+
+        async def ended(tx: WriteTx, session_id: int) -> None:
+            for hook in hooks:
+                await hook(tx, session_id)
+
+        return ended
 
     async def record(self, event: SessionEvent, authorize: Authorizer) -> SessionVerdict:
         """Apply ``event``; ``authorize`` decides on its id token (if any) from the table."""
