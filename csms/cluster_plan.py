@@ -87,6 +87,11 @@ class ClusterPlan:
         return self.run_dir / "haproxy.cfg"
 
     @property
+    def socket_path(self) -> Path:
+        """HAProxy's runtime API (``set server csms_ocpp/csms-2 state maint``, ...)."""
+        return self.run_dir / "haproxy.sock"
+
+    @property
     def files_dir(self) -> Path:
         return self.run_dir / "files"
 
@@ -133,7 +138,8 @@ def node_config(cluster: ClusterPlan, node: NodePlan) -> dict[str, Any]:
 
 def haproxy_config(cluster: ClusterPlan) -> str:
     """HAProxy's configuration for the plan (rule 4)."""
-    check = (f"check inter {CHECK_INTERVAL_MS} fall {CHECK_FALL} rise {CHECK_RISE}"
+    check = (f"check inter {CHECK_INTERVAL_MS} fastinter {CHECK_INTERVAL_MS // 2}"
+             f" fall {CHECK_FALL} rise {CHECK_RISE}"
              " on-marked-down shutdown-sessions")
     ocpp = [f"    server {n.name} 127.0.0.1:{n.ocpp_port} {check} port {n.api_port}"
             for n in cluster.nodes]
@@ -144,6 +150,7 @@ def haproxy_config(cluster: ClusterPlan) -> str:
         "global",
         f"    maxconn {cluster.maxconn}",
         "    log stderr format short local0 info",
+        f"    stats socket {cluster.socket_path.resolve()} mode 600 level admin",
         "",
         "defaults",
         "    mode http",

@@ -105,8 +105,8 @@ class Child:
         assert self._proc is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within_s
-        while self._proc.poll() is None and loop.time() < deadline:
-            await asyncio.sleep(POLL_S)
+        while self._proc.poll() is None and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(POLL_S)  # a child's exit has no event to await
 
     def log_tail(self, lines: int = 15) -> str:
         with contextlib.suppress(OSError):
@@ -230,11 +230,26 @@ class Cluster:
                 states[row["pxname"], row["svname"]] = row.get("status", "")
         return states
 
-    async def stop(self) -> None:
-        """Rule 3: HAProxy first, then every node (in parallel); by PID."""
+    async def haproxy_command(self, command: str) -> str:
+        """One command to HAProxy's runtime API (its UNIX socket); returns the answer.
+        ``set server csms_ocpp/csms-2 state maint`` takes a node out (``ready`` puts it
+        back), ``shutdown sessions server csms_ocpp/csms-2`` closes its chargers' tunnels."""
+        reader, writer = await asyncio.open_unix_connection(str(self.plan.socket_path))
+        try:
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            return (await reader.read()).decode()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def stop(self, grace_s: float = 15.0) -> None:
+        """Rule 3: HAProxy first, then every node (in parallel, each given ``grace_s`` to
+        finish); by PID."""
         if self.balancer is not None:
-            await self.balancer.stop(5.0)
-        await asyncio.gather(*(child.stop() for child in self.nodes.values()))
+            await self.balancer.stop(min(grace_s, 5.0))
+        await asyncio.gather(*(child.stop(grace_s) for child in self.nodes.values()))
 
     async def _check_haproxy(self) -> None:
         if shutil.which(self.haproxy_exe) is None:
