@@ -80,6 +80,13 @@ class Run:
         return self.calls / self.window_s if self.window_s else 0.0
 
     @property
+    def calls_per_node_cpu_s(self) -> float:
+        """Calls per second of CPU the nodes got: what a node does with a core it has alone,
+        less disturbed by what the rest of the machine takes than calls/s."""
+        used = sum(self.node_cpu_pct) / 100
+        return self.calls_per_s / used if used else 0.0
+
+    @property
     def persisted(self) -> bool:
         return self.rows_added == SAMPLES_PER_METER_VALUES * self.meter_values_total
 
@@ -205,7 +212,8 @@ async def measure(opts: argparse.Namespace) -> list[Run]:
 
 
 def report(runs: list[Run], opts: argparse.Namespace) -> list[str]:
-    lines = [f"{'nodes':>5} {'connected':>9} {'calls/s':>9} {'MV/s':>8} {'node CPU %':>14} "
+    lines = [f"{'nodes':>5} {'connected':>9} {'calls/s':>9} {'MV/s':>8} {'per node-CPU-s':>14} "
+             f"{'node CPU %':>14} "
              f"{'loadgen %':>9} {'postgres %':>10} {'rest %':>7} {'persisted':>10}"]
     for r in runs:
         if r.error:
@@ -213,7 +221,8 @@ def report(runs: list[Run], opts: argparse.Namespace) -> list[str]:
             continue
         cpus = "/".join(f"{c:.0f}" for c in r.node_cpu_pct)
         lines.append(f"{r.nodes:>5} {r.connected:>9,} {r.calls_per_s:>9,.0f} "
-                     f"{r.meter_values / r.window_s:>8,.0f} {cpus:>14} "
+                     f"{r.meter_values / r.window_s:>8,.0f} {r.calls_per_node_cpu_s:>14,.0f} "
+                     f"{cpus:>14} "
                      f"{r.loadgen_cpu_pct:>9.0f} {r.postgres_cpu_pct:>10.0f} "
                      f"{r.others_cpu_pct:>7.0f} "
                      f"{'yes' if r.persisted else 'MISMATCH':>10}")
@@ -228,6 +237,11 @@ def report(runs: list[Run], opts: argparse.Namespace) -> list[str]:
     ratio = two.calls_per_s / one.calls_per_s
     verdict = "MET" if ratio >= TARGET_RATIO else "MISSED"
     lines.append(f"2 nodes / 1 node: {ratio:.2f}×  (target >= {TARGET_RATIO}×: {verdict})")
+    if max(one.others_cpu_pct, two.others_cpu_pct) >= 20:
+        lines.append(f"WARNING: other processes took {one.others_cpu_pct:.0f} % and "
+                     f"{two.others_cpu_pct:.0f} % of the machine during the two windows: the "
+                     "nodes did not have their cores, the ratio is disturbed; run again on an "
+                     "idle machine")
     lines.append("CPU % of one core; the machine has 200 %. 'postgres %': the backends of the "
                  "benchmark's database; 'rest %': HAProxy and every other process (a busy "
                  "machine's other work lands here and takes the nodes' cores)")

@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any, Final
 
 # (section, key) of jobs that must not run on two nodes at once (config.example.toml says
-# "enable this on one node only"). load.enabled goes once site allocation takes leases.
-ONE_NODE_ONLY: Final = (("load", "enabled"), ("files", "run_rollouts"),
-                        ("certificates", "run_watch"))
+# "set it on one node only"). Load management runs on every node: each site has one owner
+# (csms.services.load_cluster).
+ONE_NODE_ONLY: Final = (("files", "run_rollouts"), ("certificates", "run_watch"))
 
 CHECK_INTERVAL_MS: Final = 1000  # /readyz every second
 CHECK_FALL: Final = 2  # two failed checks in a row: down
