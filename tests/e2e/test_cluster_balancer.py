@@ -9,6 +9,7 @@ import signal
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -17,9 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from csms.api.access import Role
+from csms.api.tokens import new_token
+from csms.app import store_only
 from csms.cluster_run import Cluster
-from csms.config import DatabaseSettings
+from csms.config import DatabaseSettings, load_settings
 from csms.store import tables as t
+from csms.store.access import AccessStore
 from csms.store.engine import create_engine
 from tests.conftest import eventually, until
 from tests.e2e.cluster_rig import (
@@ -85,6 +90,14 @@ async def readyz(port: int) -> int:
             return 0
 
 
+async def admin_token(database_url: str) -> str:
+    """A new admin API token, stored through the CLI's store (the nodes read it)."""
+    async with store_only(load_settings(None, database={"url": database_url})) as store:
+        secret, record = new_token(Role.ADMIN, created_by="test", now=datetime.now(UTC))
+        await AccessStore(store.writer, store.engine).add_token(record)
+    return secret
+
+
 async def assert_nothing_acknowledged_lost(engine: AsyncEngine, chargers: list[Charger]
                                            ) -> None:
     tally = await durability(engine, [c.sim for c in chargers])
@@ -100,7 +113,8 @@ async def test_a_charger_moved_to_another_node_mid_transaction_continues_its_ses
 ) -> None:
     """A 1.6 and a 2.0.1 charger charge on their nodes; the balancer takes those nodes out
     (maintenance, their sessions shut) and the chargers reconnect through it to another
-    node: their readings and their stop go to the same session, one session each."""
+    node, which every node's live view names: their readings and their stop go to the same
+    session, one session each."""
     async with (three_nodes(database_url, tmp_path / "cluster") as cluster,
                 engine_of(database_url) as engine,
                 charging(cluster, 2, "MOVE") as chargers):
@@ -115,6 +129,13 @@ async def test_a_charger_moved_to_another_node_mid_transaction_continues_its_ses
         await until(lambda: back_online(chargers), timeout_s=20)
         moved = await eventually(lambda: holders(engine), lambda h: all(
             h.get(sid) not in (None, first[sid]) for sid in first), 20)
+        headers = {"Authorization": f"Bearer {await admin_token(database_url)}"}
+        apis = [cluster.api_url, *(f"http://127.0.0.1:{n.api_port}" for n in cluster.plan.nodes)]
+        async with httpx.AsyncClient(headers=headers) as http:
+            for sid, node in moved.items():  # the balancer's answer and every node's
+                for api in apis:
+                    body = (await http.get(f"{api}/charge-points/{sid}/live")).json()
+                    assert (True, node) == (body["connected"], body["node"])
         for charger in chargers:
             await charger.meter()
             await charger.sim.stop_transaction(1, reason="Local")
