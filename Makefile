@@ -8,7 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
-.PHONY: run test lint typecheck pytest pytest-clock test-clock system-packages bench lock clean
+.PHONY: run test lint typecheck pytest pytest-clock test-clock system-packages haproxy-package \
+	cluster bench bench-cluster lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +30,18 @@ config.toml:
 run: $(VENV)/.installed config.toml
 	$(BIN)/csms --config config.toml run
 
+# A local cluster: NODES CSMS nodes on one PostgreSQL database (127.0.0.1:5432, database
+# csms_cluster, created when missing) behind HAProxy; chargers connect to ws://127.0.0.1:9000/,
+# the API is http://127.0.0.1:8080. Configurations and logs in .cluster/; Ctrl-C stops it all.
+NODES ?= 3
+CLUSTER_CONFIG ?= cluster.example.toml
+cluster: $(VENV)/.installed haproxy-package
+	$(BIN)/python -m csms.cluster_run --config $(CLUSTER_CONFIG) --nodes $(NODES) --dir .cluster
+
+# Debian's HAProxy, for make cluster and the cluster tests (tests/e2e/test_cluster_balancer.py).
+haproxy-package:
+	@test -x /usr/sbin/haproxy || { apt-get update -qq && apt-get install -y -qq haproxy; }
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 
@@ -39,7 +52,7 @@ pytest: $(VENV)/.installed-dev system-packages
 	$(BIN)/pytest
 
 # Debian packages the tests need, installed when missing (CI and developers run as root).
-system-packages:
+system-packages: haproxy-package
 	@command -v faketime >/dev/null || { apt-get update -qq && apt-get install -y -qq faketime; }
 	@# browser tests (tests/console, the resident page): Debian's Chromium, and CJK glyphs for it
 	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium; }
@@ -58,8 +71,12 @@ test: lint typecheck pytest-clock pytest
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.load
 
+# Throughput of 1 node and of 2 nodes (each pinned to its own core) on one PostgreSQL.
+bench-cluster: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.cluster
+
 lock: $(VENV)/.installed-dev
 	$(PIP) freeze --exclude-editable --all | grep -v '^csms' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cluster

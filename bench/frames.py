@@ -2,7 +2,8 @@
 
 The message mix (BootNotification and StatusNotification once, then the cycle MeterValues ×3,
 Heartbeat, StatusNotification) is serialised once, with only the message id and the
-timestamp (formatted at most once a second by ``Timestamp``) filled in per call. A
+timestamp (``Timestamp``: the date formatted at most once a second; a MeterValues' time is
+unique to the microsecond) filled in per call. A
 ``Station`` is one raw ``websockets`` client connection with at most one CALL outstanding;
 its answers are parsed with orjson, checked and counted in a shared ``Tally``.
 ``open_station`` connects one, ``station_ids`` names a fleet of N.
@@ -63,18 +64,30 @@ _SN_AVAILABLE: Final = b'"status":"Available","timestamp":"'
 
 
 class Timestamp:
-    """The current UTC time as OCPP bytes, formatted at most once a second."""
+    """The current UTC time as OCPP bytes, its date and time formatted at most once a second."""
 
     def __init__(self) -> None:
         self._second = -1
-        self._text = b""
+        self._base = b""  # YYYY-MM-DDTHH:MM:SS of _second
+        self._last_us = 0
 
-    def now(self) -> bytes:
-        second = int(time.time())
+    def _of(self, second: int) -> bytes:
         if second != self._second:
             self._second = second
-            self._text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)).encode()
-        return self._text
+            self._base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)).encode()
+        return self._base
+
+    def now(self) -> bytes:
+        return self._of(int(time.time())) + b"Z"
+
+    def unique(self) -> bytes:
+        """Now to the microsecond, later than every instant this returned before: the CSMS
+        stores one of samples that share a time (a retransmission), so each MeterValues
+        must carry a new one for its rows to count."""
+        us = max(int(time.time() * 1_000_000), self._last_us + 1)
+        self._last_us = us
+        second, micro = divmod(us, 1_000_000)
+        return self._of(second) + b".%06dZ" % micro
 
 
 _clock = Timestamp()
@@ -85,7 +98,7 @@ def build_frame(action: int, message_id: bytes, *, available: bool = False) -> b
     """A pre-serialised OCPP-J CALL frame (only the id and the timestamp are filled in)."""
     head = b'[2,"' + message_id
     if action == MV:
-        return head + _MV_HEAD + _clock.now() + _MV_TAIL
+        return head + _MV_HEAD + _clock.unique() + _MV_TAIL
     if action == HB:
         return head + _HB
     status = _SN_AVAILABLE if available else _SN_CHARGING

@@ -12,8 +12,9 @@ Version-neutral plumbing under :class:`simulators.station.SimStation`:
 3. A follow-up or service that fails is logged and kept in :attr:`Link.errors`; it never
    takes the connection down.
 4. With ``keep_history`` (the default) every CALL sent and every frame in and out is kept
-   for assertions; long fleet runs turn it off. Handled CSMS commands are always kept in
-   :attr:`Link.received`.
+   for assertions, and :attr:`Link.connection_starts` says where in :attr:`Link.frames` each
+   connection's frames begin; long fleet runs turn it off. Handled CSMS commands are always
+   kept in :attr:`Link.received`.
 5. With a ``backoff`` (:class:`simulators.offline.Backoff`), a connection that drops while
    the body runs (not the close on exit) is reopened on that schedule, drawing the jitter
    from ``rng``; the TaskGroup, services and follow-ups live on across it, and
@@ -100,6 +101,7 @@ class Link:
         self.received: list[tuple[str, Payload]] = []
         self.sent: list[tuple[str, Payload]] = []
         self.frames: list[tuple[str, str]] = []  # ("in" | "out", frame)
+        self.connection_starts: list[int] = []  # index in frames of each connection's first
         self.errors: list[tuple[str, BaseException]] = []
         self.backoff = backoff
         self.reconnects = 0
@@ -194,6 +196,8 @@ class Link:
     def _attach(self, ws: ClientConnection) -> None:
         self.stats.connected += 1
         self.stats.online += 1
+        if self.keep_history:
+            self.connection_starts.append(len(self.frames))
         self._ws = ws
         self._transport = SimTransport(ws, on_sent=self._on_sent, on_received=self._on_received)
         self._endpoint = RpcEndpoint(self._transport, self.version, schemas_for(self.version),
