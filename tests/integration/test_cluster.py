@@ -32,6 +32,7 @@ from csms.services import command_bus
 from csms.services import command_codec as codec
 from csms.store import tables as t
 from csms.store.city.tables import charger_connections
+from csms.store.cluster.nodes import holder
 from csms.store.cluster.tables import cluster_nodes
 from csms.store.queries import Window
 from csms.store.safety.queries import AlarmFilter, AlarmQueries
@@ -245,3 +246,30 @@ async def test_a_station_of_another_node_is_watched_and_lost_once(database_url: 
         assert ["raised"] == await lost()
         await a.safety.tick()
         assert ["raised"] == await lost()
+
+
+@ON_POSTGRES
+async def test_a_late_disconnect_from_the_old_node_does_not_hide_the_new_one(
+    nodes: tuple[Csms, Csms],
+) -> None:
+    """The charger left node A (which noticed only at its ping timeout) and connected to B
+    before A wrote its disconnect: B holds it."""
+    a, _ = nodes
+    now = a.stations.now()
+    async with a.engine.begin() as conn:
+        await conn.execute(insert(t.charge_points).values(
+            id="CP-LATE", registration_status="Accepted", created_at=now))
+        await conn.execute(insert(charger_connections), [
+            {"station_id": "CP-LATE", "connected": True, "at": now - timedelta(seconds=30),
+             "node": "node-a"},
+            {"station_id": "CP-LATE", "connected": True, "at": now - timedelta(seconds=20),
+             "node": "node-b"},
+            {"station_id": "CP-LATE", "connected": False, "at": now - timedelta(seconds=10),
+             "node": "node-a"}])
+    found = await holder(a.engine, "CP-LATE", now)
+    assert found is not None
+    assert ("node-b", now - timedelta(seconds=20)) == (found.node, found.connected_at)
+    async with a.engine.begin() as conn:
+        await conn.execute(insert(charger_connections).values(
+            station_id="CP-LATE", connected=False, at=now, node="node-b"))
+    assert await holder(a.engine, "CP-LATE", now) is None
