@@ -123,6 +123,10 @@ class DatabaseSettings(_Section):
     commit_batch_max: int = Field(default=512, ge=1)
     pool_size: int = Field(default=5, ge=1)
     migrate_on_start: bool = True
+    # PostgreSQL: a statement (or a connection attempt) not answered within this long fails,
+    # so a node behind a silent partition stops waiting (and acknowledging) instead of
+    # hanging until the kernel gives up on the socket; 0: no limit.
+    statement_timeout_s: float = Field(default=30.0, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -26,7 +26,9 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
             cursor.close()
 
         return engine
+    limit = settings.statement_timeout_s or None
     return create_async_engine(
         settings.url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
         pool_pre_ping=True,
+        connect_args={"command_timeout": limit, "timeout": limit or 60.0},
     )
