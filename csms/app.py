@@ -125,8 +125,10 @@ class ApiServer:
         from csms.api.app import create_app
 
         s = csms.settings.api
+        proxies = csms.settings.server.trusted_proxies  # csms.handlers.forwarded
         config = uvicorn.Config(create_app(csms), host=s.host, port=s.port, lifespan="off",
-                                log_config=None, access_log=False, server_header=False)
+                                log_config=None, access_log=False, server_header=False,
+                                proxy_headers=bool(proxies), forwarded_allow_ips=proxies)
         server = _QuietServer(config)
         task = asyncio.create_task(server.serve(), name="http-api")
         while not server.started:

@@ -122,7 +122,9 @@ def node_config(cluster: ClusterPlan, node: NodePlan) -> dict[str, Any]:
         assert isinstance(found, dict), f"[{name}] must be a table"
         return found
 
-    section("server").update(host="127.0.0.1", port=node.ocpp_port)
+    # the balancer is on this machine: its X-Forwarded-For names the charger or browser
+    section("server").update(host="127.0.0.1", port=node.ocpp_port,
+                             trusted_proxies=["127.0.0.1"])
     section("api").update(enabled=True, host="127.0.0.1", port=node.api_port)
     section("cluster").update(command_bus="postgres", node_name=node.name)
     files = section("files")
@@ -172,6 +174,7 @@ def haproxy_config(cluster: ClusterPlan) -> str:
         "",
         "frontend ocpp",
         f"    bind {cluster.bind}:{cluster.ocpp_port}",
+        "    option forwardfor",
         "    default_backend csms_ocpp",
         "",
         "backend csms_ocpp",
@@ -181,6 +184,8 @@ def haproxy_config(cluster: ClusterPlan) -> str:
         "frontend api",
         f"    bind {cluster.bind}:{cluster.api_port}",
         "    option forwardfor",
+        "    http-request set-header X-Forwarded-Proto https if { ssl_fc }",
+        "    http-request set-header X-Forwarded-Proto http if !{ ssl_fc }",
         "    default_backend csms_api",
         "",
         "backend csms_api",

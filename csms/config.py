@@ -59,6 +59,10 @@ class _Section(BaseModel):
 class ServerSettings(_Section):
     host: str = "0.0.0.0"
     port: int = Field(default=9000, ge=0, le=65535)
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client, for
+    # the guessing throttle and the logs, on the OCPP port and the API (whose X-Forwarded-
+    # Proto then also decides the console's Secure cookie); empty: trust no header.
+    trusted_proxies: list[str] = []
     path_prefix: str = "/"
     unknown_charge_points: UnknownStationPolicy = UnknownStationPolicy.REJECT
     # 0: none; 1: Basic auth; 2: TLS + Basic auth; 3: TLS + client certificates (the lowest
@@ -115,6 +119,14 @@ class ServerSettings(_Section):
         if not value.startswith("/"):
             raise ValueError("must start with '/'")
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from csms.handlers.forwarded import networks
+
+        networks(value)
+        return value
 
 
 class DatabaseSettings(_Section):

@@ -61,6 +61,7 @@ from csms.domain.throttle import FailureThrottle
 from csms.handlers import tls, v16, v201
 from csms.handlers.connection import ConnectionRegistry, StationConnection
 from csms.handlers.context import StationContext
+from csms.handlers.forwarded import client_address, networks
 from csms.handlers.ocppj import OcppVersion, Schemas
 from csms.handlers.password_pool import PasswordPool, PoolBusy, StationPasswords
 from csms.handlers.rpc import BinaryFrame, RpcEndpoint, RpcObserver
@@ -102,6 +103,7 @@ class OcppServer:
         self._by_address = FailureThrottle(settings.auth_failures_per_address,
                                            settings.auth_failure_refill_s)
         self._tls = tls.server_context(settings)
+        self._proxies = networks(settings.trusted_proxies)
         self.server: Server | None = None
         self.tls_server: Server | None = None  # the tls_port listener, when configured
         # serial (hex) -> whether our CA revoked it (csms.services.certificates), if one runs
@@ -185,7 +187,7 @@ class OcppServer:
     async def _admit_station(self, connection: ServerConnection, request: Request,
                              station_id: str) -> Response | None:
         refuse = _refuser(connection, request)
-        address = _address(connection)
+        address = self._address(connection, request)
         now = time.monotonic()
         if self._locked(station_id, address, now):
             return self._throttled(refuse, station_id, address, now)
@@ -211,6 +213,12 @@ class OcppServer:
             self._by_id.end(ids)
             self._by_address.end(addresses)
 
+    def _address(self, connection: ServerConnection, request: Request) -> str:
+        """The client's address (csms.handlers.forwarded: behind a trusted proxy, the
+        address it forwarded for)."""
+        return client_address(_peer(connection), request.headers.get("X-Forwarded-For"),
+                              self._proxies)
+
     def _locked(self, station_id: str, address: str, now: float) -> bool:
         return (self._by_id.retry_after_s([station_id], now) > 0
                 or self._by_address.retry_after_s([address], now) > 0)
@@ -230,7 +238,7 @@ class OcppServer:
                              ssl_object: Any) -> Response | None:
         """Rules 3-5, with the id's and address's buckets reserved for this attempt."""
         refuse = _refuser(connection, request)
-        address = _address(connection)
+        address = self._address(connection, request)
         common_name = tls.peer_common_name(ssl_object)
         record = await self._store.get_station(station_id)
         new = record is None
@@ -405,7 +413,7 @@ def _refuser(
     return refuse
 
 
-def _address(connection: ServerConnection) -> str:
+def _peer(connection: ServerConnection) -> str:
     peer = connection.remote_address
     return str(peer[0]) if isinstance(peer, tuple) and peer else str(peer)
 

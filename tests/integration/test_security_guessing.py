@@ -5,12 +5,15 @@ password closes its open connection."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select
+from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from csms import passwords
 from csms.api.access import Role
@@ -18,7 +21,7 @@ from csms.app import Csms, running
 from csms.domain.model import RegistrationStatus
 from csms.store import tables as t
 from csms.store.safety import tables as ts
-from tests.conftest import eventually, make_settings
+from tests.conftest import eventually, make_settings, ocpp_url
 from tests.integration.test_server import BOOT_16, call, raw
 
 PASSWORD = "right-password-0123"
@@ -142,3 +145,32 @@ class TestRevocation:
 
 async def _gone(app: Csms, station_id: str) -> bool:
     return app.connections.get(station_id) is None
+
+
+async def status_via(app: Csms, station_id: str, password: str, forwarded_for: str) -> int:
+    """The HTTP status of a handshake as a proxy on 127.0.0.1 forwards it for a client."""
+    token = base64.b64encode(f"{station_id}:{password}".encode()).decode()
+    try:
+        async with connect(ocpp_url(app) + station_id, subprotocols=[Subprotocol("ocpp1.6")],
+                           additional_headers={"Authorization": f"Basic {token}",
+                                               "X-Forwarded-For": forwarded_for}):
+            return 101
+    except InvalidStatus as refused:
+        return int(refused.response.status_code)
+
+
+@pytest.mark.parametrize("trusted", [["127.0.0.1"], []])
+async def test_behind_a_trusted_proxy_each_client_address_has_its_own_bucket(
+        database_url: str, trusted: list[str]) -> None:
+    """Through a trusted proxy, a guesser at one address locks only that address; a charger
+    forwarded for another gets in. Without the proxy trusted, the header is ignored and every
+    client shares the proxy's bucket."""
+    async with running(guarded(database_url, trusted_proxies=trusted)) as app:
+        await app.store.add_station("CP-OK", RegistrationStatus.ACCEPTED,
+                                    passwords.hash_password(PASSWORD))
+        guesses = [await status_via(app, f"CP-G-{n}", "whatever-0123456", "203.0.113.66")
+                   for n in range(8)]
+        assert [401] * 8 == guesses
+        assert 429 == await status_via(app, "CP-OK", PASSWORD, "203.0.113.66")
+        expected = 101 if trusted else 429
+        assert expected == await status_via(app, "CP-OK", PASSWORD, "198.51.100.5")

@@ -27,7 +27,7 @@ class TestNodeConfig:
         cluster = plan(BASE, Path("/run/c"), 3, node_ocpp_port=9101, node_api_port=8181)
         third = node_config(cluster, cluster.nodes[2])
         assert {"unknown_charge_points": "accept", "host": "127.0.0.1",
-                "port": 9103} == third["server"]
+                "port": 9103, "trusted_proxies": ["127.0.0.1"]} == third["server"]
         assert 8183 == third["api"]["port"]
         assert {"command_bus": "postgres", "node_name": "csms-3"} == third["cluster"]
         assert BASE["database"] == third["database"]
