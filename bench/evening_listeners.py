@@ -30,7 +30,7 @@ class WebhookReceiver:
         self.by_kind: Counter[str] = Counter()
         self._seen: set[bytes] = set()
         self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
         self.port = 0
 
     @property
@@ -44,7 +44,7 @@ class WebhookReceiver:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._connections.add(task)
+        self._connections[task] = writer
         try:
             while True:  # bounded by the connection (the CSMS's keep-alive client)
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -64,7 +64,7 @@ class WebhookReceiver:
             pass
         finally:
             writer.close()
-            self._connections.discard(task)
+            self._connections.pop(task, None)
 
     def _count(self, delivery: bytes, body: bytes) -> None:
         if delivery in self._seen:
@@ -78,10 +78,10 @@ class WebhookReceiver:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
-            task.cancel()
+        for writer in list(self._connections.values()):  # ends each read (not a cancel:
+            writer.transport.abort()  # asyncio would log a cancelled connection handler)
         if self._connections:
-            await asyncio.wait(self._connections, timeout=5)
+            await asyncio.wait(list(self._connections), timeout=5)
 
 
 class FeedSubscriber:
