@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench import evening_frames as frames
 from bench import evening_phases as phases
 from bench import profile_top
-from bench.evening_chargers import Charger, Tally
+from bench.evening_chargers import CYCLES, HEARTBEAT, SAMPLE, Charger, Tally
 from bench.evening_listeners import FeedSubscriber, WebhookReceiver
 from bench.evening_report import Figures
 from bench.load import bounded_gather
@@ -78,6 +78,16 @@ def config_toml(port: int, api_port: int, db_url: str) -> str:
 
 def station_id(i: int) -> str:
     return f"EVE-{i:05d}"
+
+
+def stagger(version: str, k: int) -> int:
+    """Where charger ``k`` enters the cycle: spread over it, but never inside a turnover
+    (a start without its stop would supersede the running session)."""
+    steps = CYCLES[version]
+    position = (k * 7919) % len(steps)
+    while steps[position % len(steps)][0] not in (SAMPLE, HEARTBEAT):
+        position += 1
+    return position
 
 
 def make_charger(i: int, tally: Tally, clock: frames.Clock) -> Charger:
@@ -236,7 +246,7 @@ async def _phases(fig: Figures, chargers: list[Charger], server: ServerProcess, 
     fig.starts_per_s = fig.starts / max(1e-9, timed.span_s)
     fig.failures["start"] = dict(timed.failures)
     for k, charger in enumerate(chargers):  # stagger the cycle (its shares at every moment)
-        charger.position = (k * 7919) % 554
+        charger.position = stagger(charger.version, k)
 
     async with _phase("open", fig, server, opts):
         timed = await phases.steady_open(chargers, opts.rate, opts.duration_s, opts.grace_s)
