@@ -178,6 +178,9 @@ def notes(r: Figures) -> list[str]:
                    f"outbox: {c.get('outbox_delivered', 0):,} delivered, "
                    f"{c.get('outbox_pending', 0):,} pending, {c.get('outbox_failed', 0):,} "
                    f"failed at the end")
+        codes = {k.split(":", 1)[1]: v for k, v in c.items() if k.startswith("alarm:")}
+        if codes:
+            out.append(f"  alarms by code: {codes}")
     out.append(f"  webhooks received {r.webhooks:,} {dict(sorted(r.webhook_kinds.items()))} "
                f"(repeats {r.webhook_repeats}); feed events {r.feed_events:,}"
                + (f"; feed: {r.feed_problem}" if r.feed_problem else ""))

@@ -318,6 +318,9 @@ async def census(url: str, tally: Tally) -> dict[str, int]:
         async with engine.connect() as conn:
             found = {k: int((await conn.execute(text(q))).scalar_one())
                      for k, q in CENSUS.items()}
+            codes = (await conn.execute(text(
+                "SELECT code, count(*) FROM alarms GROUP BY code ORDER BY code"))).all()
     finally:
         await engine.dispose()
-    return {**found, "stops_answered": tally.stops}
+    return {**found, "stops_answered": tally.stops,
+            **{f"alarm:{code}": int(n) for code, n in codes}}
