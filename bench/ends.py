@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.evening import Tree
-from bench.evening_run import config_toml
-from bench.machine import REPO, free_port
+from bench.evening_run import config_toml, two_ports
+from bench.machine import REPO
 from bench.servers import Database
 
 
@@ -48,7 +48,7 @@ async def one(tree: Tree, db: str, chargers: int) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="csms-ends-"))
     database = Database(db, tmp)
     config = tmp / "csms.toml"
-    config.write_text(config_toml(free_port(), free_port(), database.url))
+    config.write_text(config_toml(*two_ports(), database.url))
     try:
         await database.create()
         await _child([sys.executable, str(REPO / "bench" / "evening_setup.py"), "--config",

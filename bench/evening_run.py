@@ -80,6 +80,17 @@ def station_id(i: int) -> str:
     return f"EVE-{i:05d}"
 
 
+def two_ports() -> tuple[int, int]:
+    """Two free ports that differ (two look-ups can return the same one: the API would then
+    fail to bind and the CSMS stop right after its OCPP port opened)."""
+    port = free_port()
+    for _ in range(100):  # bounded: the kernel hands out another port almost always
+        other = free_port()
+        if other != port:
+            return port, other
+    raise RuntimeError("no second free port")
+
+
 def stagger(version: str, k: int) -> int:
     """Where charger ``k`` enters the cycle: spread over it, but never inside a turnover
     (a start without its stop would supersede the running session)."""
@@ -171,7 +182,7 @@ async def run_one(label: str, path: Path, env: dict[str, str], db: str,
     """Rule 1: one fresh network, one server, every phase."""
     fig = Figures(label, db, chargers=opts.chargers)
     tmp = Path(tempfile.mkdtemp(prefix=f"evening-{db}-", dir=opts.workdir))
-    port, api_port = free_port(), free_port()
+    port, api_port = two_ports()
     database = Database(db, tmp)
     config = tmp / "csms.toml"
     config.write_text(config_toml(port, api_port, database.url))
