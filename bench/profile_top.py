@@ -4,9 +4,9 @@
 
 py-spy counts a thread waiting inside a C call as busy when it cannot tell, so samples
 whose innermost frame is a known wait (aiosqlite's worker waiting for work, the event loop
-in ``epoll``) are counted apart as idle. The rest is split by innermost frame (own time)
-and by the package that frame belongs to; C code (SQLite's engine, socket writes) counts
-for the Python function that called it.
+in ``epoll``, a pool thread in ``Condition.wait``) are counted apart as idle. The rest
+is split by innermost frame (own time) and by the package that frame belongs to; C code
+(SQLite's engine, socket writes) counts for the Python function that called it.
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ def package_of(path: str) -> str:
 def is_idle(func: str, path: str, line: int | None) -> bool:
     if func == "_connection_worker_thread" and path.endswith("aiosqlite/core.py"):
         return line == _WAIT_LINE
+    if func == "Condition.wait" and path.endswith("threading.py"):
+        return True  # an idle pool thread (the API's AnyIO workers) waiting for work
     return func.endswith("Selector.select") and path.endswith("selectors.py")
 
 

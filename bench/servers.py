@@ -32,10 +32,13 @@ PG_ADMIN_DSN: Final = os.environ.get(
 class ServerProcess:
     """A server under test: started pinned to one CPU, stopped by its PID."""
 
-    def __init__(self, argv: list[str], log_path: Path, port: int) -> None:
+    def __init__(self, argv: list[str], log_path: Path, port: int,
+                 env: dict[str, str] | None = None, cwd: Path = REPO) -> None:
         self.argv = argv
         self.log_path = log_path
         self.port = port
+        self.env = env  # None: this process's environment
+        self.cwd = cwd
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,7 +65,7 @@ class ServerProcess:
     def _spawn(self) -> None:
         with self.log_path.open("wb") as log:
             self._proc = subprocess.Popen(
-                self.argv, cwd=REPO, stdin=subprocess.DEVNULL, stdout=log,
+                self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
 

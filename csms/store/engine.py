@@ -8,12 +8,15 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from csms.config import DatabaseSettings
+from csms.store.sqlite_hops import OneHopDbapi
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """An async engine for ``settings.url``; SQLite connections get the pragmas we rely on."""
+    """An async engine for ``settings.url``; SQLite connections get the pragmas we rely on
+    and run each statement in one hand-over to their thread (csms.store.sqlite_hops)."""
     if settings.url.startswith("sqlite"):
-        engine = create_async_engine(settings.url, pool_size=settings.pool_size)
+        engine = create_async_engine(settings.url, pool_size=settings.pool_size,
+                                     module=OneHopDbapi.load())
         synchronous = settings.sqlite_synchronous
 
         @event.listens_for(engine.sync_engine, "connect")
