@@ -177,11 +177,10 @@ class LoadService:
         """In a cluster: the owning node and the allocation its last pass wrote."""
         if self.ownership is None:
             return None
-        owner = {o.site_id: o for o in await self.ownership.owners.owners()}.get(site_id)
-        memory = await self.ownership.owners.memory(site_id)
-        if owner is None or memory is None or not isinstance(memory.get("view"), dict):
+        found = await self.ownership.owners.remembered(site_id)
+        if found is None or not isinstance(found[1].get("view"), dict):
             return None
-        return owner.node, memory["view"]
+        return found[0], found[1]["view"]
 
     async def reallocate(self, site_id: int) -> SiteView | None:
         """Run one pass of ``site_id`` now and return its view (CLI, API, tests)."""

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -16,14 +16,12 @@ from sqlalchemy import insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from csms.config import DatabaseSettings
 from csms.store import tables as t
-from csms.store.engine import create_engine
 from csms.store.load.tables import load_site_owners as so
 from csms.store.load.tables import site_load
 from tests.conftest import eventually
 from tests.e2e.cluster_rig import OWNER_LEASE_S, Partition, three_nodes
-from tests.e2e.test_cluster_balancer import readyz
+from tests.e2e.test_cluster_balancer import engine_of, readyz
 from tests.integration.test_load_support import EVENING
 
 pytestmark = pytest.mark.postgres
@@ -32,15 +30,6 @@ SITES = 3
 TAKEOVER_S = 2 * OWNER_LEASE_S + 5.0  # 1.2 leases, and the nodes' start and poll slack
 
 Owners = dict[int, tuple[str, int]]  # site -> (node, token)
-
-
-@asynccontextmanager
-async def engine_of(url: str) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(DatabaseSettings(url=url))
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
 
 
 async def enabled_sites(engine: AsyncEngine, count: int) -> list[int]:

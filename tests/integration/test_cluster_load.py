@@ -4,7 +4,6 @@ owner's memory; a node past its lease is fenced; notices reach every node's feed
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -25,7 +24,7 @@ from csms.store import tables as t
 from csms.store.load.owners import SiteOwners
 from csms.store.load.tables import load_site_owners
 from simulators.station import SimStation
-from tests.conftest import ManualClock, eventually, make_settings, ocpp_url
+from tests.conftest import ManualClock, eventually, make_settings, ocpp_url, until
 from tests.integration.test_load_service import charging, limit_a
 from tests.integration.test_load_support import EVENING, make_site
 
@@ -93,8 +92,8 @@ async def test_one_node_allocates_a_site_whose_chargers_are_on_both(database_url
         assert answers[0]["node"] == answers[1]["node"] == "node-a"
         assert b.load is not None  # B's safety rules see the limits A sent
         load_b = b.load
-        assert 24.2 == await eventually(lambda: _async(load_b.sent_limit(site, "CL-1", 1)),
-                                        lambda v: v is not None)
+        assert 24.2 == await until(lambda: load_b.sent_limit(site, "CL-1", 1),
+                                   lambda v: v is not None)
         assert ({(c["station_id"], c["limit_a"]) for c in answers[0]["connectors"]}
                 == {(c["station_id"], c["limit_a"]) for c in answers[1]["connectors"]}
                 == {("CL-1", 24.2), ("CL-2", 24.2), ("CL-3", 24.2)})
@@ -105,10 +104,6 @@ async def test_one_node_allocates_a_site_whose_chargers_are_on_both(database_url
                          timeout_s=10)
         await on_b[0].stop_transaction(1)
         await eventually(limits_of(on_b[1:]), lambda v: v == [32.0], timeout_s=20)
-
-
-async def _async(value: float | None) -> float | None:
-    return value
 
 
 def limits_of(sims: list[SimStation]) -> Callable[[], Awaitable[list[float]]]:
@@ -201,7 +196,5 @@ async def test_a_notice_on_one_node_reaches_every_nodes_feed_once(
         return seen
 
     wanted = ["Available", "Preparing", "Charging", "Finishing"]
-    assert [wanted, wanted] == await eventually(
+    assert [wanted, wanted] == await eventually(  # each once, in order
         gathered, lambda s: all(len(x) >= 4 for x in s), timeout_s=10)
-    await asyncio.sleep(0)  # nothing more is queued behind them
-    assert [wanted, wanted] == await gathered()

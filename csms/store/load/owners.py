@@ -111,10 +111,15 @@ class SiteOwners:
 
     async def memory(self, site_id: int) -> dict[str, Any] | None:
         """What the site's last owner remembered (None: nothing yet)."""
+        found = await self.remembered(site_id)
+        return None if found is None else found[1]
+
+    async def remembered(self, site_id: int) -> tuple[str, dict[str, Any]] | None:
+        """The site's owner (or last owner) and what it remembered, in one read."""
         async with self._engine.connect() as conn:
-            state = (await conn.execute(select(so.c.state).where(
-                so.c.site_id == site_id))).scalar_one_or_none()
-        return None if state is None else dict(state)
+            row = (await conn.execute(select(so.c.node, so.c.state).where(
+                so.c.site_id == site_id))).first()
+        return None if row is None or row.state is None else (row.node, dict(row.state))
 
     async def release(self, node: str, held: dict[int, int], now: datetime) -> None:
         """Rule 4: end the leases of ``held`` (site -> token) now."""
