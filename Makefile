@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 
 .PHONY: run test lint typecheck pytest pytest-clock test-clock system-packages haproxy-package \
-	cluster bench bench-cluster lock clean
+	cluster bench bench-cluster bench-takeover lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,9 @@ bench: $(VENV)/.installed-dev
 # Throughput of 1 node and of 2 nodes (each pinned to its own core) on one PostgreSQL.
 bench-cluster: $(VENV)/.installed-dev
 	$(BIN)/python -m bench.cluster
+
+bench-takeover: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.takeover
 
 lock: $(VENV)/.installed-dev
 	$(PIP) freeze --exclude-editable --all | grep -v '^csms' > constraints.txt

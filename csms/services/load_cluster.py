@@ -2,12 +2,14 @@
 
 Rules:
 1. Every node runs load management; a node runs a site's passes only while it owns the
-   site (csms.store.load.owners): a lease of ``[load] owner_lease_s``, renewed every fifth
-   of it, with a fencing token that every write of the owner names.
-2. Every fifth of a lease a node renews what it holds and takes sites that have no live
+   site (csms.store.load.owners): a lease row valid for ``HELD_SHARE`` (0.8) of
+   ``[load] owner_lease_s``, renewed every tenth of it, with a fencing token that every
+   write of the owner names.
+2. Every tenth of a lease a node renews what it holds and takes sites that have no live
    owner, up to its fair share: the enabled sites divided by the nodes that own any (and
-   itself), rounded up. A dead node's leases end within a lease, and its sites are taken
-   within a fifth of a lease after that.
+   itself), rounded up. A dead node's rows end within 0.8 of a lease of its death, and
+   its sites are taken within a tenth of a lease after that: ``owner_lease_s`` bounds the
+   takeover (0.9 of it, plus one look).
 3. A node that takes a site restores the last owner's memory of it (csms.services.
    load_memory) and runs a pass at once; it forgets the stations that connected anywhere
    since that memory was written (their safe shares are sent again).
@@ -33,7 +35,8 @@ import structlog
 from csms.store.load.owners import Ownership, SiteOwners
 
 log = structlog.get_logger(__name__)
-LOOKS_PER_LEASE = 5
+LOOKS_PER_LEASE = 10
+HELD_SHARE = 0.8  # of owner_lease_s: how long a renewed or taken row is valid
 TOPIC = "load"
 
 
@@ -45,7 +48,7 @@ class SiteOwnership:
         self.owners = owners
         self.node = node
         self._clock = clock
-        self._lease = timedelta(seconds=lease_s)
+        self._lease = timedelta(seconds=lease_s * HELD_SHARE)
         self.held: dict[int, Ownership] = {}
         self.interval_s = lease_s / LOOKS_PER_LEASE
 

@@ -27,7 +27,7 @@ from tests.integration.test_load_support import EVENING
 pytestmark = pytest.mark.postgres
 ON_POSTGRES = pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
 SITES = 3
-TAKEOVER_S = 2 * OWNER_LEASE_S + 5.0  # 1.2 leases, and the nodes' start and poll slack
+TAKEOVER_S = 2 * OWNER_LEASE_S + 5.0  # 0.9 of a lease, and the nodes' start and poll slack
 
 Owners = dict[int, tuple[str, int]]  # site -> (node, token)
 

@@ -18,7 +18,7 @@ from csms.app import Csms, running
 from csms.config import Settings, load_settings
 from csms.services import load_memory
 from csms.services.feed import Notice, Subscriber
-from csms.services.load_cluster import SiteOwnership
+from csms.services.load_cluster import HELD_SHARE, SiteOwnership
 from csms.services.load_site import Refusal, SiteState
 from csms.store import tables as t
 from csms.store.load.owners import SiteOwners
@@ -140,9 +140,10 @@ async def test_a_node_past_its_lease_is_fenced_and_its_site_taken_with_its_memor
         assert token is not None
         memory = {"refused": {"CP-R\x1f1": {"at": EVENING.isoformat(), "tx": None}}}
         assert await owners.remember(site, token, memory, EVENING)
-        clock_y.at = EVENING + timedelta(seconds=29)
+        held_s = 30.0 * HELD_SHARE  # how long a taken row is valid
+        clock_y.at = EVENING + timedelta(seconds=held_s - 1)
         assert [] == await y.look([site])  # X's lease still runs
-        clock_y.at = EVENING + timedelta(seconds=31)
+        clock_y.at = EVENING + timedelta(seconds=held_s + 1)
         taken = await y.look([site])
         assert [(site, "node-y", token + 1)] == [(o.site_id, o.node, o.token) for o in taken]
         remembered = await owners.memory(site)
@@ -151,7 +152,7 @@ async def test_a_node_past_its_lease_is_fenced_and_its_site_taken_with_its_memor
         load_memory.restore(state, remembered)
         assert {("CP-R", 1): Refusal(EVENING, None)} == state.refused
 
-        clock_x.at = EVENING + timedelta(seconds=31)  # X wakes up
+        clock_x.at = EVENING + timedelta(seconds=held_s + 1)  # X wakes up
         assert x.token(site) is None  # its lease ended by its own clock
         assert not await owners.remember(site, token, {}, clock_x.at)  # fenced
         assert [] == await x.look([site])
