@@ -27,6 +27,10 @@ PostgreSQL LISTEN/NOTIFY (ARCHITECTURE property 4):
    live feed's notices and load management's triggers cross nodes this way. A broadcast
    while the bus is down is lost (logged); its receivers must tolerate that (the feed's
    readers may fetch from the API, load management re-allocates on its timer).
+7. Broadcasts are batched: ``broadcast`` queues the body and returns; one sender task
+   sends what has queued as one NOTIFY of up to ``CHUNK_CHARS`` (a busy evening's notices
+   are one round trip per batch instead of one each, measured by ``bench.cluster``). One
+   sender, so the order holds; a body too big for a batch goes alone, in chunks.
 
 Nodes trust each other and the database: messages are JSON validated on arrival, never
 pickled. The command log is written once, by the requesting node's CommandService.
@@ -106,6 +110,8 @@ class PostgresCommandBus:
         self._chunks: dict[str, list[str]] = {}
         self._work: set[asyncio.Task[None]] = set()
         self._topics: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        self._queued: list[tuple[str, str]] = []  # (topic, body as JSON) waiting (rule 7)
+        self._sender: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
@@ -257,24 +263,47 @@ class PostgresCommandBus:
         return lambda: receivers.remove(receiver)
 
     async def broadcast(self, topic: str, body: dict[str, Any]) -> bool:
-        """Publish ``body`` to the other nodes' ``topic`` receivers; False (logged) when the
-        bus is down and the broadcast is lost."""
-        try:
-            await self._publish(BROADCASTS, {"op": "broadcast", "from": self.node_id,
-                                             "topic": topic, "body": body})
-        except CommandBusDown:
+        """Queue ``body`` for the other nodes' ``topic`` receivers (rule 7); False (logged)
+        when the bus is down and the broadcast is lost."""
+        if not self.ready:
             log.warning("cluster.bus.broadcast_lost", topic=topic)
             return False
+        self._queued.append((topic, json.dumps(body, separators=(",", ":"),
+                                                ensure_ascii=True)))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(
+                self._send_broadcasts(), name="command-bus-broadcasts")
+            self._work.add(self._sender)
+            self._sender.add_done_callback(self._work.discard)
         return True
+
+    async def _send_broadcasts(self) -> None:
+        """Rule 7: until nothing is queued, one NOTIFY per batch that fits one."""
+        head = f'{{"op":"broadcast","from":{json.dumps(self.node_id)},"items":['
+        while self._queued:
+            texts: list[str] = []
+            size = len(head) + 2
+            for topic, body in self._queued:
+                item = f'{{"topic":{json.dumps(topic)},"body":{body}}}'
+                if texts and size + len(item) + 1 > CHUNK_CHARS:
+                    break
+                texts.append(item)
+                size += len(item) + 1
+            del self._queued[:len(texts)]
+            try:
+                await self._publish_text(BROADCASTS, head + ",".join(texts) + "]}", "?")
+            except CommandBusDown:
+                log.warning("cluster.bus.broadcast_lost", items=len(texts))
 
     def _received(self, message: dict[str, Any]) -> None:
         if message["from"] == self.node_id:
             return
-        for receiver in list(self._topics.get(str(message["topic"]), ())):
-            try:
-                receiver(dict(message["body"]))
-            except Exception:  # one receiver's bug must not starve the others
-                log.exception("cluster.bus.receiver_failed", topic=message["topic"])
+        for item in message.get("items", [message]):
+            for receiver in list(self._topics.get(str(item["topic"]), ())):
+                try:
+                    receiver(dict(item["body"]))
+                except Exception:  # one receiver's bug must not starve the others
+                    log.exception("cluster.bus.receiver_failed", topic=item["topic"])
 
     # -- holder side -----------------------------------------------------------------------
 
@@ -300,8 +329,12 @@ class PostgresCommandBus:
 
     async def _publish(self, channel: str, message: dict[str, Any]) -> None:
         """NOTIFY ``message``. Raises CommandBusDown if the bus is (or just went) down."""
-        station_id = str(message.get("station_id", "?"))
-        text = json.dumps(message, separators=(",", ":"), ensure_ascii=True)
+        await self._publish_text(channel, json.dumps(message, separators=(",", ":"),
+                                                     ensure_ascii=True),
+                                 str(message.get("station_id", "?")))
+
+    async def _publish_text(self, channel: str, text: str, station_id: str) -> None:
+        """NOTIFY the JSON ``text``, in chunks if it is long (rule 4)."""
         parts = [text[i:i + CHUNK_CHARS] for i in range(0, len(text), CHUNK_CHARS)]
         if len(parts) > 1:
             chunk_id = uuid.uuid4().hex

@@ -249,7 +249,21 @@ class LoadService:
     async def _forward(self) -> None:
         assert self._cluster is not None
         while True:
-            await self._cluster.broadcast(TOPIC, await self._outgoing.get())
+            message = await self._outgoing.get()
+            if message["op"] == "station" and not await self._owned_elsewhere(
+                    str(message["station"])):
+                continue  # load_cluster rule 5: nobody else needs it
+            await self._cluster.broadcast(TOPIC, message)
+
+    async def _owned_elsewhere(self, station_id: str) -> bool:
+        if self.ownership is None:
+            return True
+        try:
+            site = await self._site_of(station_id)
+        except Exception:  # the database: tell the others anyway
+            log.exception("load.site_of_failed", station_id=station_id)
+            return True
+        return site is not None and site in self.ownership.elsewhere
 
     def _from_another_node(self, body: dict[str, Any]) -> None:
         if body["op"] == "limits":  # an owner's pass: the limits it sent

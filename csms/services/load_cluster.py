@@ -19,8 +19,11 @@ Rules:
    already running end with a fenced write that fails; the site is then dropped.
 5. The events that trigger a pass happen on the node that holds the charger; that node
    broadcasts them (csms.services.command_bus rule 6) as ``load`` messages, and the owner
-   queues the site. Draws come from the meter values in the shared database, read by
-   every pass of the owner.
+   queues the site. A connector's status goes out only when another node owned the
+   charger's site at the last look (:attr:`SiteOwnership.elsewhere`): a site without load
+   management, or one this node owns, needs nobody else (a site changing hands meanwhile
+   gets a pass from its new owner at once, rule 3). Draws come from the meter values in
+   the shared database, read by every pass of the owner.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ class SiteOwnership:
         self._clock = clock
         self._lease = timedelta(seconds=lease_s * HELD_SHARE)
         self.held: dict[int, Ownership] = {}
+        self.elsewhere: set[int] = set()  # sites another node owned at the last look
         self.interval_s = lease_s / LOOKS_PER_LEASE
 
     def token(self, site_id: int) -> int | None:
@@ -79,6 +83,8 @@ class SiteOwnership:
             self.held[site_id] = Ownership(site_id, held.node, held.token, until)
         wanted = set(sites)
         current = {o.site_id: o for o in await self.owners.owners()}
+        self.elsewhere = {s for s, o in current.items()
+                          if o.expires_at > now and o.node != self.node}
         owning = {o.node for o in current.values() if o.expires_at > now} | {self.node}
         fair = math.ceil(len(wanted) / len(owning))
         taken = []

@@ -8,7 +8,9 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import insert, select, update
@@ -37,7 +39,7 @@ from csms.store.cluster.tables import cluster_nodes
 from csms.store.queries import Window
 from csms.store.safety.queries import AlarmFilter, AlarmQueries
 from simulators.station import SimStation
-from tests.conftest import ManualClock, eventually, make_settings, ocpp_url
+from tests.conftest import ManualClock, eventually, make_settings, ocpp_url, until
 from tests.integration.test_server import BOOT_16, call, raw
 
 pytestmark = pytest.mark.postgres
@@ -273,3 +275,48 @@ async def test_a_late_disconnect_from_the_old_node_does_not_hide_the_new_one(
         await conn.execute(insert(charger_connections).values(
             station_id="CP-LATE", connected=False, at=now, node="node-b"))
     assert await holder(a.engine, "CP-LATE", now) is None
+
+
+class _Nowhere:
+    """A node's connections when it holds no charger."""
+
+    def connected_here(self, station_id: str) -> bool:
+        return False
+
+    async def send(self, station_id: str, command: object, timeout_s: float) -> object:
+        raise AssertionError("no charger here")
+
+
+@ON_POSTGRES
+async def test_a_burst_of_broadcasts_arrives_in_order_in_few_notifications(
+    database_url: str,
+) -> None:
+    """Command bus rule 7: 500 broadcasts sent at once (one of them too big for a NOTIFY)
+    reach the other node whole and in order, in far fewer notifications than broadcasts;
+    the sender's own receivers are not called."""
+    dsn = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    sender = command_bus.PostgresCommandBus(dsn, _Nowhere())  # type: ignore[arg-type]
+    receiver = command_bus.PostgresCommandBus(dsn, _Nowhere())  # type: ignore[arg-type]
+    notifications: list[str] = []
+    counter = await asyncpg.connect(dsn)
+    await counter.add_listener(command_bus.BROADCASTS,
+                               lambda *args: notifications.append(args[-1]))
+    got: list[dict[str, Any]] = []
+    own: list[dict[str, Any]] = []
+    await sender.start()
+    await receiver.start()
+    try:
+        receiver.on_broadcast("t", got.append)
+        sender.on_broadcast("t", own.append)
+        bodies: list[dict[str, Any]] = [{"n": n, "pad": "x" * 40} for n in range(500)]
+        bodies[250]["pad"] = "y" * (3 * command_bus.CHUNK_CHARS)
+        for body in bodies:
+            assert await sender.broadcast("t", body)
+        await until(lambda: len(got), lambda n: n >= len(bodies))
+        assert bodies == got
+        assert [] == own
+        assert len(notifications) < len(bodies) / 10
+    finally:
+        await counter.close()
+        await sender.stop()
+        await receiver.stop()
