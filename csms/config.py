@@ -139,6 +139,10 @@ class DatabaseSettings(_Section):
     # so a node behind a silent partition stops waiting (and acknowledging) instead of
     # hanging until the kernel gives up on the socket; 0: no limit.
     statement_timeout_s: float = Field(default=30.0, ge=0)
+    # PostgreSQL: the server ends a session of ours that sits this long inside a transaction
+    # without a statement (idle_in_transaction_session_timeout), so a node cut off mid-commit
+    # does not keep its row locks and stall the other nodes' writes on them; 0: no limit.
+    idle_in_transaction_timeout_s: float = Field(default=10.0, ge=0)
 
     @field_validator("url")
     @classmethod

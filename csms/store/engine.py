@@ -30,8 +30,10 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
 
         return engine
     limit = settings.statement_timeout_s or None
+    idle_ms = round(settings.idle_in_transaction_timeout_s * 1000)
     return create_async_engine(
         settings.url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
         pool_pre_ping=True,
-        connect_args={"command_timeout": limit, "timeout": limit or 60.0},
+        connect_args={"command_timeout": limit, "timeout": limit or 60.0,
+                      "server_settings": {"idle_in_transaction_session_timeout": str(idle_ms)}},
     )

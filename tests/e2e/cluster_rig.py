@@ -43,7 +43,8 @@ def base_config(database_url: str) -> dict[str, Any]:
     return {
         "server": {"unknown_charge_points": "accept", "ping_interval_s": 5.0,
                    "clock_anomaly_events": False, "call_timeout_s": 5.0},
-        "database": {"url": database_url, "pool_size": 3},
+        # a node cut off mid-commit holds its row locks only this long (engine.py)
+        "database": {"url": database_url, "pool_size": 3, "idle_in_transaction_timeout_s": 2.0},
         "authorization": {"unknown_id_tokens": "accept"},
         "cluster": {"claim_timeout_s": 1.0},
         "reports": {"enabled": False},
