@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import TokenRecord, token_key
@@ -69,12 +69,12 @@ def meter_rows(
     ]
 
 
+_TOKEN = select(t.id_tokens).where(t.id_tokens.c.token_key == bindparam("key"))  # built once
+
+
 async def read_token(conn: AsyncConnection, id_token: str) -> TokenRecord | None:
     """The token registered under any spelling of ``id_token`` (compared by its key)."""
-    tok = t.id_tokens
-    row = (
-        await conn.execute(select(tok).where(tok.c.token_key == token_key(id_token)))
-    ).one_or_none()
+    row = (await conn.execute(_TOKEN, {"key": token_key(id_token)})).one_or_none()
     if row is None:
         return None
     expires = utc(row.expires_at) if row.expires_at is not None else None

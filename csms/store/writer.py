@@ -17,6 +17,11 @@ Rules:
    share a unique key (ON CONFLICT DO NOTHING): a retransmitted sample is stored once.
 5. The writer owns the store's clock: a batch reads it once, and what its units stamp
    (received, created, updated, priced) is that instant, :attr:`WriteTx.now`.
+6. :attr:`WriteTx.cache` memoises rarely-changing reads within one batch (a site's tariff
+   versions, read once for all the session ends of a stop burst). Only units submitted
+   with ``keeps_cache=True`` leave it as it is: they promise to write nothing that is
+   memoised (the session recorder's). After any other unit it is emptied, so the units
+   after one that changed a tariff or moved a charger read it afresh.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class WriteTx:
         self._bulk: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._deferred: dict[Executable, list[dict[str, Any]]] = {}
         self._collected: dict[Collector, list[Any]] = {}
+        self.cache: dict[Any, Any] = {}  # rule 6
 
     def execute_later(self, statement: Executable, params: dict[str, Any]) -> None:
         """Run ``statement`` (a prebuilt one with bind parameters) with ``params`` at the end
@@ -120,11 +126,13 @@ Unit = Callable[[WriteTx], Awaitable[T]]
 
 
 class _Job(Generic[T]):
-    __slots__ = ("future", "unit")
+    __slots__ = ("future", "keeps_cache", "unit")
 
-    def __init__(self, unit: Unit[T], future: asyncio.Future[T]) -> None:
+    def __init__(self, unit: Unit[T], future: asyncio.Future[T], keeps_cache: bool = False
+                 ) -> None:
         self.unit = unit
         self.future = future
+        self.keeps_cache = keeps_cache
 
 
 class Writer:
@@ -145,15 +153,21 @@ class Writer:
         self._conn: AsyncConnection | None = None
         self._compiled: _Compiled = {}  # bulk INSERTs, per table and column set
 
-    async def submit(self, unit: Unit[T]) -> T:
+    async def submit(self, unit: Unit[T], *, keeps_cache: bool = False) -> T:
         """Run ``unit`` in the next batch; return its result once committed.
+        ``keeps_cache``: the unit writes nothing :attr:`WriteTx.cache` holds (rule 6).
 
         Raises:
             Whatever the unit raised, or the database error that made its commit fail.
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Job(unit, future))
+        self._queue.put_nowait(_Job(unit, future, keeps_cache))
         return await future
+
+    @property
+    def queued(self) -> int:
+        """Units waiting for the next batch."""
+        return self._queue.qsize()
 
     def post(self, unit: Unit[Any]) -> None:
         """Run ``unit`` in the next batch without waiting for it: for stamps whose loss in a
@@ -199,7 +213,11 @@ class Writer:
         try:
             async with self._conn.begin():
                 tx = WriteTx(self._conn, self._compiled, self._clock())
-                results = [await job.unit(tx) for job in jobs]
+                results = []
+                for job in jobs:
+                    results.append(await job.unit(tx))
+                    if not job.keeps_cache:
+                        tx.cache.clear()
                 await tx.flush()
         except Exception:
             if self._conn.invalidated:  # the connection itself broke: open a new one next time

@@ -156,7 +156,23 @@ def charge_session(
     """The entries charging a session (Rules 3–5); empty when ``ref`` was charged."""
     if any(e.kind is EntryKind.SESSION_CHARGE and e.ref == ref for e in entries):
         return ()
-    available = max(balance(entries, wallet(user)) - policy.credit_floor_yuan, ZERO)
+    return charge_from_balance(balance(entries, wallet(user)), user, ref, electricity_yuan,
+                               service_yuan, at, policy)
+
+
+def charge_from_balance(
+    wallet_yuan: Decimal,
+    user: str,
+    ref: str,
+    electricity_yuan: Decimal,
+    service_yuan: Decimal,
+    at: datetime,
+    policy: WalletPolicy = WalletPolicy(),
+) -> tuple[LedgerEntry, ...]:
+    """:func:`charge_session` from the wallet's balance alone, for a caller that knows
+    ``ref`` was not charged (Rules 3–4): the store, which sums the balance in SQL instead of
+    reading a resident's whole ledger for every session."""
+    available = max(wallet_yuan - policy.credit_floor_yuan, ZERO)
     posted: list[LedgerEntry] = []
     for revenue, unrounded in ((REVENUE_ELECTRICITY, electricity_yuan),
                                (REVENUE_SERVICE, service_yuan)):

@@ -20,8 +20,10 @@ from csms.tariffs.ledger import (
     EntryKind,
     LedgerEntry,
     WalletPolicy,
-    charge_session,
+    balance,
+    charge_from_balance,
     receivable,
+    wallet,
 )
 from csms.tariffs.packages import PackageResult, Subscription, apply_packages
 from csms.tariffs.pricing import PricedSession
@@ -58,8 +60,26 @@ def settle_session(
     policy: WalletPolicy = WalletPolicy(),  # noqa: B008 - frozen, so sharing it is safe
 ) -> Settlement:
     """Rules 1–3 for one ended session."""
+    if any(e.kind is EntryKind.SESSION_CHARGE and e.ref == ref for e in ledger):
+        return Settlement(post_order(session),
+                          apply_packages(session.details, subscriptions, community), ())
+    return settle_from_balance(session, subscriptions, community,
+                               balance(ledger, wallet(user)), user, ref, at, policy)
+
+
+def settle_from_balance(
+    session: PricedSession,
+    subscriptions: Sequence[Subscription],
+    community: str,
+    wallet_yuan: Decimal,
+    user: str,
+    ref: str,
+    at: datetime,
+    policy: WalletPolicy = WalletPolicy(),  # noqa: B008 - frozen, so sharing it is safe
+) -> Settlement:
+    """:func:`settle_session` from the wallet's balance, for a session not charged yet."""
     packages = apply_packages(session.details, subscriptions, community)
-    entries = charge_session(
-        ledger, user, ref, packages.electricity_yuan, packages.service_yuan, at, policy
+    entries = charge_from_balance(
+        wallet_yuan, user, ref, packages.electricity_yuan, packages.service_yuan, at, policy
     )
     return Settlement(post_order(session), packages, entries)

@@ -3,6 +3,8 @@ recomputed; a later tariff version, whenever it takes effect, cannot reprice it.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable, Coroutine
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -28,6 +30,7 @@ from csms.store.billing.admin import BillingAdmin, ScheduleSpec, SegmentSpec, Ta
 from csms.store.billing.reads import BillingReads, Charge
 from csms.store.billing.store import SessionBilling
 from csms.store.organisation import Conflict
+from tests.conftest import until
 from tests.e2e.test_billing_flows import CREATED, new_place, top_up, yunnan_tariff
 
 START = datetime(2026, 11, 27, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
@@ -35,9 +38,10 @@ END = START + timedelta(minutes=90)
 
 
 def event(kind: SessionEventKind, at: datetime, seq: int, wh: float,
-          ref: str = "tx-r", station: str = "CP-R", card: str = "CARD-R") -> SessionEvent:
+          ref: str = "tx-r", station: str = "CP-R", card: str = "CARD-R", evse: int = 1
+          ) -> SessionEvent:
     sample = MeterSample(at, (SampledValue(wh, unit="Wh"),))
-    return SessionEvent(station, kind, at, 1, 1, ref, IdToken(card), samples=(sample,),
+    return SessionEvent(station, kind, at, evse, 1, ref, IdToken(card), samples=(sample,),
                         seq_no=seq)
 
 
@@ -101,6 +105,48 @@ async def _community(app: Csms) -> int:
         return int((await conn.execute(select(t.communities.c.id))).scalar_one())
 
 
+async def test_a_tariff_written_within_a_batch_prices_the_ends_after_it(csms: Csms) -> None:
+    """Billing reads a site's tariffs once per batch (writer rule 6); a unit that writes a
+    tariff empties that memo. One batch holds: session A ends, a site tariff in force since
+    before both sessions is added (flat 1.00 + 0.50 yuan/kWh), session B ends. A is priced
+    under the community's Yunnan tariff as it stood, B under the new one."""
+    place = await new_place(csms, "CP-R", "CARD-R")
+    await yunnan_tariff(csms, place)
+    await top_up(csms, place, "100", CREATED, "r")
+    middle = START + timedelta(minutes=30)
+    for ref, evse in (("tx-a", 1), ("tx-b", 2)):
+        await csms.stations.session_event(event(SessionEventKind.STARTED, START, 0, 10_000,
+                                                ref, evse=evse))
+        await csms.stations.session_event(event(SessionEventKind.UPDATED, middle, 1, 13_500,
+                                                ref, evse=evse))
+    flat = TariffSpec("site flat", CREATED, "Asia/Shanghai", ScheduleSpec(Decimal("1.00")),
+                      ScheduleSpec(Decimal("0.50")), site_id=place.site_id)
+    writer, running, gate = csms.store.writer, asyncio.Event(), asyncio.Event()
+
+    async def hold(_tx: object) -> None:  # a batch of its own, until the three are queued
+        running.set()
+        await gate.wait()
+
+    held = asyncio.create_task(writer.submit(hold))
+    await asyncio.wait_for(running.wait(), 10)
+    work: list[Callable[[], Coroutine[Any, Any, Any]]] = [
+        lambda: csms.stations.session_event(event(
+            SessionEventKind.ENDED, END, 2, 20_500, "tx-a", evse=1)),
+        lambda: BillingAdmin(writer).create_tariff(flat, CREATED, "test"),
+        lambda: csms.stations.session_event(event(
+            SessionEventKind.ENDED, END, 2, 20_500, "tx-b", evse=2))]
+    steps: list[asyncio.Task[Any]] = []
+    for step in work:  # queued in this order, in one batch
+        steps.append(asyncio.create_task(step()))
+        await until(lambda: writer.queued >= len(steps))
+    gate.set()
+    await held
+    ended_a, _, ended_b = await asyncio.gather(*steps)
+    reads = BillingReads(csms.engine)
+    charges = [await reads.charge(v.session_id) for v in (ended_a, ended_b)]
+    assert [Decimal("8.51"), Decimal("15.75")] == [c.total_yuan for c in charges if c]
+
+
 async def test_a_pricing_failure_never_fails_the_end_of_a_session(
     csms: Csms, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -110,7 +156,7 @@ async def test_a_pricing_failure_never_fails_the_end_of_a_session(
     def broken(*_: object) -> None:
         raise RuntimeError("pricing exploded")
 
-    monkeypatch.setattr(billing, "settle_session", broken)
+    monkeypatch.setattr(billing, "settle_from_balance", broken)
     await ended_session(csms)
     async with csms.engine.connect() as conn:
         status = (await conn.execute(select(t.sessions.c.status))).scalar_one()
@@ -158,7 +204,7 @@ async def test_a_shortfall_is_owed_and_settled_by_the_next_top_up(csms: Csms) ->
     place = await new_place(csms, "CP-S", "CARD-S")
     await yunnan_tariff(csms, place)
     await top_up(csms, place, "3.00", START - timedelta(hours=1), "s1")
-    kw = {"ref": "tx-s", "station": "CP-S", "card": "CARD-S"}
+    kw: dict[str, Any] = {"ref": "tx-s", "station": "CP-S", "card": "CARD-S"}
     await csms.stations.session_event(event(SessionEventKind.STARTED, START, 0, 0, **kw))
     verdict = await csms.stations.session_event(event(SessionEventKind.ENDED, END, 1, 10_500,
                                                       **kw))

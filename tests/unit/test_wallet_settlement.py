@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from csms.tariffs.ledger import (
     EntryKind,
     LedgerEntry,
+    WalletPolicy,
     balance,
+    charge_from_balance,
     charge_session,
     owed_yuan,
     settle_owed,
@@ -57,3 +59,24 @@ def test_wallet_and_owed_never_go_below_zero(steps: list[tuple[bool, Decimal]]) 
         assert owed_yuan(entries, "u") == 0 or balance(entries, wallet("u")) == 0
     accounts = {e.debit for e in entries} | {e.credit for e in entries}
     assert Decimal(0) == sum((balance(entries, a) for a in accounts), Decimal(0))
+
+
+@given(st.lists(st.tuples(st.booleans(), fen), max_size=30), fen, fen,
+       st.sampled_from([Decimal("0.00"), Decimal("-5.00"), Decimal("-50.00")]))
+def test_a_charge_from_the_balance_is_the_charge_from_the_ledger(
+    steps: list[tuple[bool, Decimal]], electricity: Decimal, service: Decimal, floor: Decimal,
+) -> None:
+    """What the store posts (the wallet's balance summed in SQL, charge_from_balance) is what
+    the whole ledger gives (charge_session), for any history and any credit floor, while
+    the session is not charged yet; once it is, only charge_session knows (the store asks
+    its session_charges row first)."""
+    policy = WalletPolicy(floor)
+    entries: list[LedgerEntry] = []
+    for i, (is_top_up, amount) in enumerate(steps):
+        entries += [top_up("u", amount, AT, f"t{i}")] if is_top_up else charge_session(
+            entries, "u", f"s{i}", amount, Decimal("0"), AT, policy)
+    from_ledger = charge_session(entries, "u", "new", electricity, service, AT, policy)
+    assert from_ledger == charge_from_balance(balance(entries, wallet("u")), "u", "new",
+                                              electricity, service, AT, policy)
+    assert () == charge_session([*entries, *from_ledger], "u", "new", electricity, service,
+                                AT, policy)

@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, or_, select
+from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import token_key
@@ -110,10 +110,24 @@ def package(row: Row[Any]) -> Package:
     )
 
 
+# The reads of every session end, built once (building costs about as much as running).
+_USED = select(b.package_usage.c.subscription_id, b.package_usage.c.energy_kwh).where(
+    b.package_usage.c.subscription_id.in_(bindparam("ids", expanding=True)))
+_SUBSCRIPTIONS = select(b.subscriptions).where(
+    b.subscriptions.c.resident_id == bindparam("resident_id"),
+    b.subscriptions.c.valid_from <= bindparam("end"),
+    b.subscriptions.c.valid_until > bindparam("start"))
+_PACKAGES = select(b.packages).where(b.packages.c.id.in_(bindparam("ids", expanding=True)))
+_RESIDENT = select(t.id_tokens.c.resident_id).where(t.id_tokens.c.token_key == bindparam("key"))
+_PLACE = select(t.sites.c.id, t.sites.c.community_id).join(
+    t.charge_points, t.charge_points.c.site_id == t.sites.c.id).where(
+    t.charge_points.c.id == bindparam("station_id"))
+
+
 async def used_kwh(conn: AsyncConnection, subscription_ids: Sequence[int]) -> dict[int, Decimal]:
-    u = b.package_usage
-    rows = (await conn.execute(select(u.c.subscription_id, u.c.energy_kwh).where(
-        u.c.subscription_id.in_(subscription_ids)))).all()
+    if not subscription_ids:
+        return {}
+    rows = (await conn.execute(_USED, {"ids": list(subscription_ids)})).all()
     used: dict[int, Decimal] = {}
     for row in rows:  # summed in Decimal, not in SQL (SQLite would sum floats)
         used[row.subscription_id] = used.get(row.subscription_id, Decimal(0)) + Decimal(
@@ -125,12 +139,12 @@ async def subscriptions(conn: AsyncConnection, resident_id: int, start: datetime
                         end: datetime) -> list[Subscription]:
     """The resident's subscriptions valid at some time in ``[start, end]``, with the kWh
     each has left."""
-    s, p = b.subscriptions, b.packages
-    rows = (await conn.execute(select(s).where(
-        s.c.resident_id == resident_id, s.c.valid_from <= end, s.c.valid_until > start)
-    )).all()
-    products = {r.id: package(r) for r in (await conn.execute(select(p).where(
-        p.c.id.in_({r.package_id for r in rows})))).all()}
+    rows = (await conn.execute(_SUBSCRIPTIONS, {
+        "resident_id": resident_id, "start": start, "end": end})).all()
+    if not rows:
+        return []
+    products = {r.id: package(r) for r in (await conn.execute(_PACKAGES, {
+        "ids": sorted({r.package_id for r in rows})})).all()}
     used = await used_kwh(conn, [r.id for r in rows])
     return [
         Subscription(
@@ -174,16 +188,12 @@ def entry_row(entry: LedgerEntry, resident_id: int, actor: str,
 async def resident_of_token(conn: AsyncConnection, id_token: str | None) -> int | None:
     if id_token is None:
         return None
-    tok = t.id_tokens  # a session keeps the spelling the charger sent: compare by key
-    return (await conn.execute(select(tok.c.resident_id).where(
-        tok.c.token_key == token_key(id_token)))).scalar_one_or_none()
+    # a session keeps the spelling the charger sent: compare by key
+    return (await conn.execute(_RESIDENT, {"key": token_key(id_token)})).scalar_one_or_none()
 
 
 async def place_of_station(conn: AsyncConnection, station_id: str) -> tuple[int | None,
                                                                            int | None]:
     """(site id, community id) of a charge point; (None, None) if it has no site."""
-    cp, site = t.charge_points, t.sites
-    row = (await conn.execute(
-        select(site.c.id, site.c.community_id).join(cp, cp.c.site_id == site.c.id).where(
-            cp.c.id == station_id))).one_or_none()
+    row = (await conn.execute(_PLACE, {"station_id": station_id})).one_or_none()
     return (None, None) if row is None else (row.id, row.community_id)

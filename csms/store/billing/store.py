@@ -1,8 +1,9 @@
 """Pricing and posting a session in the transaction that ends it; credit for authorization.
 
 A thin adapter: read the session, its register readings, the tariff versions of its site,
-the resident's subscriptions and ledger; call the pure core
-(:func:`csms.tariffs.pricing.price_session`, :func:`csms.tariffs.settlement.settle_session`);
+the resident's subscriptions and wallet balance; call the pure core
+(:func:`csms.tariffs.pricing.price_session`,
+:func:`csms.tariffs.settlement.settle_from_balance`);
 write the charge, its details, the package usage and the ledger entries.
 
 Rules:
@@ -31,7 +32,7 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import case, func, select
+from sqlalchemy import bindparam, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import Credit
@@ -43,7 +44,6 @@ from csms.store.billing import tables as b
 from csms.store.billing.rows import (
     entry_row,
     fen,
-    ledger,
     place_of_station,
     resident_of_token,
     subscriptions,
@@ -53,10 +53,11 @@ from csms.store.billing.rows import (
 from csms.store.rows import event_row, utc
 from csms.store.writer import WriteTx
 from csms.tariffs.ledger import WalletPolicy, receivable, wallet
+from csms.tariffs.model import TariffVersion
 from csms.tariffs.packages import apply_packages
 from csms.tariffs.pricing import PricedSession, RegisterSample, price_session, register_sample
 from csms.tariffs.rounding import round_yuan
-from csms.tariffs.settlement import Settlement, settle_session
+from csms.tariffs.settlement import Settlement, settle_from_balance
 
 log = structlog.get_logger(__name__)
 _WH_PER_UNIT = {None: 1, "Wh": 1, "kWh": 1000}
@@ -79,12 +80,27 @@ class _Session:
     flags: tuple[str, ...] = ()
 
 
+# The statements of every session end, built once (building costs about as much as running).
+_SESSION = select(t.sessions).where(t.sessions.c.id == bindparam("session_id"))
+_REGISTER = select(t.meter_values.c.at, t.meter_values.c.value, t.meter_values.c.unit).where(
+    t.meter_values.c.session_id == bindparam("session_id"),
+    t.meter_values.c.measurand == ENERGY_REGISTER, t.meter_values.c.phase.is_(None))
+_CHARGED = select(b.session_charges.c.session_id).where(
+    b.session_charges.c.session_id == bindparam("session_id"))
+_SIGNED = case((b.wallet_entries.c.credit == bindparam("account"), b.wallet_entries.c.amount_fen),
+               (b.wallet_entries.c.debit == bindparam("account"), -b.wallet_entries.c.amount_fen),
+               else_=0)
+_BALANCE = select(func.coalesce(func.sum(_SIGNED), 0)).where(
+    b.wallet_entries.c.resident_id == bindparam("resident_id"))
+_INSERT_CHARGE = b.session_charges.insert()
+_INSERT_DETAILS = b.session_charge_details.insert()
+_INSERT_USAGE = b.package_usage.insert()
+_INSERT_ENTRIES = b.wallet_entries.insert()
+
+
 async def _read_session(conn: AsyncConnection, session_id: int) -> _Session:
-    s, mv = t.sessions, t.meter_values
-    row = (await conn.execute(select(s).where(s.c.id == session_id))).one()
-    readings = (await conn.execute(select(mv.c.at, mv.c.value, mv.c.unit).where(
-        mv.c.session_id == session_id, mv.c.measurand == ENERGY_REGISTER,
-        mv.c.phase.is_(None)))).all()
+    row = (await conn.execute(_SESSION, {"session_id": session_id})).one()
+    readings = (await conn.execute(_REGISTER, {"session_id": session_id})).all()
     start, end = utc(row.started_at), utc(row.ended_at or row.started_at)
     floor = row.meter_start_wh  # a reading below the start (a replaced baseline) is not used
     points = [(utc(r.at), r.value * _WH_PER_UNIT[r.unit]) for r in readings
@@ -146,8 +162,7 @@ class SessionBilling:
                 session.station_id, "billing_pending", session.ended_at, code=str(session.id),
                 details={"flags": list(session.flags)}), tx.now)])
             return
-        site_id, community_id = await place_of_station(conn, session.station_id)
-        versions = await tariff_versions(conn, site_id, community_id)
+        community_id, versions = await _tariffs_of(tx, session.station_id)
         try:
             priced = price_session(versions, session.samples, session.started_at,
                                    session.ended_at)
@@ -160,15 +175,32 @@ class SessionBilling:
 
     async def _settle(self, conn: AsyncConnection, priced: PricedSession, session: _Session,
                       resident_id: int | None, community_id: int | None) -> Settlement:
-        subs, entries = [], []
-        if resident_id is not None:
+        subs, balance = [], Decimal("0.00")
+        if resident_id is not None:  # the wallet's balance, summed in SQL (Rule 2 keeps the
+            # charge once: _charged above, and the charge's row commits with its entries)
             subs = await subscriptions(conn, resident_id, session.started_at, session.ended_at)
-            entries = await ledger(conn, resident_id)
-        settled = settle_session(priced, subs, str(community_id), entries, str(resident_id),
-                                 session_ref(session.id), session.ended_at, self._policy)
+            balance = yuan(await wallet_balance_fen(conn, resident_id))
+        settled = settle_from_balance(priced, subs, str(community_id), balance,
+                                      str(resident_id), session_ref(session.id),
+                                      session.ended_at, self._policy)
         if resident_id is None:  # Rule 4: the order only
             return Settlement(settled.order, settled.packages, ())
         return settled
+
+
+async def _tariffs_of(tx: WriteTx, station_id: str) -> tuple[int | None, list[TariffVersion]]:
+    """The community of the station's site and the tariff versions that price its sessions,
+    each read once per batch (writer rule 6: a stop burst prices a site's ends on one read
+    of its tariffs, and a charger's on one read of its place)."""
+    place: tuple[int | None, int | None] | None = tx.cache.get(("billing.place", station_id))
+    if place is None:
+        place = tx.cache[("billing.place", station_id)] = await place_of_station(
+            tx.conn, station_id)
+    versions: list[TariffVersion] | None = tx.cache.get(("billing.tariffs", place))
+    if versions is None:
+        versions = tx.cache[("billing.tariffs", place)] = await tariff_versions(
+            tx.conn, *place)
+    return place[1], versions
 
 
 async def _station_of(conn: AsyncConnection, session_id: int) -> str:
@@ -178,9 +210,7 @@ async def _station_of(conn: AsyncConnection, session_id: int) -> str:
 
 
 async def _charged(conn: AsyncConnection, session_id: int) -> bool:
-    c = b.session_charges
-    found = await conn.execute(select(c.c.session_id).where(c.c.session_id == session_id))
-    return found.first() is not None
+    return (await conn.execute(_CHARGED, {"session_id": session_id})).first() is not None
 
 
 def _unpriced(tx: WriteTx, session: _Session, reason: str, exc: Exception) -> None:
@@ -199,16 +229,17 @@ async def _write(conn: AsyncConnection, session: _Session, priced: PricedSession
     paid = {wallet(user): 0, receivable(user): 0}
     for entry in settled.entries:
         paid[entry.debit] = paid.get(entry.debit, 0) + fen(entry.amount_yuan)
-    await conn.execute(b.session_charges.insert().values(
-        session_id=session.id, resident_id=resident_id, community_id=community_id,
-        started_at=session.started_at, ended_at=session.ended_at, energy_kwh=order.energy_kwh,
-        electricity_fen=fen(order.electricity_yuan), service_fen=fen(order.service_yuan),
-        package_kwh=sum((u.energy_kwh for u in packages.usage), Decimal(0)),
-        due_electricity_fen=fen(round_yuan(packages.electricity_yuan)),
-        due_service_fen=fen(round_yuan(packages.service_yuan)),
-        wallet_fen=paid[wallet(user)], shortfall_fen=paid[receivable(user)],
-        priced_at=priced_at,
-    ))
+    await conn.execute(_INSERT_CHARGE, {
+        "session_id": session.id, "resident_id": resident_id, "community_id": community_id,
+        "started_at": session.started_at, "ended_at": session.ended_at,
+        "energy_kwh": order.energy_kwh, "electricity_fen": fen(order.electricity_yuan),
+        "service_fen": fen(order.service_yuan),
+        "package_kwh": sum((u.energy_kwh for u in packages.usage), Decimal(0)),
+        "due_electricity_fen": fen(round_yuan(packages.electricity_yuan)),
+        "due_service_fen": fen(round_yuan(packages.service_yuan)),
+        "wallet_fen": paid[wallet(user)], "shortfall_fen": paid[receivable(user)],
+        "priced_at": priced_at,
+    })
     details: list[dict[str, Any]] = [
         {"session_id": session.id, "position": i, "starts_at": d.start, "ends_at": d.end,
          "tariff_id": int(raw.tariff), "period": d.period.value, "energy_kwh": d.energy_kwh,
@@ -218,14 +249,14 @@ async def _write(conn: AsyncConnection, session: _Session, priced: PricedSession
         for i, (d, raw) in enumerate(zip(order.details, priced.details, strict=True))
     ]
     if details:
-        await conn.execute(b.session_charge_details.insert(), details)
+        await conn.execute(_INSERT_DETAILS, details)
     usage = [{"subscription_id": int(u.subscription_id), "session_id": session.id,
               "detail_index": u.detail_index, "energy_kwh": u.energy_kwh,
               "at": session.ended_at} for u in packages.usage]
     if usage:
-        await conn.execute(b.package_usage.insert(), usage)
+        await conn.execute(_INSERT_USAGE, usage)
     if settled.entries and resident_id is not None:
-        await conn.execute(b.wallet_entries.insert(), [
+        await conn.execute(_INSERT_ENTRIES, [
             entry_row(e, resident_id, SYSTEM, session.id) for e in settled.entries])
 
 
@@ -233,12 +264,8 @@ async def _write(conn: AsyncConnection, session: _Session, priced: PricedSession
 
 async def wallet_balance_fen(conn: AsyncConnection, resident_id: int) -> int:
     """Credits − debits of the resident's wallet, summed in SQL over integer fen."""
-    w = b.wallet_entries
-    account = wallet(str(resident_id))
-    signed = case((w.c.credit == account, w.c.amount_fen),
-                  (w.c.debit == account, -w.c.amount_fen), else_=0)
-    total = (await conn.execute(select(func.coalesce(func.sum(signed), 0)).where(
-        w.c.resident_id == resident_id))).scalar_one()
+    total = (await conn.execute(_BALANCE, {"account": wallet(str(resident_id)),
+                                           "resident_id": resident_id})).scalar_one()
     return int(total)
 
 

@@ -94,7 +94,9 @@ class SessionRecorder:
                 verdict = await v201.transaction_event(step)
             return replace(verdict, changes=tuple(step.changes), notices=tuple(step.notices))
 
-        return await self._writer.submit(unit)
+        # keeps_cache (writer rule 6): a session's units write sessions, readings, charges
+        # and ledger entries, never the tariffs or places that billing memoises per batch
+        return await self._writer.submit(unit, keeps_cache=True)
 
     @staticmethod
     async def find_id(conn: AsyncConnection, station_id: str, transaction_ref: str
