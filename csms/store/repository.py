@@ -154,7 +154,7 @@ class Store:
         async def unit(tx: WriteTx) -> None:
             tx.execute_later(_TOUCH, {"b_id": station_id, "b_at": at})
 
-        await self.writer.submit(unit)
+        await self.writer.submit(unit, keeps_cache=True)
 
     def touch_soon(self, station_id: str, at: datetime) -> None:
         """:meth:`record_seen` without waiting for the commit (any message is a sign of
@@ -163,7 +163,7 @@ class Store:
         async def unit(tx: WriteTx) -> None:
             tx.execute_later(_TOUCH, {"b_id": station_id, "b_at": at})
 
-        self.writer.post(unit)
+        self.writer.post(unit, keeps_cache=True)
 
     async def record_boot(self, event: StationBooted) -> RegistrationStatus:
         """Store what the station says of itself; return its registration status."""
@@ -258,13 +258,14 @@ class Store:
                 received_at=tx.now))
             return found
 
-        return await self.writer.submit(unit)
+        # keeps_cache (writer rule 6): readings and station events only
+        return await self.writer.submit(unit, keeps_cache=True)
 
     async def record_events(self, events: Sequence[StationEventReported]) -> None:
         async def unit(tx: WriteTx) -> None:
             tx.insert_later(t.station_events, [event_row(event, tx.now) for event in events])
 
-        await self.writer.submit(unit)
+        await self.writer.submit(unit, keeps_cache=True)
 
     async def log_command(self, **row: Any) -> None:
         """One command-log row: station_id, action, request, outcome, response, ..."""
@@ -272,7 +273,7 @@ class Store:
         async def unit(tx: WriteTx) -> None:
             tx.insert_later(t.command_log, [row])
 
-        await self.writer.submit(unit)
+        await self.writer.submit(unit, keeps_cache=True)
 
     async def find_district(self, key: str) -> int | None:
         """A district's id from its id, code or name."""

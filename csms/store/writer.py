@@ -169,12 +169,12 @@ class Writer:
         """Units waiting for the next batch."""
         return self._queue.qsize()
 
-    def post(self, unit: Unit[Any]) -> None:
+    def post(self, unit: Unit[Any], *, keeps_cache: bool = False) -> None:
         """Run ``unit`` in the next batch without waiting for it: for stamps whose loss in a
         crash costs nothing (a station's last sign of life). A failure is logged."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_log_posted)
-        self._queue.put_nowait(_Job(unit, future))
+        self._queue.put_nowait(_Job(unit, future, keeps_cache))
 
     async def run(self) -> None:
         """Drain the queue forever (until cancelled), on one connection of its own."""

@@ -69,6 +69,9 @@ class Step:
 _BY_REF = select(t.sessions).where(t.sessions.c.station_id == bindparam("station_id"),
                                    t.sessions.c.transaction_id == bindparam("ref"))
 _BY_ID = select(t.sessions).where(t.sessions.c.id == bindparam("session_id"))
+_INSERT = t.sessions.insert()
+# UPDATE sessions SET <the keys of the parameters> WHERE id = :b_id
+UPDATE_SESSION = update(t.sessions).where(t.sessions.c.id == bindparam("b_id"))
 
 
 async def find(step: Step, transaction_ref: str) -> SessionRow | None:
@@ -88,14 +91,15 @@ async def insert(step: Step, transaction_ref: str | None, *, start_key: str | No
     readings = register_readings_wh(event.samples)
     meter_start = event.meter_wh if event.meter_wh is not None else (
         readings[0] if readings else None)
-    result = await step.tx.conn.execute(t.sessions.insert().values(
-        station_id=event.station_id, evse_id=event.evse_id, connector_id=event.connector_id,
-        transaction_id=transaction_ref, start_key=start_key,
-        id_token=event.id_token.value if event.id_token else None,
-        auth_status=auth.status.value if auth else None, status=ACTIVE,
-        started_at=event.at, meter_start_wh=meter_start, flags=sorted(flags),
-        created_at=step.tx.now, updated_at=step.tx.now,
-    ))
+    result = await step.tx.conn.execute(_INSERT, {
+        "station_id": event.station_id, "evse_id": event.evse_id,
+        "connector_id": event.connector_id,
+        "transaction_id": transaction_ref, "start_key": start_key,
+        "id_token": event.id_token.value if event.id_token else None,
+        "auth_status": auth.status.value if auth else None, "status": ACTIVE,
+        "started_at": event.at, "meter_start_wh": meter_start, "flags": sorted(flags),
+        "created_at": step.tx.now, "updated_at": step.tx.now,
+    })
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
@@ -109,8 +113,8 @@ async def add_flags(step: Step, row: SessionRow, *flags: SessionFlag) -> list[st
     """Flag the session (kept sorted, each once); returns the new flags."""
     new = sorted({*flags_of(row), *flags})
     if new != flags_of(row):
-        await step.tx.conn.execute(update(t.sessions).where(t.sessions.c.id == row.id)
-                                   .values(flags=new, updated_at=step.tx.now))
+        await step.tx.conn.execute(UPDATE_SESSION, {"b_id": row.id, "flags": new,
+                                                    "updated_at": step.tx.now})
     return new
 
 
@@ -133,11 +137,12 @@ async def end(step: Step, row: SessionRow, meter_stop_wh: float | None, at: date
             marks.add(SessionFlag.IMPLAUSIBLE_ENERGY)
             step.note("session_energy_implausible", row.transaction_id, row, energy_wh=energy,
                       elapsed_s=elapsed, max_power_w=step.limits.max_power_w)
-    await step.tx.conn.execute(update(t.sessions).where(t.sessions.c.id == row.id).values(
-        status=ENDED, ended_at=at, meter_stop_wh=meter_stop_wh, energy_wh=energy,
-        stop_reason=stop_reason, flags=sorted({*flags_of(row), *marks}),
-        updated_at=step.tx.now,
-    ))
+    await step.tx.conn.execute(UPDATE_SESSION, {
+        "b_id": row.id, "status": ENDED, "ended_at": at, "meter_stop_wh": meter_stop_wh,
+        "energy_wh": energy,
+        "stop_reason": stop_reason, "flags": sorted({*flags_of(row), *marks}),
+        "updated_at": step.tx.now,
+    })
     if step.on_ended is not None:
         await step.on_ended(step.tx, row.id)
 

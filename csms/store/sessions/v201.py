@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from csms.domain.model import SessionEventKind, SessionVerdict
 from csms.domain.sessions import register_points_wh, seq_gap
@@ -13,6 +13,7 @@ from csms.store import tables as t
 from csms.store.rows import meter_rows, utc
 from csms.store.sessions.common import (
     ENDED,
+    UPDATE_SESSION,
     SessionRow,
     Step,
     applied,
@@ -76,8 +77,7 @@ async def _apply(step: Step, row: SessionRow, fresh: bool) -> None:
                       auth_status=step.auth.status.value)
     if points and event.kind is not SessionEventKind.ENDED:
         values["meter_stop_wh"] = points[-1][1]
-    await step.tx.conn.execute(update(t.sessions).where(t.sessions.c.id == row.id)
-                               .values(values))
+    await step.tx.conn.execute(UPDATE_SESSION, {"b_id": row.id, **values})
     if event.kind is SessionEventKind.ENDED:
         row = await reread(step, row)
         stop = points[-1][1] if points else row.meter_stop_wh
@@ -127,20 +127,25 @@ async def _learn_evse(step: Step, row: SessionRow) -> SessionRow:
     return await reread(step, row)
 
 
+_FINGERPRINTS = select(t.transaction_events.c.fingerprint).where(
+    t.transaction_events.c.session_id == bindparam("session_id"),
+    t.transaction_events.c.seq_no == bindparam("seq_no"))  # built once, as the two below
+_LOG_EVENT = t.transaction_events.insert()
+
+
 async def _fingerprints(step: Step, session_id: int, seq_no: int) -> set[str]:
-    e = t.transaction_events
-    found = await step.tx.conn.execute(select(e.c.fingerprint).where(
-        e.c.session_id == session_id, e.c.seq_no == seq_no))
+    found = await step.tx.conn.execute(_FINGERPRINTS, {"session_id": session_id,
+                                                       "seq_no": seq_no})
     return {f for (f,) in found}
 
 
 async def _log_event(step: Step, row: SessionRow, fingerprint: str) -> None:
     event = step.event
     assert event.seq_no is not None
-    await step.tx.conn.execute(t.transaction_events.insert().values(
-        session_id=row.id, seq_no=event.seq_no, fingerprint=fingerprint,
-        event_type=event.kind.value, trigger_reason=event.trigger_reason,
-        offline=event.offline, at=event.at, received_at=step.tx.now))
+    await step.tx.conn.execute(_LOG_EVENT, {
+        "session_id": row.id, "seq_no": event.seq_no, "fingerprint": fingerprint,
+        "event_type": event.kind.value, "trigger_reason": event.trigger_reason,
+        "offline": event.offline, "at": event.at, "received_at": step.tx.now})
     missing = seq_gap(row.last_seq_no, event.seq_no)
     if missing:
         step.note("transaction_seq_gap", event.transaction_ref, row,
