@@ -17,8 +17,11 @@ Rules:
    connection lost mid-replay leaves the rest for the next reconnect. A CALLERROR answer
    also removes the entry (the CSMS saw it; resending would not change its mind). A message
    whose connection dropped in flight is queued too, so the CSMS may see it twice (2.0.1
-   dedups on seqNo). Any other failure of the replay leaves the queue for the next
-   reconnect.
+   dedups on seqNo). A CALL left unanswered while the connection stays up is sent again,
+   as chargers do (1.6 TransactionMessageAttempts / TransactionMessageRetryInterval, 2.0.1
+   MessageAttemptsTransactionEvent): ``attempts`` times in all, waiting ``retry_interval_s``
+   × the attempt's number in between; the last timeout, or any other failure of the
+   replay, leaves the queue for the next reconnect.
 5. After a reconnect the station replays the queue, then sends StatusNotification for every
    connector; no BootNotification (the charger did not reboot). Live-only messages
    (StatusNotification, Heartbeat, MeterValues outside a transaction) made while offline
@@ -117,6 +120,9 @@ class OfflineQueue:
     entries: deque[Queued] = field(default_factory=deque)
     remapped: dict[int, int] = field(default_factory=dict)
     replayed: int = 0
+    attempts: int = 3  # sends of one entry while connected (rule 4)
+    retry_interval_s: float = 1.0
+    retried: int = 0
     _next_provisional: int = -1
 
     def __len__(self) -> int:
@@ -144,10 +150,7 @@ class OfflineQueue:
         while self.entries:
             entry = self.entries[0]
             self._remap(entry.payload)
-            try:
-                response = await send(entry.action, entry.payload)
-            except CallFailed:
-                response = None
+            response = await self._send(send, entry)
             self.entries.popleft()
             self.replayed += 1
             if response is None:
@@ -156,6 +159,20 @@ class OfflineQueue:
                 self.remapped[entry.provisional_id] = int(response["transactionId"])
             if entry.on_answer is not None:
                 entry.on_answer(response)
+
+    async def _send(self, send: Send, entry: Queued) -> Payload | None:
+        """One entry, sent again after a timeout (rule 4); None for a CALLERROR."""
+        for attempt in range(1, max(1, self.attempts) + 1):
+            try:
+                return await send(entry.action, entry.payload)
+            except CallFailed:
+                return None
+            except TimeoutError:
+                if attempt >= self.attempts:
+                    raise
+                self.retried += 1
+                await asyncio.sleep(self.retry_interval_s * attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _remap(self, payload: Payload) -> None:
         tx_id = payload.get("transactionId")

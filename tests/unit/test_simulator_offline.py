@@ -66,3 +66,36 @@ async def test_replay_is_in_order_marks_offline_and_remaps_provisional_ids() -> 
     assert [{"transactionId": 77}] == started
     assert 0 == len(queue)
     assert 4 == queue.replayed
+
+
+async def test_an_unanswered_entry_is_sent_again_while_connected() -> None:
+    """Module rule 4: a timeout is retried (the attempts of OCPP's transaction messages);
+    the entry leaves the queue once answered, and the rest follow in order."""
+    queue = OfflineQueue(retry_interval_s=0.0)
+    queue.put("TransactionEvent", {"seqNo": 1})
+    queue.put("TransactionEvent", {"seqNo": 2})
+    sent: list[int] = []
+
+    async def send(_action: str, payload: Any) -> Any:
+        sent.append(payload["seqNo"])
+        if len(sent) <= 2:  # the first entry's first two sends get no answer
+            raise TimeoutError
+        return {}
+
+    await queue.replay(send)
+    assert [1, 1, 1, 2] == sent
+    assert (0, 2, 2) == (len(queue), queue.replayed, queue.retried)
+
+
+async def test_an_entry_unanswered_at_every_attempt_stays_for_the_next_reconnect() -> None:
+    queue = OfflineQueue(attempts=3, retry_interval_s=0.0)
+    queue.put("StopTransaction", {"transactionId": 5})
+    sent: list[str] = []
+
+    async def send(action: str, _payload: Any) -> Any:
+        sent.append(action)
+        raise TimeoutError
+
+    with pytest.raises(TimeoutError):
+        await queue.replay(send)
+    assert (3, 1, 0) == (len(sent), len(queue), queue.replayed)
