@@ -22,7 +22,6 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -33,7 +32,14 @@ from pydantic_settings import (
 )
 
 from csms.config_env import CoercedEnvSource, source_of, variables
+
+# Sections kept in modules of their own, re-exported: csms.config stays the one import.
+from csms.config_load import LoadSettings as LoadSettings
 from csms.config_platform import PlatformSettings
+from csms.config_safety import ProtectiveAction as ProtectiveAction
+from csms.config_safety import RetentionSettings as RetentionSettings
+from csms.config_safety import SafetyConfig as SafetyConfig
+from csms.config_safety import SharingSettings as SharingSettings
 from csms.errors import ConfigError
 
 
@@ -183,137 +189,6 @@ class ClusterSettings(_Section):
         import os
         import socket
         return f"{socket.gethostname()}-{os.getpid()}"
-
-
-ProtectiveAction = Literal["stop_session", "make_inoperative"]
-
-
-class SafetyConfig(_Section):
-    """``[safety]``: alarm thresholds (csms.safety.settings) and protective actions."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    enabled: bool = True
-    scan_interval_s: float = Field(default=5.0, gt=0, le=3600)
-    queue_size: int = Field(default=100_000, ge=100)
-    summary_timezone: str = "Asia/Shanghai"
-    actions_level_1: tuple[ProtectiveAction, ...] = ("stop_session", "make_inoperative")
-    actions_level_2: tuple[ProtectiveAction, ...] = ()
-    actions_level_3: tuple[ProtectiveAction, ...] = ()
-    max_temperature_c: float = Field(default=80.0, gt=0, le=200)
-    temperature_hysteresis_c: float = Field(default=5.0, ge=0, le=50)
-    nominal_voltage_v: float = Field(default=220.0, gt=0, le=1500)
-    over_voltage_ratio: float = Field(default=0.07, ge=0, le=1)
-    under_voltage_ratio: float = Field(default=0.10, ge=0, lt=1)
-    voltage_present_v: float = Field(default=50.0, ge=0)
-    over_current_tolerance_ratio: float = Field(default=0.10, ge=0, le=10)
-    over_current_duration_s: float = Field(default=60.0, ge=0)
-    repeated_fault_count: int = Field(default=3, ge=1)
-    repeated_fault_window_s: float = Field(default=24 * 3600.0, gt=0)
-    stall_s: float = Field(default=15 * 60.0, gt=0)
-    stall_min_increase_wh: float = Field(default=1.0, ge=0)
-    register_backwards_tolerance_wh: float = Field(default=0.0, ge=0)
-    per_transaction_meter_start_max_wh: float = Field(default=10.0, ge=0)
-    lost_communication_intervals: float = Field(default=2.0, ge=1)
-    emergency_stop_words: tuple[str, ...] = ("emergency", "estop", "e-stop", "e_stop")
-    alarming_security_events: tuple[str, ...] | None = None  # None: the OCPP list
-    charger_monitors: bool = False  # 2.0.1: set the thresholds as monitors after each boot
-
-    @field_validator("summary_timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone (e.g. Asia/Shanghai)") from None
-        return value
-
-    def actions(self, level: int) -> tuple[ProtectiveAction, ...]:
-        """The protective actions configured for alarms of ``level`` (1–3)."""
-        return {1: self.actions_level_1, 2: self.actions_level_2,
-                3: self.actions_level_3}.get(level, ())
-
-
-class RetentionSettings(_Section):
-    """``[retention]``: how long rows are kept before ``csms db prune`` deletes them. The
-    audit log is never pruned. Minimums are the city plan's: safety logs 6 months,
-    sessions 3 years."""
-
-    safety_logs_days: int = 183
-    sessions_days: int = 1096
-
-    @field_validator("safety_logs_days")
-    @classmethod
-    def _six_months(cls, value: int) -> int:
-        if value < 183:
-            raise ValueError("must be at least 183 days (safety logs are kept >= 6 months)")
-        return value
-
-    @field_validator("sessions_days")
-    @classmethod
-    def _three_years(cls, value: int) -> int:
-        if value < 1096:
-            raise ValueError("must be at least 1096 days (sessions are kept >= 3 years)")
-        return value
-
-
-class SharingSettings(_Section):
-    """``[sharing]``: the live safety feed and webhook delivery (csms.services.sharing)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    feed_queue_size: int = Field(default=1000, ge=1)
-    feed_keepalive_s: float = Field(default=15.0, gt=0)
-    location_cache_s: float = Field(default=60.0, ge=0)
-    webhook_timeout_s: float = Field(default=10.0, gt=0)
-    webhook_max_attempts: int = Field(default=15, ge=1)
-    webhook_backoff_initial_s: float = Field(default=1.0, gt=0)
-    webhook_backoff_max_s: float = Field(default=900.0, gt=0)
-    webhook_poll_interval_s: float = Field(default=5.0, gt=0)
-
-
-class LoadSettings(_Section):
-    """``[load]``: orderly charging (csms.services.load): re-allocation, leases, checks."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    enabled: bool = True
-    reallocate_interval_s: float = Field(default=60.0, gt=0)
-    lease_s: float = Field(default=600.0, gt=0)
-    renew_before_s: float = Field(default=180.0, gt=0)
-    deadband_a: float = Field(default=1.0, ge=0)
-    min_run_s: float = Field(default=900.0, ge=0)
-    draw_margin_a: float = Field(default=2.0, ge=0)
-    draw_settle_s: float = Field(default=30.0, ge=0)
-    profile_timeout_s: float = Field(default=15.0, gt=0)
-    default_max_current_a: float = Field(default=32.0, gt=0)
-    default_phases: int = Field(default=1, ge=1, le=3)
-    default_voltage_v: float = Field(default=220.0, gt=0)
-    overload_tolerance_w: float = Field(default=1000.0, ge=0)
-    overload_hold_s: float = Field(default=120.0, ge=0)
-    series_interval_s: float = Field(default=300.0, gt=0)
-    valley_shifting: bool = False
-    valley_start_hour: int = Field(default=0, ge=0, le=23)
-    valley_end_hour: int = Field(default=8, ge=0, le=23)
-    valley_assumed_share: float = Field(default=0.5, gt=0, le=1)
-    valley_safety_factor: float = Field(default=1.25, ge=1)
-    # With several nodes (cluster.command_bus = "postgres"): how long a node's ownership of
-    # a site lasts unrenewed; a dead node's sites are taken over within about this long
-    # (csms.services.load_cluster). Node clocks must agree to well within it (NTP).
-    owner_lease_s: float = Field(default=30.0, ge=1)
-
-    @field_validator("renew_before_s")
-    @classmethod
-    def _renew_inside_lease(cls, value: float, info: ValidationInfo) -> float:
-        lease = info.data.get("lease_s")
-        if lease is not None and value >= lease:
-            raise ValueError("must be below lease_s (a lease is renewed before it ends)")
-        interval = info.data.get("reallocate_interval_s")
-        if interval is not None and value <= interval:
-            raise ValueError("must be above reallocate_interval_s (the timer renews leases)")
-        return value
 
 
 class LoggingSettings(_Section):
