@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 Clock = Callable[[], datetime]
 """Returns the current instant, aware, in UTC."""
@@ -19,4 +20,14 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-__all__ = ["Clock", "system_clock"]
+def iana_zone(name: str) -> str:
+    """``name`` if it is an IANA time zone (local time at the edges: a site, a report, a
+    tariff); ``ValueError`` otherwise, worded for a validation message."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not an IANA time zone (e.g. Asia/Shanghai)") from None
+    return name
+
+
+__all__ = ["Clock", "iana_zone", "system_clock"]

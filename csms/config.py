@@ -31,6 +31,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from csms.clock import iana_zone
 from csms.config_env import CoercedEnvSource, source_of, variables
 
 # Sections kept in modules of their own, re-exported: csms.config stays the one import.
@@ -259,13 +260,7 @@ class ReportSettings(_Section):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone (e.g. Asia/Shanghai)") from None
-        return value
+        return iana_zone(value)
 
 
 class CertificateSettings(_Section):

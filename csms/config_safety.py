@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from csms.clock import iana_zone
+
 ProtectiveAction = Literal["stop_session", "make_inoperative"]
 
 
@@ -45,13 +47,7 @@ class SafetyConfig(BaseModel):
     @field_validator("summary_timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone (e.g. Asia/Shanghai)") from None
-        return value
+        return iana_zone(value)
 
     def actions(self, level: int) -> tuple[ProtectiveAction, ...]:
         """The protective actions configured for alarms of ``level`` (1–3)."""

@@ -162,7 +162,8 @@ class OfflineQueue:
 
     async def _send(self, send: Send, entry: Queued) -> Payload | None:
         """One entry, sent again after a timeout (rule 4); None for a CALLERROR."""
-        for attempt in range(1, max(1, self.attempts) + 1):
+        attempt = 1
+        while True:
             try:
                 return await send(entry.action, entry.payload)
             except CallFailed:
@@ -170,9 +171,9 @@ class OfflineQueue:
             except TimeoutError:
                 if attempt >= self.attempts:
                     raise
-                self.retried += 1
-                await asyncio.sleep(self.retry_interval_s * attempt)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+            self.retried += 1
+            await asyncio.sleep(self.retry_interval_s * attempt)
+            attempt += 1
 
     def _remap(self, payload: Payload) -> None:
         tx_id = payload.get("transactionId")

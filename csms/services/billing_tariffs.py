@@ -18,10 +18,10 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from csms.clock import iana_zone
 from csms.errors import ConfigError
 from csms.store.billing.admin import PackageSpec, ScheduleSpec, SegmentSpec, TariffSpec
 from csms.tariffs.model import DayType, Period, TariffVersion, TouRate, TouSchedule
@@ -88,11 +88,7 @@ class TariffBody(BaseModel):
     @field_validator("zone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone (e.g. Asia/Shanghai)") from None
-        return value
+        return iana_zone(value)
 
     @model_validator(mode="after")
     def _pure(self) -> TariffBody:

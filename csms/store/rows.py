@@ -69,7 +69,9 @@ def meter_rows(
     ]
 
 
-_TOKEN = select(t.id_tokens).where(t.id_tokens.c.token_key == bindparam("key"))  # built once
+# Built once, for the session recorder and billing alike.
+_TOKEN = select(t.id_tokens).where(t.id_tokens.c.token_key == bindparam("key"))
+SESSION_BY_ID = select(t.sessions).where(t.sessions.c.id == bindparam("session_id"))
 
 
 async def read_token(conn: AsyncConnection, id_token: str) -> TokenRecord | None:

@@ -144,6 +144,11 @@ def buy_package(
     return LedgerEntry(EntryKind.PACKAGE_PURCHASE, at, wallet(user), REVENUE_PACKAGES, price, ref)
 
 
+def charged(entries: Iterable[LedgerEntry], ref: str) -> bool:
+    """Whether the session ``ref`` was charged already (Rule 5)."""
+    return any(e.kind is EntryKind.SESSION_CHARGE and e.ref == ref for e in entries)
+
+
 def charge_session(
     entries: Sequence[LedgerEntry],
     user: str,
@@ -154,7 +159,7 @@ def charge_session(
     policy: WalletPolicy = WalletPolicy(),
 ) -> tuple[LedgerEntry, ...]:
     """The entries charging a session (Rules 3–5); empty when ``ref`` was charged."""
-    if any(e.kind is EntryKind.SESSION_CHARGE and e.ref == ref for e in entries):
+    if charged(entries, ref):
         return ()
     return charge_from_balance(balance(entries, wallet(user)), user, ref, electricity_yuan,
                                service_yuan, at, policy)

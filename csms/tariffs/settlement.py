@@ -22,6 +22,7 @@ from csms.tariffs.ledger import (
     WalletPolicy,
     balance,
     charge_from_balance,
+    charged,
     receivable,
     wallet,
 )
@@ -60,7 +61,7 @@ def settle_session(
     policy: WalletPolicy = WalletPolicy(),  # noqa: B008 - frozen, so sharing it is safe
 ) -> Settlement:
     """Rules 1–3 for one ended session."""
-    if any(e.kind is EntryKind.SESSION_CHARGE and e.ref == ref for e in ledger):
+    if charged(ledger, ref):
         return Settlement(post_order(session),
                           apply_packages(session.details, subscriptions, community), ())
     return settle_from_balance(session, subscriptions, community,

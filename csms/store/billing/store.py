@@ -50,7 +50,7 @@ from csms.store.billing.rows import (
     tariff_versions,
     yuan,
 )
-from csms.store.rows import event_row, utc
+from csms.store.rows import SESSION_BY_ID, event_row, utc
 from csms.store.writer import WriteTx
 from csms.tariffs.ledger import WalletPolicy, receivable, wallet
 from csms.tariffs.model import TariffVersion
@@ -81,7 +81,6 @@ class _Session:
 
 
 # The statements of every session end, built once (building costs about as much as running).
-_SESSION = select(t.sessions).where(t.sessions.c.id == bindparam("session_id"))
 _REGISTER = select(t.meter_values.c.at, t.meter_values.c.value, t.meter_values.c.unit).where(
     t.meter_values.c.session_id == bindparam("session_id"),
     t.meter_values.c.measurand == ENERGY_REGISTER, t.meter_values.c.phase.is_(None))
@@ -99,7 +98,7 @@ _INSERT_ENTRIES = b.wallet_entries.insert()
 
 
 async def _read_session(conn: AsyncConnection, session_id: int) -> _Session:
-    row = (await conn.execute(_SESSION, {"session_id": session_id})).one()
+    row = (await conn.execute(SESSION_BY_ID, {"session_id": session_id})).one()
     readings = (await conn.execute(_REGISTER, {"session_id": session_id})).all()
     start, end = utc(row.started_at), utc(row.ended_at or row.started_at)
     floor = row.meter_start_wh  # a reading below the start (a replaced baseline) is not used

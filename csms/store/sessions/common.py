@@ -19,7 +19,7 @@ from csms.domain.model import (
 from csms.domain.sessions import ENERGY_REGISTER, register_readings_wh, session_energy_wh
 from csms.domain.transactions import SessionFlag, fell_back, plausible_energy
 from csms.store import tables as t
-from csms.store.rows import event_row, meter_rows, utc
+from csms.store.rows import SESSION_BY_ID, event_row, meter_rows, utc
 from csms.store.writer import WriteTx
 
 SessionRow = Row[Any]
@@ -68,7 +68,6 @@ class Step:
 # Built once: a statement built per call costs about as much again as running it (SQLite).
 _BY_REF = select(t.sessions).where(t.sessions.c.station_id == bindparam("station_id"),
                                    t.sessions.c.transaction_id == bindparam("ref"))
-_BY_ID = select(t.sessions).where(t.sessions.c.id == bindparam("session_id"))
 _INSERT = t.sessions.insert()
 # UPDATE sessions SET <the keys of the parameters> WHERE id = :b_id
 UPDATE_SESSION = update(t.sessions).where(t.sessions.c.id == bindparam("b_id"))
@@ -80,7 +79,7 @@ async def find(step: Step, transaction_ref: str) -> SessionRow | None:
 
 
 async def reread(step: Step, row: SessionRow) -> SessionRow:
-    return (await step.tx.conn.execute(_BY_ID, {"session_id": row.id})).one()
+    return (await step.tx.conn.execute(SESSION_BY_ID, {"session_id": row.id})).one()
 
 
 async def insert(step: Step, transaction_ref: str | None, *, start_key: str | None = None,
