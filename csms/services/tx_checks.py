@@ -1,11 +1,12 @@
 """Ask a 2.0.1 station before trusting (or dropping) a transaction: GetTransactionStatus.
 
 Rules (issue 20 defect 5, issue 13 point 7):
-1. After a 2.0.1 station reconnects, every session still active in the database for it is
-   asked about (GetTransactionStatus with its transactionId). One the station no longer
-   knows (``ongoingIndicator`` false and ``messagesInQueue`` false) is ended with the reason
-   recorded (:func:`csms.store.sessions.checks.end_unknown`). Queued messages mean the
-   station will still report it: left as it is. No answer (offline, timeout, CALLERROR,
+1. After a 2.0.1 station reconnects, every session still active in the database for it
+   (created before the connection) is asked about (GetTransactionStatus with its
+   transactionId). One the station no longer knows (``ongoingIndicator`` false and
+   ``messagesInQueue`` false) is ended with the reason recorded
+   (:func:`csms.store.sessions.checks.end_unknown`). Queued messages mean the station
+   will still report it: left as it is. No answer (offline, timeout, CALLERROR,
    not supported): left as it is, and the outcome recorded.
 2. After a 2.0.1 session was superseded (a new transaction began on its EVSE; the store
    ends the older one at once), the station is asked about the older transaction. Ongoing:
@@ -54,6 +55,7 @@ SUPERSEDED: Final = "session_superseded"
 class _Check:
     station_id: str
     transaction_ref: str | None  # None: every active session of the station (rule 1)
+    connected_at: datetime | None = None  # rule 1: sessions created by then, not since
 
 
 def not_ongoing(status: TransactionStatus) -> bool:
@@ -90,7 +92,7 @@ class TransactionChecks:
     def _on_event(self, event: DomainEvent) -> None:
         check = None
         if isinstance(event, StationConnected) and event.ocpp_version == OcppVersion.V201:
-            check = _Check(event.station_id, None)
+            check = _Check(event.station_id, None, event.at)
         elif (isinstance(event, StationEventReported) and event.kind == SUPERSEDED
               and event.code is not None
               and self._version_of(event.station_id) == OcppVersion.V201):
@@ -110,16 +112,19 @@ class TransactionChecks:
     async def _guarded(self, check: _Check) -> None:
         try:
             if check.transaction_ref is None:
-                await self.reconnected(check.station_id)
+                await self.reconnected(check.station_id, check.connected_at)
             else:
                 await self.superseded(check.station_id, check.transaction_ref)
         except Exception:  # rule 3: log, never end the service
             log.exception("tx_checks.failed", station_id=check.station_id,
                           transaction_ref=check.transaction_ref)
 
-    async def reconnected(self, station_id: str) -> None:
-        """Rule 1."""
-        for session in await Queries(self._store.engine).active_sessions(station_id):
+    async def reconnected(self, station_id: str, connected_at: datetime | None = None) -> None:
+        """Rule 1. A session begun on the new connection is not asked about: the station has
+        just reported it, and the check reads the database only after that may have
+        committed."""
+        queries = Queries(self._store.engine)
+        for session in await queries.active_sessions(station_id, created_by=connected_at):
             ref = session.transaction_id
             if ref is None:
                 continue

@@ -175,9 +175,15 @@ class Queries:
                 _session_select().where(t.sessions.c.id == session_id))).one_or_none()
             return None if row is None else (await _with_energy(conn, [row]))[0]
 
-    async def active_sessions(self, station_id: str) -> tuple[SessionRecord, ...]:
+    async def active_sessions(
+        self, station_id: str, created_by: datetime | None = None
+    ) -> tuple[SessionRecord, ...]:
+        """The station's active sessions; with ``created_by``, only those the CSMS had
+        created by then (its own clock, not the charger's)."""
         s = t.sessions
         query = _session_select().where(s.c.station_id == station_id, s.c.status == ACTIVE)
+        if created_by is not None:
+            query = query.where(s.c.created_at <= created_by)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query.order_by(s.c.id))).all()
             return await _with_energy(conn, rows)
