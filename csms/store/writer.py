@@ -34,7 +34,7 @@ from typing import Any, Generic, TypeVar
 
 import structlog
 from sqlalchemy import Dialect, Executable, Insert, Table, bindparam
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.clock import Clock, system_clock
@@ -95,28 +95,78 @@ class _BulkInsert:
     This is what ``conn.execute(table.insert(), rows)`` does, minus its per-row parameter
     processing in Python (measured: about a third of the cost of inserting meter values).
     The columns' own bind processors still run, so stored values are the same.
+
+    On PostgreSQL the rows go as one array per column in a single statement,
+    ``INSERT ... SELECT * FROM unnest($1::type[], ...)``, instead of one execution per row:
+    PostgreSQL then plans and starts the insert once for the whole batch. Measured with
+    the meter-value table and its indexes: about a quarter less of PostgreSQL's CPU per row
+    (docs/decisions.md). Rows are inserted in the order given; ON CONFLICT DO NOTHING keeps
+    the first of rows that share a unique key, within the statement as across batches.
     """
 
     def __init__(self, table: Table, columns: tuple[str, ...], dialect: Dialect) -> None:
-        statement: Insert = table.insert()
-        if table.info.get("ignore_duplicates"):  # rows with a unique natural key: keep one
-            insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
-            statement = insert(table).on_conflict_do_nothing()
-        compiled = statement.values({c: bindparam(c) for c in columns}).compile(
-            dialect=dialect)
-        self.sql = str(compiled)
-        assert compiled.positiontup is not None  # every async driver we use is positional
-        self.keys = tuple(compiled.positiontup)
-        self.processors = tuple(
-            table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in self.keys)
+        self.by_column = dialect.name == "postgresql"
+        if self.by_column:
+            self.keys = columns
+            self.sql = _unnest_insert(table, columns, dialect)
+        else:
+            statement: Insert = table.insert()
+            if table.info.get("ignore_duplicates"):  # rows with a unique natural key: keep one
+                statement = sqlite.insert(table).on_conflict_do_nothing()
+            compiled = statement.values({c: bindparam(c) for c in columns}).compile(
+                dialect=dialect)
+            self.sql = str(compiled)
+            assert compiled.positiontup is not None  # every async driver we use is positional
+            self.keys = tuple(compiled.positiontup)
+        self.processors = tuple(_bind_processor(table, key, dialect) for key in self.keys)
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        """The parameters of one ``executemany``: a tuple per row, or on PostgreSQL a single
+        tuple of one list per column."""
         pairs = tuple(zip(self.keys, self.processors, strict=True))
+        if self.by_column:
+            return [tuple(
+                [row[key] if process is None or row[key] is None else process(row[key])
+                 for row in rows]
+                for key, process in pairs)]
         return [
             tuple(row[key] if process is None or row[key] is None else process(row[key])
                   for key, process in pairs)
             for row in rows
         ]
+
+
+def _bind_processor(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any] | None:
+    """The column's bind processor; for SQLite's DATETIME in its default storage format, an
+    equivalent one at half the cost (it is about 4 % of storing a MeterValues)."""
+    impl = table.c[column].type.dialect_impl(dialect)
+    process = impl.bind_processor(dialect)
+    if process is None or not isinstance(impl, sqlite.DATETIME) or (
+            impl._storage_format != sqlite.DATETIME._storage_format):
+        return process
+    general = process
+
+    def sqlite_datetime(value: Any) -> Any:
+        """``YYYY-MM-DD HH:MM:SS.ffffff``, the value's own wall time, as SQLAlchemy stores it
+        (an aware value's offset is not applied there either); anything else as there."""
+        if isinstance(value, datetime):
+            return value.isoformat(" ", "microseconds")[:26]
+        return general(value)
+
+    return sqlite_datetime
+
+
+def _unnest_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> str:
+    """``INSERT INTO table (a, b) SELECT * FROM unnest($1::A[], $2::B[])``, with ON CONFLICT
+    DO NOTHING for a table marked ``ignore_duplicates`` (writer rule 4)."""
+    quote = dialect.identifier_preparer
+    names = ", ".join(quote.quote(column) for column in columns)
+    arrays = ", ".join(
+        f"${i}::{table.c[column].type.compile(dialect=dialect)}[]"
+        for i, column in enumerate(columns, start=1))
+    # names and types come from the table metadata, never from input
+    sql = f"INSERT INTO {quote.format_table(table)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    return sql + " ON CONFLICT DO NOTHING" if table.info.get("ignore_duplicates") else sql
 
 
 _Compiled = dict[tuple[Table, tuple[str, ...]], _BulkInsert]

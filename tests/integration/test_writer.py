@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -37,6 +38,40 @@ class TestWriter:
             stored = (await conn.execute(text("SELECT at FROM station_events"))).scalars().all()
         assert ["bulk", "plain"] == list(found)
         assert 1 == len(set(map(str, stored)))
+
+    async def test_bulk_rows_keep_their_order_values_and_the_first_of_a_key(
+        self, csms: Csms
+    ) -> None:
+        """Rows queued by several units of one batch are stored in the order queued, with
+        their values (NULLs, floats, JSON) as given; of rows sharing a unique key, within
+        the batch or with an earlier one, the first is kept (writer rule 4)."""
+
+        def sample(key: str, value: float, session: int | None = None) -> dict[str, object]:
+            return {"station_id": "CP-W", "session_id": session, "evse_id": 1,
+                    "connector_id": None, "at": AT, "measurand": "Power.Active.Import",
+                    "phase": None, "unit": "W", "context": None, "location": None,
+                    "value": value, "sample_key": key, "received_at": AT}
+
+        def unit(*rows: dict[str, object]) -> Callable[[WriteTx], Awaitable[None]]:
+            async def queue(tx: WriteTx) -> None:
+                tx.insert_later(t.meter_values, list(rows))
+                tx.insert_later(t.station_events, [event(f"after {rows[0]['sample_key']}")])
+            return queue
+
+        await csms.store.writer.submit(unit(sample("k0", 0.5)))
+        await asyncio.gather(*(csms.store.writer.submit(u) for u in (
+            unit(sample("k1", 1.25), sample("k2", 2.0)),
+            unit(sample("k1", 99.0), sample("k0", 98.0), sample("k3", -3.5)))))
+        mv, e = t.meter_values, t.station_events
+        async with csms.engine.connect() as conn:
+            stored = (await conn.execute(select(mv.c.sample_key, mv.c.value, mv.c.session_id,
+                                                mv.c.connector_id).order_by(mv.c.id))).all()
+            kinds = (await conn.execute(select(e.c.kind, e.c.details)
+                                        .order_by(e.c.id))).all()
+        assert [("k0", 0.5, None, None), ("k1", 1.25, None, None), ("k2", 2.0, None, None),
+                ("k3", -3.5, None, None)] == [tuple(row) for row in stored]
+        assert [("after k0", {"k": "after k0"}), ("after k1", {"k": "after k1"}),
+                ("after k1", {"k": "after k1"})] == [tuple(row) for row in kinds]
 
     async def test_a_failing_unit_fails_alone(self, csms: Csms) -> None:
         """In one batch, a unit that breaks a constraint fails; the others commit."""
