@@ -2,7 +2,7 @@
 
 Rules:
 1. The message is kept as a ``notify_ev_charging_needs`` station event (its payload in the
-   details); load management (csms.services.load) reads the energy amount and departure
+   details); load management (csms.services.load.service) reads the energy amount and departure
    from that event and uses them in the allocator's urgency and in valley shifting.
 2. The answer (:func:`needs_status`, pure): ``Accepted`` when load management runs here and
    the need states an energy amount and a departure (what the allocator and the valley
@@ -14,7 +14,7 @@ from __future__ import annotations
 from csms.handlers.context import StationContext
 from csms.handlers.rpc import Payload
 from csms.handlers.translate_common import report
-from csms.services.load import charging_needs
+from csms.services.load.service import charging_needs
 
 KIND = "notify_ev_charging_needs"
 

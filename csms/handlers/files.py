@@ -2,7 +2,7 @@
 but for plain 1.6, an optional ``requestId``).
 
 Each is kept as a station event first (as before), then recorded on the update or log
-request it belongs to (csms.services.file_status). A failure of the latter is logged and
+request it belongs to (csms.services.files.status). A failure of the latter is logged and
 the charger still gets its answer: the station event already holds the status.
 """
 

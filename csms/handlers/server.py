@@ -316,7 +316,7 @@ class OcppServer:
         self._count(f"locked_{kind}")
         await self._service.reported([StationEventReported(
             station_id, "security_event", self._clock(), code="FailedToAuthenticateAtCsms",
-            details=details)])  # audited as every security event is (csms.services.sharing)
+            details=details)])  # audited as every security event is (csms.services.sharing.service)
 
     def _count(self, reason: str) -> None:
         if self._observer is not None:

@@ -23,7 +23,7 @@ from csms.domain.model import Authorization, AuthorizationStatus, IdToken
 from csms.errors import CommandNotSupported
 from csms.handlers import commands_v16, commands_v201
 from csms.handlers.ocppj import OcppVersion, Schemas
-from csms.services.command_codec import (
+from csms.services.commands.codec import (
     decode_command,
     decode_result,
     encode_command,
