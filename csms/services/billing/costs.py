@@ -8,7 +8,7 @@ Rules:
 2. 2.0.1 stations get CostUpdated with the running cost, at most once per
    ``billing.cost_update_interval_s`` per session (0: never; a session without a tariff
    is looked at no more often either); the final cost is the
-   TransactionEventResponse's totalCost (csms.handlers.v201), not a command.
+   TransactionEventResponse's totalCost (csms.handlers.messages.v201), not a command.
 3. 1.6 stations listed in ``billing.show_cost_charge_points`` get California-pricing
    DataTransfer RunningCost (same throttle) and FinalCost once the session is posted.
 4. The running cost is what the resident would pay if the session ended at its last

@@ -25,8 +25,8 @@ from csms.domain.model import (
     StationEventReported,
 )
 from csms.handlers.timefmt import format_time, parse_time
-from csms.handlers.translate_common import report as report  # the same in both versions
-from csms.handlers.translate_common import security_event as security_event
+from csms.handlers.translate.common import report as report  # the same in both versions
+from csms.handlers.translate.common import security_event as security_event
 
 Payload = dict[str, Any]
 MAX_MULTIPLIER = 18  # 10**18: far beyond any physical meter range

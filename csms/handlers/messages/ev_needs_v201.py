@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from csms.handlers.context import StationContext
 from csms.handlers.rpc import Payload
-from csms.handlers.translate_common import report
+from csms.handlers.translate.common import report
 from csms.services.load.service import charging_needs
 
 KIND = "notify_ev_charging_needs"

@@ -12,7 +12,7 @@ import structlog
 
 from csms.handlers.context import ContextHandler, StationContext
 from csms.handlers.rpc import Payload
-from csms.handlers.translate_common import report
+from csms.handlers.translate.common import report
 
 log = structlog.get_logger(__name__)
 

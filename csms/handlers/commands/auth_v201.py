@@ -3,7 +3,7 @@
 Rules:
 1. SendLocalList: ``versionNumber`` and ``updateType`` as planned; an entry is
    ``{idToken: {idToken, type}, idTokenInfo}`` with the Authorize answer's ``idTokenInfo``
-   (:func:`csms.handlers.translate_v201.id_token_info`); a removal has no ``idTokenInfo``.
+   (:func:`csms.handlers.translate.v201.id_token_info`); a removal has no ``idTokenInfo``.
    An empty list omits ``localAuthorizationList`` (the schema wants at least one item).
 2. ReserveNow: ``id``, ``expiryDateTime``, ``idToken``, and ``evseId`` and/or
    ``connectorType`` when given (neither: any EVSE); ``groupIdToken`` of type Central.
@@ -27,7 +27,7 @@ from csms.domain.commands_auth import (
 )
 from csms.domain.model import IdToken
 from csms.handlers.timefmt import format_time
-from csms.handlers.translate_v201 import id_token_info
+from csms.handlers.translate.v201 import id_token_info
 
 Payload = dict[str, Any]
 

@@ -2,7 +2,7 @@
 
 Rules:
 1. SendLocalList: ``listVersion`` and ``updateType`` as planned; an entry's ``idTagInfo``
-   is the Authorize answer's (:func:`csms.handlers.translate_v16.id_tag_info`); a removal
+   is the Authorize answer's (:func:`csms.handlers.translate.v16.id_tag_info`); a removal
    has none.
 2. ReserveNow: EVSE ``n`` is ``connectorId`` ``n``, any EVSE (None) is connector 0; a
    ``connector_type`` cannot be expressed; ``idTag``/``parentIdTag`` hold 20 characters.
@@ -25,7 +25,7 @@ from csms.domain.commands_auth import (
     SendLocalList,
 )
 from csms.handlers.timefmt import format_time
-from csms.handlers.translate_v16 import id_tag_info
+from csms.handlers.translate.v16 import id_tag_info
 
 Payload = dict[str, Any]
 

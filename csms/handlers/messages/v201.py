@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from csms.handlers import certificates, device_model_v201, files
-from csms.handlers import translate_v201 as tr
 from csms.handlers.context import (
     BoundHandlers,
     ContextHandler,
@@ -11,9 +9,11 @@ from csms.handlers.context import (
     handler_table,
     reporter,
 )
-from csms.handlers.ev_needs_v201 import notify_ev_charging_needs
+from csms.handlers.messages import certificates, device_model_v201, files
+from csms.handlers.messages.ev_needs_v201 import notify_ev_charging_needs
 from csms.handlers.rpc import Payload
 from csms.handlers.timefmt import format_time
+from csms.handlers.translate import v201 as tr
 
 
 async def boot_notification(ctx: StationContext, p: Payload) -> Payload:
@@ -88,7 +88,7 @@ HANDLERS: dict[str, ContextHandler] = handler_table({
     "PublishFirmwareStatusNotification": reporter("publish_firmware_status"),
     "ReportChargingProfiles": reporter("report_charging_profiles"),
     "ReservationStatusUpdate": reporter("reservation_status"),
-    # csms.handlers.certificates: the CA when configured, else clean refusals
+    # csms.handlers.messages.certificates: the CA when configured, else clean refusals
     "SignCertificate": certificates.sign_certificate,
     "Get15118EVCertificate": certificates.get_15118_ev_certificate,
     "GetCertificateStatus": certificates.get_certificate_status,

@@ -18,7 +18,7 @@ Rules:
    ``LogStatusNotification``; profile purposes keep their 2.0.1 names.
 4. A profile carries one charging schedule, whose ``id`` is the profile's id. Limits and
    ``minChargingRate`` are rounded *down* to one decimal (A) or whole watts (W):
-   :mod:`csms.handlers.limits`. Datetimes are aware UTC in the domain and ``format_time``
+   :mod:`csms.handlers.commands.limits`. Datetimes are aware UTC in the domain and ``format_time``
    on the wire.
 5. Results: most answers are ``CommandStatus(status, statusInfo.reasonCode)``; SetVariables
    gives the single item's ``attributeStatus`` and ``attributeStatusInfo.reasonCode``.
@@ -85,12 +85,11 @@ from csms.domain.commands_tx import (
     ResetEvse,
 )
 from csms.errors import CommandNotSupported
-from csms.handlers import commands_auth_v201 as auth
-from csms.handlers import commands_certs as certs
-from csms.handlers import commands_device_v201 as device
-from csms.handlers import commands_files as files
-from csms.handlers import commands_tx_v201 as tx
-from csms.handlers.limits import wire_limit
+from csms.handlers.commands import auth_v201 as auth
+from csms.handlers.commands import certs, files
+from csms.handlers.commands import device_v201 as device
+from csms.handlers.commands import tx_v201 as tx
+from csms.handlers.commands.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
 Payload = dict[str, Any]

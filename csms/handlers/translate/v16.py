@@ -25,8 +25,8 @@ from csms.domain.model import (
     StationBooted,
 )
 from csms.handlers.timefmt import format_time, parse_time
-from csms.handlers.translate_common import report as report  # the same in both versions
-from csms.handlers.translate_common import security_event as security_event
+from csms.handlers.translate.common import report as report  # the same in both versions
+from csms.handlers.translate.common import security_event as security_event
 
 Payload = dict[str, Any]
 

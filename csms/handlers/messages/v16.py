@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from csms.domain.model import IdToken
-from csms.handlers import certificates, files
-from csms.handlers import translate_v16 as tr
 from csms.handlers.context import (
     BoundHandlers,
     ContextHandler,
@@ -12,8 +10,10 @@ from csms.handlers.context import (
     handler_table,
     reporter,
 )
+from csms.handlers.messages import certificates, files
 from csms.handlers.rpc import Payload
 from csms.handlers.timefmt import format_time
+from csms.handlers.translate import v16 as tr
 
 
 async def boot_notification(ctx: StationContext, p: Payload) -> Payload:

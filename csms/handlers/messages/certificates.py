@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from csms.handlers.context import ContextHandler, StationContext
 from csms.handlers.rpc import Payload
-from csms.handlers.translate_common import report
+from csms.handlers.translate.common import report
 from csms.security.ca import HashData
 
 

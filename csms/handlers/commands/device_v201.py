@@ -1,7 +1,7 @@
 """Device model and monitoring commands as OCPP 2.0.1 CALLs, and the answers as results. Pure.
 
 Rules:
-1. Component/variable pairs are written as :mod:`csms.handlers.commands_v201` writes them
+1. Component/variable pairs are written as :mod:`csms.handlers.commands.v201` writes them
    (``component_variable``), with the same length limits; GetReport and GetMonitoringReport
    take a ``SettingKey`` whose ``variable`` is empty as "the whole component".
 2. SetVariableMonitoring sends ``value`` as a number (whole numbers as integers), with

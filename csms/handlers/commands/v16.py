@@ -16,7 +16,7 @@ Rules:
 3. Names: ``STATION_MAX`` is ``ChargePointMaxProfile``; ``DIAGNOSTICS_STATUS`` is
    ``DiagnosticsStatusNotification``; Reset kinds keep their names (Soft, Hard).
 4. Limits and ``minChargingRate`` are rounded *down* to one decimal (A; the schema's
-   ``multipleOf 0.1``) or whole watts (W): :mod:`csms.handlers.limits`. Datetimes are
+   ``multipleOf 0.1``) or whole watts (W): :mod:`csms.handlers.commands.limits`. Datetimes are
    aware UTC in the domain and ``format_time`` on the wire.
 5. Results: most answers are ``CommandStatus(status)`` (1.6 gives no reason). GetConfiguration
    gives one ``SettingValue(SettingKey(key), "Accepted", value, readonly)`` per known key and
@@ -88,11 +88,10 @@ from csms.domain.commands_tx import (
     ResetEvse,
 )
 from csms.errors import CommandNotSupported
-from csms.handlers import commands_auth_v16 as auth
-from csms.handlers import commands_certs as certs
-from csms.handlers import commands_files as files
-from csms.handlers import commands_tx_v16 as tx
-from csms.handlers.limits import wire_limit
+from csms.handlers.commands import auth_v16 as auth
+from csms.handlers.commands import certs, files
+from csms.handlers.commands import tx_v16 as tx
+from csms.handlers.commands.limits import wire_limit
 from csms.handlers.timefmt import format_time, parse_time
 
 Payload = dict[str, Any]
