@@ -38,8 +38,8 @@ from csms.app import store_only
 from csms.config import load_settings
 from csms.domain import authorization
 from csms.domain.model import Authorization
-from csms.handlers import translate_v16 as tr16
-from csms.handlers import translate_v201 as tr201
+from csms.handlers.translate import v16 as tr16
+from csms.handlers.translate import v201 as tr201
 from csms.store.billing.store import SessionBilling
 from csms.store.repository import Store
 from csms.store.sessions import Limits

@@ -39,7 +39,7 @@ from csms.app import store_only
 from csms.cli_billing import SEEDS
 from csms.config import load_settings
 from csms.domain.authorization import token_key
-from csms.services.billing_tariffs import load_tariff_file
+from csms.services.billing.tariffs import load_tariff_file
 from csms.store import tables as t
 from csms.store.access import AccessStore
 from csms.store.billing.admin import BillingAdmin, PackageSpec

@@ -27,32 +27,32 @@ from csms.handlers.connection import ConnectionRegistry
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.server import OcppServer
 from csms.metrics import Metrics
-from csms.services.billing import BillingService
-from csms.services.certificate_setup import compose_certificates
-from csms.services.certificate_trust import CertificateTrust
-from csms.services.certificates import CertificateService
+from csms.services.billing.service import BillingService
+from csms.services.certificates.service import CertificateService
+from csms.services.certificates.setup import compose_certificates
+from csms.services.certificates.trust import CertificateTrust
+from csms.services.city.connection_log import ConnectionLog
+from csms.services.city.monthly_reports import Reports
 from csms.services.clock_watch import ClockWatch
-from csms.services.command_bus import PostgresCommandBus
-from csms.services.commands import CommandService
-from csms.services.connection_log import ConnectionLog
+from csms.services.commands.bus import PostgresCommandBus
+from csms.services.commands.service import CommandService
 from csms.services.device_model import DeviceModelService, compose_device_model
 from csms.services.events import EventBus
-from csms.services.file_status import FileStatus
-from csms.services.file_vault import FileVault
-from csms.services.firmware import FirmwareService
-from csms.services.load import LoadService
-from csms.services.load_cluster import SiteOwnership
+from csms.services.files.firmware import FirmwareService
+from csms.services.files.logs import LogService
+from csms.services.files.status import FileStatus
+from csms.services.files.vault import FileVault
+from csms.services.load.cluster import SiteOwnership
+from csms.services.load.service import LoadService
 from csms.services.local_lists import LocalLists
-from csms.services.logs import LogService
-from csms.services.monthly_reports import Reports
-from csms.services.platform import PlatformFeed
-from csms.services.remote_starts import RemoteStarts
+from csms.services.platform.pushes import PlatformFeed
 from csms.services.reports import ReportCollector
-from csms.services.reservations import Reservations
-from csms.services.safety import SafetyMonitor, load_limits
-from csms.services.sharing import Sharing
+from csms.services.safety.monitor import SafetyMonitor, load_limits
+from csms.services.sessions.remote_starts import RemoteStarts
+from csms.services.sessions.reservations import Reservations
+from csms.services.sessions.tx_checks import TransactionChecks
+from csms.services.sharing.service import Sharing
 from csms.services.stations import StationService
-from csms.services.tx_checks import TransactionChecks
 from csms.store import migrate
 from csms.store.access import AccessStore
 from csms.store.engine import create_engine
@@ -89,10 +89,10 @@ class Csms:
     sharing: Sharing | None = None  # live feed, webhooks, security audit (csms.services.sharing)
     remote_starts: RemoteStarts | None = None  # remote starts and their sessions
     local_lists: LocalLists | None = None  # local authorization lists (csms.services.local_lists)
-    reservations: Reservations | None = None  # csms.services.reservations
+    reservations: Reservations | None = None  # csms.services.sessions.reservations
     cluster: PostgresCommandBus | None = None  # the cross-node command bus, when configured
     clock_watch: ClockWatch | None = None  # flags implausible charger clocks
-    monthly_reports: Reports | None = None  # csms.services.monthly_reports
+    monthly_reports: Reports | None = None  # csms.services.city.monthly_reports
     connection_log: ConnectionLog | None = None  # connects/disconnects, for availability
     device_model: DeviceModelService | None = None  # 2.0.1 device model and monitors
     firmware: FirmwareService | None = None  # firmware files, updates, rollouts
@@ -332,8 +332,8 @@ async def _start_sharing(csms: Csms, writer: Writer, bus: EventBus,
 
 async def _start_load(csms: Csms, writer: Writer, bus: EventBus,
                       clock: Clock) -> Csms:
-    """Orderly charging (csms.services.load), when enabled; in a cluster each site on the
-    node that owns it (csms.services.load_cluster)."""
+    """Orderly charging (csms.services.load.service), when enabled; in a cluster each site on the
+    node that owns it (csms.services.load.cluster)."""
     if not csms.settings.load.enabled:
         return csms
     ownership = None if csms.cluster is None else SiteOwnership(
@@ -347,7 +347,7 @@ async def _start_load(csms: Csms, writer: Writer, bus: EventBus,
 
 async def _start_safety(csms: Csms, writer: Writer, bus: EventBus,
                         clock: Clock) -> Csms:
-    """The safety monitor (csms.services.safety); its rules run when safety.enabled."""
+    """The safety monitor (csms.services.safety.monitor); its rules run when safety.enabled."""
     limits = None if csms.load is None else load_limits(csms.load)
     store = AlarmStore(writer, csms.engine)
     if csms.sharing is not None:  # webhook outbox rows commit with each transition
@@ -372,7 +372,7 @@ async def _start_clock_watch(csms: Csms, bus: EventBus,
 
 
 def _start_reports(csms: Csms, writer: Writer, clock: Clock) -> Csms:
-    """Monthly reports (csms.services.monthly_reports); scheduled when reports.enabled."""
+    """Monthly reports (csms.services.city.monthly_reports); scheduled when reports.enabled."""
     wake = None if csms.sharing is None else csms.sharing.deliverer.wake
     reports = Reports(csms.engine, writer, csms.settings, clock, wake)
     if csms.settings.reports.enabled:
@@ -381,7 +381,7 @@ def _start_reports(csms: Csms, writer: Writer, clock: Clock) -> Csms:
 
 
 def _start_certificates(csms: Csms, writer: Writer, clock: Clock) -> Csms:
-    """Chargers' trust stores; our CA and its expiry watch (csms.services.certificate_setup)."""
+    """Chargers' trust stores; our CA and its expiry watch (csms.services.certificates.setup)."""
     service, trust = compose_certificates(csms, writer, clock)
     return dataclasses.replace(csms, certificates=service, certificate_trust=trust)
 
@@ -389,7 +389,7 @@ def _start_certificates(csms: Csms, writer: Writer, clock: Clock) -> Csms:
 async def _command_bus(
     settings: Settings, registry: ConnectionRegistry
 ) -> PostgresCommandBus | None:
-    """The cross-node command bus when configured (csms.services.command_bus), started."""
+    """The cross-node command bus when configured (csms.services.commands.bus), started."""
     if settings.cluster.command_bus != "postgres":
         return None
     dsn = settings.database.url.replace("postgresql+asyncpg://", "postgresql://", 1)

@@ -31,8 +31,8 @@ from pydantic import ValidationError
 from csms.app import store_only
 from csms.config import Settings
 from csms.errors import ConfigError
-from csms.services.billing_statement import statement_csv
-from csms.services.billing_tariffs import PackageBody, load_tariff_file
+from csms.services.billing.statement import statement_csv
+from csms.services.billing.tariffs import PackageBody, load_tariff_file
 from csms.store.billing.admin import BillingAdmin
 from csms.store.billing.reads import BillingReads
 from csms.store.organisation import StoreError

@@ -21,8 +21,8 @@ from typing import Any
 
 from csms.app import store_only
 from csms.config import Settings
-from csms.services.file_vault import LOGS, Corrupt, FileVault, one_chunk
-from csms.services.firmware import FileRejected, store_file
+from csms.services.files.firmware import FileRejected, store_file
+from csms.services.files.vault import LOGS, Corrupt, FileVault, one_chunk
 from csms.store.files import FirmwareStore, LogStore
 
 RUNNING = 3

@@ -16,7 +16,7 @@ from typing import Any
 
 from csms.app import store_only
 from csms.config import Settings
-from csms.services.platform import PlatformFeed
+from csms.services.platform.pushes import PlatformFeed
 from csms.store.access import audit
 from csms.store.platform import STATUSES, PushStore
 from csms.store.writer import WriteTx

@@ -1,4 +1,4 @@
-"""``csms report monthly``: the monthly district report (csms.services.monthly_reports).
+"""``csms report monthly``: the monthly district report (csms.services.city.monthly_reports).
 
 ``csms report monthly --month 2026-11 --district 530102`` writes that district's November
 report (XLSX by default; ``--format csv|json``) to ``--out`` (default
@@ -19,7 +19,7 @@ from typing import Any
 from csms.app import store_only
 from csms.city.report_out import FORMATS
 from csms.config import Settings
-from csms.services.monthly_reports import Reports, parse_month
+from csms.services.city.monthly_reports import Reports, parse_month
 from csms.store.city import district_names
 
 

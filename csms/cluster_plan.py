@@ -35,7 +35,7 @@ from typing import Any, Final
 
 # (section, key) of jobs that must not run on two nodes at once (config.example.toml says
 # "set it on one node only"). Load management runs on every node: each site has one owner
-# (csms.services.load_cluster).
+# (csms.services.load.cluster).
 ONE_NODE_ONLY: Final = (("files", "run_rollouts"), ("certificates", "run_watch"))
 
 CHECK_INTERVAL_MS: Final = 1000  # /readyz every second

@@ -174,7 +174,7 @@ class ApiSettings(_Section):
 
 
 class ClusterSettings(_Section):
-    """Several CSMS nodes on one PostgreSQL database (csms.services.command_bus)."""
+    """Several CSMS nodes on one PostgreSQL database (csms.services.commands.bus)."""
 
     command_bus: Literal["local", "postgres"] = "local"
     claim_timeout_s: float = Field(default=2.0, gt=0)
@@ -207,7 +207,7 @@ class TransactionSettings(_Section):
 
 
 class BillingSettings(_Section):
-    """``[billing]``: prepaid wallets and cost display (csms.services.billing)."""
+    """``[billing]``: prepaid wallets and cost display (csms.services.billing.service)."""
 
     enabled: bool = True
     # Authorize and transaction starts get NoCredit (1.6: Blocked) below this wallet balance
@@ -248,7 +248,8 @@ class FilesSettings(_Section):
 
 
 class ReportSettings(_Section):
-    """``[reports]``: the monthly district report's scheduler (csms.services.monthly_reports)."""
+    """``[reports]``: the monthly district report's scheduler
+    (csms.services.city.monthly_reports)."""
 
     enabled: bool = True
     # The previous month's reports are generated on this day of the month (1-28) at this

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 
 class LoadSettings(BaseModel):
-    """``[load]``: orderly charging (csms.services.load): re-allocation, leases, checks."""
+    """``[load]``: orderly charging (csms.services.load.service): re-allocation, leases, checks."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -33,7 +33,7 @@ class LoadSettings(BaseModel):
     valley_safety_factor: float = Field(default=1.25, ge=1)
     # With several nodes (cluster.command_bus = "postgres"): how long a node's ownership of
     # a site lasts unrenewed; a dead node's sites are taken over within about this long
-    # (csms.services.load_cluster). Node clocks must agree to well within it (NTP).
+    # (csms.services.load.cluster). Node clocks must agree to well within it (NTP).
     owner_lease_s: float = Field(default=30.0, ge=1)
 
     @field_validator("renew_before_s")

@@ -81,7 +81,7 @@ class RetentionSettings(BaseModel):
 
 
 class SharingSettings(BaseModel):
-    """``[sharing]``: the live safety feed and webhook delivery (csms.services.sharing)."""
+    """``[sharing]``: the live safety feed and webhook delivery (csms.services.sharing.service)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 

@@ -78,7 +78,7 @@ class Metrics:
                 lambda v=version: count_by_version(v))  # type: ignore[misc]
 
     def watch_sites(self, owned: Callable[[], int]) -> None:
-        """In a cluster: how many sites this node allocates (csms.services.load_cluster)."""
+        """In a cluster: how many sites this node allocates (csms.services.load.cluster)."""
         Gauge("csms_load_sites_owned", "sites whose load this node allocates",
               registry=self.registry).set_function(owned)
 

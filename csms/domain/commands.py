@@ -1,8 +1,8 @@
 """CSMS-initiated commands and their results, version-neutral.
 
 Rules:
-1. A command says what the operator wants, not how a version spells it: ``translate_v16``
-   and ``translate_v201`` turn it into a CALL and the answer back into a result.
+1. A command says what the operator wants, not how a version spells it: ``translate.v16``
+   and ``translate.v201`` turn it into a CALL and the answer back into a result.
 2. A command a version cannot express raises ``CommandNotSupported`` in translation, before
    anything is sent.
 3. Limits carry their unit in ``rate_unit`` ("A" or "W"); times are aware UTC.

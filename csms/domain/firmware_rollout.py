@@ -1,5 +1,5 @@
 """Firmware rollouts in waves: which chargers next, and when to stop. Pure: plain data in,
-a decision out; the driver (csms.services.firmware) does what it says and keeps the state.
+a decision out; the driver (csms.services.files.firmware) does what it says and keeps the state.
 
 Rules:
 1. A rollout updates its targets ``wave_size`` at a time, in the order given. A target is

@@ -2,7 +2,7 @@
 
 Rules:
 1. Plain frozen, slotted dataclasses; no OCPP, no I/O. OCPP 1.6 and 2.0.1 payloads are
-   translated to and from these types in ``csms.handlers.translate_v16`` / ``translate_v201``.
+   translated to and from these types in ``csms.handlers.translate.v16`` / ``translate.v201``.
 2. Units are in the names (``energy_wh``, ``interval_s``); times are timezone-aware UTC.
 3. A connector is addressed by (evse_id, connector_id). OCPP 1.6 has no EVSE: its connector
    ``n`` is EVSE ``n``, connector 1; connector 0 (the whole station) is EVSE 0.

@@ -27,7 +27,8 @@ from csms.errors import (
     InvalidResponse,
     StationOffline,
 )
-from csms.handlers import commands_v16, commands_v201
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
 from csms.handlers.ocppj import OcppError, OcppVersion
 from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid, RpcEndpoint
 

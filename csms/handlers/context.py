@@ -15,7 +15,7 @@ from functools import partial
 from csms.domain.model import RegistrationStatus
 from csms.handlers.ocppj import ErrorCode, OcppError
 from csms.handlers.rpc import Handler, Payload
-from csms.handlers.translate_common import report
+from csms.handlers.translate.common import report
 from csms.services.stations import StationService
 
 

@@ -58,10 +58,11 @@ from websockets.typing import Subprotocol
 from csms.config import ServerSettings, UnknownStationPolicy
 from csms.domain.model import RegistrationStatus, StationEventReported
 from csms.domain.throttle import FailureThrottle
-from csms.handlers import tls, v16, v201
+from csms.handlers import tls
 from csms.handlers.connection import ConnectionRegistry, StationConnection
 from csms.handlers.context import StationContext
 from csms.handlers.forwarded import client_address, networks
+from csms.handlers.messages import v16, v201
 from csms.handlers.ocppj import OcppVersion, Schemas
 from csms.handlers.password_pool import PasswordPool, PoolBusy, StationPasswords
 from csms.handlers.rpc import BinaryFrame, RpcEndpoint, RpcObserver
@@ -316,7 +317,7 @@ class OcppServer:
         self._count(f"locked_{kind}")
         await self._service.reported([StationEventReported(
             station_id, "security_event", self._clock(), code="FailedToAuthenticateAtCsms",
-            details=details)])  # audited as every security event is (csms.services.sharing)
+            details=details)])  # audited as every security event is (csms.services.sharing.service)
 
     def _count(self, reason: str) -> None:
         if self._observer is not None:

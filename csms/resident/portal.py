@@ -13,7 +13,7 @@ Rules:
 2. Only a card whose status is Accepted and which has not expired may sign in or act; a
    signed-in visit whose card was blocked, or whose PIN changed, acts no more.
 3. Starts and stops are throttled per card and per address; a card runs one session at a
-   time; a start goes through :class:`csms.services.remote_starts.RemoteStarts` with the
+   time; a start goes through :class:`csms.services.sessions.remote_starts.RemoteStarts` with the
    card's own token, and each start and stop is audited with the actor ``resident:<card>``.
 4. A resident sees only sessions started with their own card as registered (remote starts
    send that spelling) and stops only sessions of their card's token key; anything else is
@@ -40,7 +40,7 @@ from csms.domain.commands import RemoteStart, RemoteStop
 from csms.domain.model import IdToken
 from csms.domain.throttle import FailureThrottle
 from csms.errors import CommandError, CommandTimeout, StationOffline
-from csms.services.remote_starts import RemoteStartFailed
+from csms.services.sessions.remote_starts import RemoteStartFailed
 from csms.store.queries import Queries, SessionFilter, SessionRecord, Window
 from csms.store.resident_pins import Card, PinStore
 

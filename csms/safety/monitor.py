@@ -1,6 +1,6 @@
 """Which rules run on which event: the safety monitor's pure core.
 
-The adapter (:mod:`csms.services.safety`) keeps one :class:`ConnectorHistory` per connector,
+The adapter (:mod:`csms.services.safety.monitor`) keeps one :class:`ConnectorHistory` per connector,
 calls one function here per domain event or clock tick, keeps the history it gets back,
 and applies the decisions (after :func:`csms.safety.alarms.settle`) to the store.
 

@@ -5,8 +5,9 @@ Rules:
    sent; its NotifyReport / NotifyMonitoringReport parts are stored as they arrive and the
    request completes with its last part (csms.store.device_model). ``wait_report`` waits
    for that on this node (a report answered on another node: poll ``report``).
-2. Batching (:class:`Batcher`, installed in :class:`~csms.services.commands.CommandService`):
-   a 2.0.1 GetSettings / SetSettings with more items than the station's
+2. Batching (:class:`Batcher`, installed in
+   :class:`~csms.services.commands.service.CommandService`): a 2.0.1 GetSettings /
+   SetSettings with more items than the station's
    ``DeviceDataCtrlr.ItemsPerMessageGetVariables`` / ``...SetVariables`` goes out as several
    messages, one after the other, and the answers are joined in request order. The limit is
    the stored device model's (GetBaseReport); unknown, one item per message (every charger
@@ -74,13 +75,13 @@ from csms.domain.model import RegistrationStatus, StationBooted
 from csms.errors import CommandError
 from csms.safety.monitors import current_key, safety_monitors
 from csms.services.events import EventBus
-from csms.services.safety import rule_settings
+from csms.services.safety.monitor import rule_settings
 from csms.store.device_model import DeviceModelStore, ReportRecord
 
 if TYPE_CHECKING:
     from csms.config import Settings
     from csms.handlers.connection import ConnectionRegistry
-    from csms.services.commands import CommandService
+    from csms.services.commands.service import CommandService
     from csms.services.stations import StationService
     from csms.store.repository import Store
 

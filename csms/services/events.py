@@ -168,7 +168,7 @@ class EventBus:
 
 
 class ClusterBroadcast(Protocol):
-    """Messages to the other nodes of a cluster (csms.services.command_bus rule 6): what
+    """Messages to the other nodes of a cluster (csms.services.commands.bus rule 6): what
     crosses is plain JSON, never a domain event object."""
 
     def on_broadcast(self, topic: str, receiver: Callable[[dict[str, Any]], None]

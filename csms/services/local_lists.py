@@ -36,7 +36,7 @@ from csms.domain.local_list import (
 )
 from csms.domain.model import StationBooted
 from csms.errors import CommandError, CommandNotSupported, InvalidResponse
-from csms.services.commands import CommandService
+from csms.services.commands.service import CommandService
 from csms.services.events import DomainEvent, EventBus
 from csms.store.local_lists import LocalListStore, SentList
 

@@ -33,7 +33,7 @@ from typing import Any, Final
 from csms.domain.commands import CommandStatus
 from csms.domain.commands_tx import CustomerInformation, GetChargingProfiles
 from csms.domain.model import StationEventReported
-from csms.services.commands import CommandService
+from csms.services.commands.service import CommandService
 from csms.services.events import DomainEvent, EventBus
 
 PROFILES: Final = "report_charging_profiles"

@@ -36,7 +36,7 @@ from csms.store.repository import Store
 
 if TYPE_CHECKING:
     from csms.security.ca import HashData
-    from csms.services.certificate_trust import Answer
+    from csms.services.certificates.trust import Answer
     from csms.services.device_model import DeviceModelService
 
 Clock = Callable[[], datetime]
@@ -44,7 +44,7 @@ SEEN_EVERY = timedelta(seconds=1)  # last_seen_at is at most this far behind the
 
 
 class BillingHooks(Protocol):
-    """What authorization and the cost display ask billing (csms.services.billing)."""
+    """What authorization and the cost display ask billing (csms.services.billing.service)."""
 
     async def credit(self, record: authorization.TokenRecord) -> authorization.TokenRecord:
         """``record`` with its resident's credit, if billing applies to it."""
@@ -54,7 +54,7 @@ class BillingHooks(Protocol):
 
 
 class FileHooks(Protocol):
-    """What firmware and log status notifications tell csms.services.firmware / logs."""
+    """What firmware and log status notifications tell csms.services.files.firmware / logs."""
 
     async def firmware_status(self, station_id: str, request_id: int | None,
                               status: str) -> None: ...
@@ -90,8 +90,8 @@ class StationService:
         )
         self.billing: BillingHooks | None = None
         self.device_model: DeviceModelService | None = None  # 2.0.1 NotifyReport and kin
-        self.files: FileHooks | None = None  # csms.services.file_status
-        self.certificates: CertificateHooks | None = None  # csms.services.certificates
+        self.files: FileHooks | None = None  # csms.services.files.status
+        self.certificates: CertificateHooks | None = None  # csms.services.certificates.service
         self._min_balance_yuan = (
             settings.billing.min_balance_yuan if settings.billing.enabled else None
         )

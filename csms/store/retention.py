@@ -18,7 +18,7 @@ Rules:
 6. The newest status row of each connector and the newest connection-log row of each charger
    stay whatever their age: they carry the state into the next monthly report's month
    (csms.store.city.report), so a charger quiet for half a year is not reported as unknown.
-   Connection-log rows (csms.services.connection_log, stamped with the CSMS's clock) are
+   Connection-log rows (csms.services.city.connection_log, stamped with the CSMS's clock) are
    safety logs otherwise.
 """
 

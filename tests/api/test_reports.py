@@ -21,7 +21,7 @@ from csms import cli
 from csms.api.access import Role
 from csms.app import Csms, running
 from csms.domain.model import AuthorizationStatus
-from csms.services.monthly_reports import Reports
+from csms.services.city.monthly_reports import Reports
 from csms.store import tables as t
 from csms.store.city.tables import charger_connections, monthly_reports
 from csms.store.sharing.tables import webhook_outbox

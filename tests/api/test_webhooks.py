@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 from csms.api.access import Role
 from csms.app import Csms
 from csms.config import Settings, SharingSettings
-from csms.services.webhooks import signature
+from csms.services.sharing.webhooks import signature
 from csms.store import tables as t
 from simulators.station import SimStation
 from tests.api.conftest import TokenFactory, bearer

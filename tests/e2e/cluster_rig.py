@@ -29,7 +29,7 @@ from simulators.offline import Backoff
 from simulators.station import SimStation
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # the chargers' clocks start here
-OWNER_LEASE_S = 3.0  # a site's owner lease (csms.services.load_cluster), short for the tests
+OWNER_LEASE_S = 3.0  # a site's owner lease (csms.services.load.cluster), short for the tests
 RECONNECT = Backoff(base_s=0.05, cap_s=0.5, max_attempts=400)  # ~ a minute at most
 
 

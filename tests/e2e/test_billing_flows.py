@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 
 from csms.app import Csms, running
 from csms.config import BillingSettings
-from csms.services.billing_tariffs import load_tariff_file
+from csms.services.billing.tariffs import load_tariff_file
 from csms.store import tables as t
 from csms.store.billing.admin import BillingAdmin
 from csms.store.billing.reads import BillingReads

@@ -1,4 +1,4 @@
-"""Site ownership across three real nodes behind HAProxy (csms.services.load_cluster): the
+"""Site ownership across three real nodes behind HAProxy (csms.services.load.cluster): the
 sites of a node that is SIGKILLed, or cut off from PostgreSQL, are taken by the others under
 a higher fencing token within a couple of owner leases, and the cut-off node stops
 allocating (it holds nothing by its own clock once its lease has run out)."""

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from csms.app import running
 from csms.domain.model import AuthorizationStatus
-from csms.handlers.ev_needs_v201 import needs_status
+from csms.handlers.messages.ev_needs_v201 import needs_status
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME
 from simulators.ev import Ev
 from simulators.ev_needs import needs_payload

@@ -21,9 +21,9 @@ from csms.api.tokens import new_token
 from csms.app import Csms
 from csms.domain.commands_tx import GetTransactionStatus, TransactionStatus
 from csms.domain.model import AuthorizationStatus
-from csms.services.commands import CommandService
+from csms.services.commands.service import CommandService
 from csms.services.events import EventBus
-from csms.services.tx_checks import TransactionChecks
+from csms.services.sessions.tx_checks import TransactionChecks
 from csms.store import tables as t
 from simulators.offline import Backoff
 from simulators.station import SimStation

@@ -30,8 +30,8 @@ from csms.domain.commands import (
 )
 from csms.domain.model import RegistrationStatus
 from csms.errors import CommandRejected, CommandTimeout, StationOffline
-from csms.services import command_bus
-from csms.services import command_codec as codec
+from csms.services.commands import bus as command_bus
+from csms.services.commands import codec
 from csms.store import tables as t
 from csms.store.city.tables import charger_connections
 from csms.store.cluster.nodes import holder

@@ -16,10 +16,10 @@ from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms, running
 from csms.config import Settings, load_settings
-from csms.services import load_memory
-from csms.services.feed import Notice, Subscriber
-from csms.services.load_cluster import HELD_SHARE, SiteOwnership
-from csms.services.load_site import Refusal, SiteState
+from csms.services.load import memory as load_memory
+from csms.services.load.cluster import HELD_SHARE, SiteOwnership
+from csms.services.load.site import Refusal, SiteState
+from csms.services.sharing.feed import Notice, Subscriber
 from csms.store import tables as t
 from csms.store.load.owners import SiteOwners
 from csms.store.load.tables import load_site_owners

@@ -21,7 +21,7 @@ from csms.app import Csms, running
 from csms.config import load_settings
 from csms.domain.commands import TriggerableMessage, TriggerMessage
 from csms.errors import CommandBusDown, StationOffline
-from csms.services.command_bus import PostgresCommandBus
+from csms.services.commands.bus import PostgresCommandBus
 from simulators.station import SimStation
 from tests.api.conftest import bearer
 from tests.conftest import PG_ADMIN_DSN, eventually, make_settings, ocpp_url, until

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 
 from csms.app import Csms
 from csms.domain.model import RegistrationStatus
-from csms.handlers import v16, v201
 from csms.handlers.context import StationContext
+from csms.handlers.messages import v16, v201
 from tests.integration.test_server import raw
 from tests.ocpp_payloads import payloads as schema_payloads
 from tests.ocpp_payloads import request_schema

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from csms.app import running
 from csms.config import DatabaseSettings
-from csms.services.monthly_reports import CLAIM_STALE, Reports
+from csms.services.city.monthly_reports import CLAIM_STALE, Reports
 from csms.store import migrate
 from csms.store.city.tables import monthly_reports
 from csms.store.cluster import claims

@@ -21,7 +21,7 @@ from csms.services.events import (
     SiteOverloadCleared,
     SiteOverloaded,
 )
-from csms.services.load_site import Refusal, SiteState
+from csms.services.load.site import Refusal, SiteState
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME
 from csms.store.load.config import LoadConfig
 from csms.store.load.store import LoadStore

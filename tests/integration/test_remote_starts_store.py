@@ -1,5 +1,5 @@
 """Remote-start requests and their matches (csms.store.remote_starts) and the service that
-links sessions to them (csms.services.remote_starts), on both databases."""
+links sessions to them (csms.services.sessions.remote_starts), on both databases."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any, cast
 from csms.app import Csms
 from csms.domain.commands import CommandStatus, RemoteStart
 from csms.domain.model import IdToken, SessionEvent, SessionEventKind
-from csms.services.commands import CommandService
+from csms.services.commands.service import CommandService
 from csms.services.events import EventBus, SessionRecorded
-from csms.services.remote_starts import RemoteStarts
+from csms.services.sessions.remote_starts import RemoteStarts
 from csms.store.remote_starts import RemoteStartStore
 
 T0 = datetime(2026, 12, 2, 20, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from datetime import timedelta
 from csms.app import running
 from csms.clock import system_clock
 from csms.domain.model import AuthorizationStatus, IdToken
-from csms.services.reservations import ReserveRequest
+from csms.services.sessions.reservations import ReserveRequest
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 from tests.integration.test_load_service import limit_a, load_settings

@@ -23,9 +23,10 @@ from csms.domain.model import (
     SessionEventKind,
 )
 from csms.errors import CommandNotSupported, ConfigError
-from csms.handlers import commands_v16, commands_v201
-from csms.services.billing_costs import CostDisplay
-from csms.services.billing_tariffs import load_tariff_file
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
+from csms.services.billing.costs import CostDisplay
+from csms.services.billing.tariffs import load_tariff_file
 from csms.services.events import MeterValuesRecorded, SessionRecorded, StationConnected
 from csms.store.billing.rows import fen, yuan
 from csms.store.billing.store import register_samples

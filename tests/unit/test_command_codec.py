@@ -32,7 +32,7 @@ from csms.errors import (
     InvalidResponse,
     StationOffline,
 )
-from csms.services import command_codec as codec
+from csms.services.commands import codec
 
 AT = datetime(2026, 11, 28, 19, 30, tzinfo=UTC)
 SCHEDULE = ChargingSchedule("A", (SchedulePeriod(0, 16.0), SchedulePeriod(600, 6.0, 1)),

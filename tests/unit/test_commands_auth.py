@@ -21,9 +21,10 @@ from csms.domain.commands_auth import (
 )
 from csms.domain.model import Authorization, AuthorizationStatus, IdToken
 from csms.errors import CommandNotSupported
-from csms.handlers import commands_v16, commands_v201
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
 from csms.handlers.ocppj import OcppVersion, Schemas
-from csms.services.command_codec import (
+from csms.services.commands.codec import (
     decode_command,
     decode_result,
     encode_command,

@@ -17,7 +17,8 @@ from csms.domain.commands_certs import (
     SignedType,
 )
 from csms.errors import CommandNotSupported
-from csms.handlers import commands_v16, commands_v201
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
 
 HASH = CertificateHash("SHA256", "ab" * 32, "cd" * 32, "1F")
 WIRE_HASH = {"hashAlgorithm": "SHA256", "issuerNameHash": "ab" * 32,

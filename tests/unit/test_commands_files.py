@@ -10,7 +10,8 @@ import pytest
 from csms.domain.commands import CommandStatus
 from csms.domain.commands_files import GetLog, LogAnswer, LogKind, UpdateFirmware
 from csms.errors import CommandNotSupported
-from csms.handlers import commands_v16, commands_v201
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
 from csms.handlers.ocppj import OcppVersion, Schemas
 from simulators.files import new_version
 

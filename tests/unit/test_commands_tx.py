@@ -21,11 +21,12 @@ from csms.domain.commands_tx import (
 )
 from csms.domain.model import IdToken, StationEventReported
 from csms.errors import CommandNotSupported
-from csms.handlers import commands_v16, commands_v201
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
 from csms.handlers.ocppj import OcppVersion, Schemas
 from csms.services.events import EventBus
 from csms.services.reports import CUSTOMER, PROFILES, ReportCollector
-from csms.services.tx_checks import not_ongoing
+from csms.services.sessions.tx_checks import not_ongoing
 
 T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 

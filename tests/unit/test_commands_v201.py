@@ -39,8 +39,8 @@ from csms.domain.commands import (
 )
 from csms.domain.model import IdToken
 from csms.errors import CommandNotSupported
-from csms.handlers.commands_v201 import from_answer, profile_payload, to_call
-from csms.handlers.limits import wire_limit
+from csms.handlers.commands.limits import wire_limit
+from csms.handlers.commands.v201 import from_answer, profile_payload, to_call
 from csms.handlers.ocppj import OcppVersion, Schemas
 
 Payload = dict[str, Any]

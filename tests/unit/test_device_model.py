@@ -48,7 +48,8 @@ from csms.domain.device_model import (
 )
 from csms.domain.model import StationEventReported
 from csms.errors import CommandNotSupported
-from csms.handlers import commands_v16, commands_v201
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
 from csms.handlers.ocppj import OcppVersion, Schemas
 from csms.safety.alarms import AlarmCode, Raise
 from csms.safety.faults import notify_event

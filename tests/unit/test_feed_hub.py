@@ -1,10 +1,11 @@
-"""The live feed hub (csms.services.feed): scope per subscriber, bounded queues, dropping."""
+"""The live feed hub (csms.services.sharing.feed): scope per subscriber, bounded queues,
+dropping."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from csms.services.feed import CLOSED, DROPPED, Admits, FeedHub, Notice
+from csms.services.sharing.feed import CLOSED, DROPPED, Admits, FeedHub, Notice
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Charging limits on the wire (csms.handlers.limits): rounded down, never above what was
+"""Charging limits on the wire (csms.handlers.commands.limits): rounded down, never above what was
 allocated, and in both versions' translations."""
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from csms.domain.commands import (
     SchedulePeriod,
     SetChargingProfile,
 )
-from csms.handlers import commands_v16, commands_v201
-from csms.handlers.limits import STEP, wire_limit
+from csms.handlers.commands import v16 as commands_v16
+from csms.handlers.commands import v201 as commands_v201
+from csms.handlers.commands.limits import STEP, wire_limit
 
 allocated = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
 units = st.sampled_from(["A", "W"])

@@ -1,14 +1,14 @@
-"""What a site owner remembers for the next (csms.services.load_memory), and a feed notice
-crossing to another node (csms.services.feed.Notice.from_body): both round-trip as JSON."""
+"""What a site owner remembers for the next (csms.services.load.memory), and a feed notice
+crossing to another node (csms.services.sharing.feed.Notice.from_body): both round-trip as JSON."""
 
 from __future__ import annotations
 
 import json
 from datetime import timedelta
 
-from csms.services import load_memory
-from csms.services.feed import Notice
-from csms.services.load_site import Need, Refusal, SiteState
+from csms.services.load import memory as load_memory
+from csms.services.load.site import Need, Refusal, SiteState
+from csms.services.sharing.feed import Notice
 from csms.smartcharging.leases import Lease
 from tests.integration.test_load_support import EVENING
 

@@ -1,4 +1,4 @@
-"""The platform client (csms.services.platform_delivery.PlatformClient) against a fake
+"""The platform client (csms.services.platform.delivery.PlatformClient) against a fake
 platform on httpx's mock transport, with an injected clock: token reuse, renewal, 4002."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from csms.config import load_settings
-from csms.services.platform_delivery import DeliveryError, PlatformClient
+from csms.services.platform.delivery import DeliveryError, PlatformClient
 from simulators.platform import Secrets, seal, sig, unseal
 
 SECRETS = Secrets("MA0000001", "op-secret", "1234567890abcdef", "abcdef1234567890", "sig")

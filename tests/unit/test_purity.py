@@ -14,14 +14,14 @@ FORBIDDEN = frozenset(
     {"asyncio", "sqlalchemy", "websockets", "structlog", "aiosqlite", "asyncpg", "socket"}
 )
 
-_OPTIONAL = ["handlers/commands_v16.py", "handlers/commands_v201.py",
-             "handlers/commands_auth_v16.py", "handlers/commands_auth_v201.py",
-             "handlers/commands_certs.py", "security/ca.py", "security/ocsp.py"]
+_OPTIONAL = ["handlers/commands/v16.py", "handlers/commands/v201.py",
+             "handlers/commands/auth_v16.py", "handlers/commands/auth_v201.py",
+             "handlers/commands/certs.py", "security/ca.py", "security/ocsp.py"]
 PURE_PACKAGES = ("domain", "smartcharging", "safety", "tariffs", "city")
 PURE_FILES = sorted(
     [path for package in PURE_PACKAGES for path in (PACKAGE / package).glob("*.py")]
     + [PACKAGE / "handlers" / name for name in
-       ("translate_v16.py", "translate_v201.py", "ocppj.py", "timefmt.py")]
+       ("translate/v16.py", "translate/v201.py", "ocppj.py", "timefmt.py")]
     + [PACKAGE / name for name in _OPTIONAL if (PACKAGE / name).is_file()]
 )
 
@@ -137,7 +137,7 @@ class TestChecker:
         """The pure set holds the domain package and the four handler modules."""
         names = {module_name(p) for p in PURE_FILES}
         assert {"csms.domain.model", "csms.domain.authorization", "csms.domain.sessions",
-                "csms.handlers.translate_v16", "csms.handlers.translate_v201",
+                "csms.handlers.translate.v16", "csms.handlers.translate.v201",
                 "csms.handlers.ocppj", "csms.handlers.timefmt"} <= names
         assert all(p.is_file() for p in PURE_FILES)
 

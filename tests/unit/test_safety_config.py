@@ -7,7 +7,7 @@ import pytest
 from csms.config import SafetyConfig, load_settings
 from csms.errors import ConfigError
 from csms.safety.settings import DEFAULT_ALARMING_SECURITY_EVENTS
-from csms.services.safety import rule_settings
+from csms.services.safety.monitor import rule_settings
 
 
 class TestSafetyConfig:

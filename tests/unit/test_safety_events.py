@@ -1,4 +1,4 @@
-"""Which connector and rule each domain event goes to (csms.services.safety_events), without
+"""Which connector and rule each domain event goes to (csms.services.safety.events), without
 a database: the monitor's routing, session connectors and the load-management limit."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from csms.domain.model import (
 from csms.safety.alarms import AlarmCode, Decision, Raise
 from csms.safety.settings import SafetySettings
 from csms.services.events import MeterValuesRecorded, SessionRecorded, StationConnected
-from csms.services.safety_events import Memory, decide
+from csms.services.safety.events import Memory, decide
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 S = SafetySettings(over_current_duration_s=0)

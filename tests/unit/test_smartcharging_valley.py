@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from csms.domain.model import MeterSample, SampledValue
-from csms.services.load import charging_needs
+from csms.services.load.service import charging_needs
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME as CST
 from csms.smartcharging.measure import update_draw
 from csms.smartcharging.valley import ValleyWindow, plan

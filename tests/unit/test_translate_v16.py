@@ -1,4 +1,4 @@
-"""OCPP 1.6 payloads to domain types and back (csms.handlers.translate_v16): pure."""
+"""OCPP 1.6 payloads to domain types and back (csms.handlers.translate.v16): pure."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from csms.domain.model import (
     SampledValue,
     SessionEventKind,
 )
-from csms.handlers import translate_v16 as t16
 from csms.handlers.ocppj import OcppVersion, Schemas
+from csms.handlers.translate import v16 as t16
 
 Payload = dict[str, Any]
 

@@ -1,4 +1,4 @@
-"""OCPP 2.0.1 payloads to domain types and back (csms.handlers.translate_v201): pure."""
+"""OCPP 2.0.1 payloads to domain types and back (csms.handlers.translate.v201): pure."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from csms.domain.model import (
     SampledValue,
     SessionEventKind,
 )
-from csms.handlers import translate_v201 as t201
 from csms.handlers.ocppj import OcppVersion, Schemas
+from csms.handlers.translate import v201 as t201
 
 Payload = dict[str, Any]
 

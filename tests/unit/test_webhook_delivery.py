@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from csms.services.feed import Notice
-from csms.services.webhooks import backoff_s, signature
+from csms.services.sharing.feed import Notice
+from csms.services.sharing.webhooks import backoff_s, signature
 from csms.store.sharing.outbox import Subscription, matches
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)

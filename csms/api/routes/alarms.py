@@ -35,7 +35,7 @@ from csms.app import Csms
 from csms.safety.alarms import AlarmCode
 from csms.safety.lifecycle import RefusedTransition
 from csms.safety.report import daily_summary
-from csms.services.safety import SafetyMonitor
+from csms.services.safety.monitor import SafetyMonitor
 from csms.store.access import Location
 from csms.store.organisation import NotFound
 from csms.store.safety.alarms import StoredAlarm

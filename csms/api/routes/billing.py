@@ -35,7 +35,7 @@ from csms.api.models import (
 )
 from csms.api.scope import require_location, visible_communities
 from csms.app import Csms
-from csms.services.billing_tariffs import PackageBody, TariffBody
+from csms.services.billing.tariffs import PackageBody, TariffBody
 from csms.store import tables as t
 from csms.store.access import location_of_community, location_of_site, location_of_station
 from csms.store.billing.admin import BillingAdmin

@@ -37,7 +37,7 @@ from csms.api.models import (
 from csms.api.routes.billing import ChargeOut, charge_out
 from csms.api.scope import require_location
 from csms.app import Csms
-from csms.services.billing_statement import statement_csv
+from csms.services.billing.statement import statement_csv
 from csms.store.billing.admin import BillingAdmin
 from csms.store.billing.reads import BillingReads
 from csms.store.residents import Residents

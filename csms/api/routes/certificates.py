@@ -29,8 +29,8 @@ from csms.api.routes.sessions import StationPath
 from csms.app import Csms
 from csms.domain.commands_certs import CertificateHash, CertificateUse
 from csms.errors import CommandError
-from csms.services.certificate_trust import CertificateTrust
-from csms.services.certificates import CertificateService
+from csms.services.certificates.service import CertificateService
+from csms.services.certificates.trust import CertificateTrust
 from csms.store.access import audit
 from csms.store.writer import WriteTx
 

@@ -1,5 +1,5 @@
 """What the municipal platform pulls: ``POST /evcs/v1/{interface}`` with T/CEC 102.4
-envelopes (csms.services.platform_pulls). Not the operator API: no CSMS bearer token, the
+envelopes (csms.services.platform.pulls). Not the operator API: no CSMS bearer token, the
 platform's own token from ``query_token``. Mounted only with ``[platform] enabled``.
 """
 
@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from csms.api.deps import CsmsDep
 from csms.city.tcec import envelope as env
-from csms.services.platform_delivery import keys_of
+from csms.services.platform.delivery import keys_of
 
 router = APIRouter(prefix="/evcs/v1", tags=["evcs"])
 Interface = Literal["query_token", "query_stations_info", "query_station_status",

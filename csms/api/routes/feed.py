@@ -5,7 +5,7 @@ status changes and station events, scoped to the token's district or community.
 ``event: alarm|connector_status|station_event``, ``id:`` a per-server counter, ``data:``
 the notice as JSON; a ``: keep-alive`` comment every ``[sharing] feed_keepalive_s``. A
 subscriber too slow to keep up is dropped with a final ``: dropped`` comment (rule 1 of
-csms.services.feed) and should reconnect. Without ``Accept: text/event-stream`` the answer
+csms.services.sharing.feed) and should reconnect. Without ``Accept: text/event-stream`` the answer
 is 406: a plain GET would otherwise never end.
 """
 
@@ -22,7 +22,7 @@ from fastapi.responses import StreamingResponse
 from csms.api.access import Family, Principal, in_scope
 from csms.api.deps import CsmsDep, require
 from csms.api.models import FORBIDDEN
-from csms.services.feed import CLOSED, DROPPED, FeedHub, Notice
+from csms.services.sharing.feed import CLOSED, DROPPED, FeedHub, Notice
 
 router = APIRouter(tags=["safety"])
 Reader = Annotated[Principal, Depends(require(Family.SAFETY, "read"))]

@@ -24,8 +24,8 @@ from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from csms.app import Csms
-from csms.services.file_vault import Corrupt, TooLarge, one_chunk
-from csms.services.logs import UnknownUpload
+from csms.services.files.logs import UnknownUpload
+from csms.services.files.vault import Corrupt, TooLarge, one_chunk
 
 log = structlog.get_logger(__name__)
 _BOUNDARY: Final = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)

@@ -27,7 +27,7 @@ from csms.api.routes.commanding import ERRORS, command_failure
 from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
-from csms.services.firmware import (
+from csms.services.files.firmware import (
     FileRejected,
     FileTooLarge,
     FirmwareService,

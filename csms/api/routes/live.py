@@ -33,7 +33,7 @@ from csms.api.routes.commanding import (
 from csms.api.routes.safety import ConnectorStatusOut, visible_charge_point
 from csms.api.routes.sessions import SessionOut, StationPath
 from csms.app import Csms
-from csms.services.remote_starts import RemoteStartFailed, RemoteStarts
+from csms.services.sessions.remote_starts import RemoteStartFailed, RemoteStarts
 from csms.store.cluster import nodes
 from csms.store.queries import Queries
 from csms.store.station_queries import StationQueries

@@ -23,8 +23,8 @@ from csms.api.routes.safety import visible_charge_point
 from csms.api.routes.sessions import StationPath
 from csms.app import Csms
 from csms.domain.commands_files import LogKind
-from csms.services.file_vault import Corrupt
-from csms.services.logs import LogRequestFailed, LogService
+from csms.services.files.logs import LogRequestFailed, LogService
+from csms.services.files.vault import Corrupt
 from csms.store.access import audit
 from csms.store.files import LogRequest
 from csms.store.writer import WriteTx

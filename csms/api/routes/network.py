@@ -322,7 +322,7 @@ async def update_charge_point(station_id: StationId, body: ChargePointPatch, csm
 
 
 async def _platform_sites(csms: Csms, *site_ids: int | None) -> None:
-    """Station info for the municipal platform after a change (csms.services.platform)."""
+    """Station info for the municipal platform after a change (csms.services.platform.pushes)."""
     if csms.platform is not None:
         for site_id in {s for s in site_ids if s is not None}:
             await csms.platform.queue_station_info(site_id)

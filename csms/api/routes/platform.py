@@ -1,7 +1,7 @@
 """The municipal platform feed's outbox (family ``commands``: admin and operator): pushes
 with their status, attempts and last error; retry parked ones; queue station info.
 
-Pushes are described in csms.services.platform and csms.services.platform_delivery.
+Pushes are described in csms.services.platform.pushes and csms.services.platform.delivery.
 Without ``[platform] enabled`` every endpoint answers 404.
 """
 
@@ -17,7 +17,7 @@ from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import FORBIDDEN, ONE, Id, Page, PagingDep, found, page_of
 from csms.app import Csms
-from csms.services.platform import PlatformFeed
+from csms.services.platform.pushes import PlatformFeed
 from csms.store.access import audit
 from csms.store.platform import Push
 from csms.store.writer import WriteTx

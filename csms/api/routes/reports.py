@@ -1,4 +1,4 @@
-"""The monthly district report (csms.services.monthly_reports): computed now, or as stored.
+"""The monthly district report (csms.services.city.monthly_reports): computed now, or as stored.
 
 Rules:
 1. Read with the organisation family. A district token reads only its own district's
@@ -24,7 +24,7 @@ from csms.api.deps import CsmsDep, require
 from csms.api.models import FORBIDDEN, MAX_ID, MONTH, ONE, WRITE, Responses
 from csms.app import Csms
 from csms.city.report_out import MEDIA
-from csms.services.monthly_reports import Reports, parse_month, report_path
+from csms.services.city.monthly_reports import Reports, parse_month, report_path
 from csms.store.city.report import listing, load
 
 router = APIRouter(tags=["city: reports"])

@@ -30,7 +30,7 @@ from csms.api.routes.sessions import StationPath
 from csms.app import Csms
 from csms.domain.model import IdToken
 from csms.errors import CommandError
-from csms.services.reservations import ReservationFailed, Reservations, ReserveRequest
+from csms.services.sessions.reservations import ReservationFailed, Reservations, ReserveRequest
 from csms.store.reservations import ReservationRecord
 
 router = APIRouter(tags=["reservations"])

@@ -4,7 +4,7 @@ delivery status of their outbox.
 A subscription has a target URL, a secret (for the ``X-CSMS-Signature`` HMAC; write-only),
 a scope (a district, a community, or everything), the notice kinds it wants and, for
 alarms, the least severe level it wants (3 = all). Deliveries are described in
-csms.services.webhooks.
+csms.services.sharing.webhooks.
 """
 
 from __future__ import annotations

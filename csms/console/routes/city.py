@@ -18,7 +18,7 @@ from csms.api.routes import reports as reports_api
 from csms.console.deps import CsmsDep, SessionDep, allowed, need
 from csms.console.render import page
 from csms.console.routes.common import int_or_none
-from csms.services.monthly_reports import previous_month
+from csms.services.city.monthly_reports import previous_month
 from csms.store.city import district_names
 
 router = APIRouter()

@@ -12,7 +12,7 @@ Rules:
    month with their package's price and the resident's community.
 4. Rated power of an EVSE: ``max_current_a x phases x 230 V`` (``load_evses`` overrides the
    core columns); unknown when the current is. Offline windows come from the connection log
-   (csms.services.connection_log): each charger's last event before ``start`` and its
+   (csms.services.city.connection_log): each charger's last event before ``start`` and its
    events in the month (:func:`csms.city.report.offline_windows`).
 """
 
@@ -175,7 +175,7 @@ def scope_key(month: str, district_id: int | None, fmt: str) -> str:
 async def save(writer: Writer, report: StoredReport,
                also: Callable[[WriteTx], Awaitable[object]] | None = None) -> None:
     """Store (or replace) a report; ``also(tx)`` runs in the same transaction (the webhook
-    notices of csms.services.monthly_reports)."""
+    notices of csms.services.city.monthly_reports)."""
 
     async def unit(tx: WriteTx) -> None:
         key = scope_key(report.month, report.district_id, report.format)

@@ -31,7 +31,7 @@ monthly_reports = Table(
 )
 
 
-# When each charger connected and disconnected (csms.services.connection_log): the offline
+# When each charger connected and disconnected (csms.services.city.connection_log): the offline
 # windows of the report's availability (csms.city.report rule 3).
 charger_connections = Table(
     "charger_connections", metadata,

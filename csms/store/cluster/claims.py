@@ -1,5 +1,5 @@
 """Claims on once-only jobs, so that of several nodes on one database exactly one runs a
-scheduled job (the monthly reports of csms.services.monthly_reports, for one).
+scheduled job (the monthly reports of csms.services.city.monthly_reports, for one).
 
 Rules:
 1. The first node to insert a job's row holds it; the others see the row (or the unique key

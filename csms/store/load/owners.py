@@ -1,5 +1,5 @@
 """Which node allocates which site: owners with leases and fencing tokens, and the memory
-an owner leaves for the next (csms.services.load_cluster).
+an owner leaves for the next (csms.services.load.cluster).
 
 Rules:
 1. A site has at most one owner row: the node, a fencing token and the lease's end. A node

@@ -100,7 +100,7 @@ load_site_owners = Table(
     Column("node", String(60), nullable=False),  # [cluster] node_name of the owner
     Column("token", BigInteger, nullable=False),  # +1 on every change of owner (fencing)
     Column("expires_at", Stamp, nullable=False),  # the owner's lease; renewed while alive
-    Column("state", JSON),  # csms.services.load_memory: what the passes remember
+    Column("state", JSON),  # csms.services.load.memory: what the passes remember
     Column("state_at", Stamp),
 )
 

@@ -159,7 +159,7 @@ class AlarmStore:
         self._writer = writer
         self._engine = engine
         # Run inside the transaction of every transition, after its audit row: what must
-        # commit with it (the webhook outbox rows of csms.services.sharing).
+        # commit with it (the webhook outbox rows of csms.services.sharing.service).
         self.in_transaction: list[ChangeHook] = []
 
     async def _hooks(self, tx: WriteTx, change: AlarmChange) -> AlarmChange:

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from csms.services.feed import Notice
+from csms.services.sharing.feed import Notice
 from csms.store.access import audit
 from csms.store.queries import Window, equal_to, newest_first
 from csms.store.rows import utc

@@ -7,7 +7,7 @@ are on :data:`csms.store.tables.audit_log`.)
 Rules:
 1. A subscription is never deleted, only deactivated, so its outbox rows keep their owner.
 2. An outbox row is inserted in the same transaction as the notice it carries is recorded
-   (or, for notices other parts commit, right after; see csms.services.sharing); its
+   (or, for notices other parts commit, right after; see csms.services.sharing.service); its
    ``delivery_id`` is sent with every attempt so the receiver can drop repeats.
 3. ``status`` goes pending -> delivered, or pending -> failed after the last attempt.
 """

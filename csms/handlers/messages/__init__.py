@@ -1,0 +1,1 @@
+"""Charger-initiated OCPP messages: translate, delegate to the services, translate back."""

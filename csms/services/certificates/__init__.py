@@ -1,0 +1,1 @@
+"""Certificates in the running CSMS: the CA at work, the chargers' trust stores, revocation."""

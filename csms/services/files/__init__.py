@@ -1,0 +1,1 @@
+"""Files chargers exchange with the CSMS: firmware updates, logs, the file vault."""

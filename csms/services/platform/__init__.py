@@ -1,0 +1,1 @@
+"""The municipal platform feed in the running CSMS: pushes, their delivery, pulls."""

@@ -1,0 +1,1 @@
+"""The safety monitor in the running CSMS: events to alarms, protective actions."""

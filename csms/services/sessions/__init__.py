@@ -1,0 +1,1 @@
+"""Sessions asked about at the charger: remote starts, reservations, transaction checks."""

@@ -1,0 +1,1 @@
+"""Safety sharing: notices for the live feed and webhooks, and security audit."""
