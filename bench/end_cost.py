@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from sqlalchemy import event
@@ -38,12 +40,22 @@ from csms.app import store_only
 from csms.config import load_settings
 from csms.domain import authorization
 from csms.domain.model import Authorization
-from csms.handlers.translate import v16 as tr16
-from csms.handlers.translate import v201 as tr201
 from csms.store.billing.store import SessionBilling
 from csms.store.repository import Store
 from csms.store.sessions import Limits
 from csms.tariffs.ledger import WalletPolicy
+
+
+def _translation(version: str) -> ModuleType:
+    """The translation module, where the tree under test has it: trees from before the
+    handlers were grouped (6756a5e) have it as csms.handlers.translate_vXX (--compare)."""
+    try:
+        return importlib.import_module(f"csms.handlers.translate.{version}")
+    except ModuleNotFoundError:
+        return importlib.import_module(f"csms.handlers.translate_{version}")
+
+
+tr16, tr201 = _translation("v16"), _translation("v201")
 
 
 class Counts:

@@ -39,13 +39,17 @@ from csms.app import store_only
 from csms.cli_billing import SEEDS
 from csms.config import load_settings
 from csms.domain.authorization import token_key
-from csms.services.billing.tariffs import load_tariff_file
 from csms.store import tables as t
 from csms.store.access import AccessStore
 from csms.store.billing.admin import BillingAdmin, PackageSpec
 from csms.store.load.config import LoadConfig
 from csms.store.repository import Store
 from csms.store.sharing.outbox import Outbox
+
+try:
+    from csms.services.billing.tariffs import load_tariff_file
+except ModuleNotFoundError:  # a tree from before the services were grouped (0291f1c)
+    from csms.services.billing_tariffs import load_tariff_file  # type: ignore[import-not-found,no-redef]
 
 ACTOR = "bench:evening"
 CHUNK = 1000
