@@ -4,8 +4,8 @@ The Python API, in one place (each module's docstring has the details and rules)
 
     from datetime import timedelta
     from simulators.clock import SimClock
-    from simulators.ev import Ev
-    from simulators.faults import FaultKind
+    from simulators.behaviour.ev import Ev
+    from simulators.behaviour.faults import FaultKind
     from simulators.station import SimStation
 
     clock = SimClock(speed=60)                      # one simulated hour per real minute
@@ -20,16 +20,17 @@ The Python API, in one place (each module's docstring has the details and rules)
         await session.wait()                        # the car left (or the CSMS stopped it)
 
 Modules: :mod:`~simulators.station` (one charge point, both OCPP versions),
-:mod:`~simulators.clock` (simulated time), :mod:`~simulators.ev` (the EV model, pure),
-:mod:`~simulators.charging` (an EV session at a connector), :mod:`~simulators.faults`
-(fault injection), :mod:`~simulators.profiles` with :mod:`~simulators.smartcharging` and
-:mod:`~simulators.smartcharging_rules` (the charging-profile engine, pure),
-:mod:`~simulators.offline` (reconnect and offline queue), :mod:`~simulators.reactions`
-(what the station does about CSMS commands), :mod:`~simulators.pricing` (cost display),
-:mod:`~simulators.fleet` and :mod:`~simulators.cli` (``csms-sim``, many stations),
-:mod:`~simulators.scenario` (scenario files), :mod:`~simulators.stats` and
-:mod:`~simulators.progress` (the JSON summary and the live view), and
-:mod:`~simulators.loopback` (a minimal CSMS for the simulator's own tests).
+:mod:`~simulators.clock` (simulated time), :mod:`~simulators.behaviour.ev` (the EV model, pure),
+:mod:`~simulators.behaviour.charging` (an EV session at a connector),
+:mod:`~simulators.behaviour.faults` (fault injection), :mod:`~simulators.smartcharging.profiles`
+with :mod:`~simulators.smartcharging.engine` and :mod:`~simulators.smartcharging.rules` (the
+charging-profile engine, pure), :mod:`~simulators.behaviour.offline` (reconnect and offline
+queue), :mod:`~simulators.protocol.reactions` (what the station does about CSMS commands),
+:mod:`~simulators.device.pricing` (cost display),
+:mod:`~simulators.fleet.runner` and :mod:`~simulators.cli` (``csms-sim``, many stations),
+:mod:`~simulators.fleet.scenario` (scenario files), :mod:`~simulators.stats` and
+:mod:`~simulators.fleet.progress` (the JSON summary and the live view), and
+:mod:`~simulators.protocol.loopback` (a minimal CSMS for the simulator's own tests).
 
 Many stations share one :class:`~simulators.clock.SimClock` and one
 :class:`~simulators.stats.Stats` (pass ``clock=`` and ``stats=``); ``Stats.charging``,

@@ -8,16 +8,17 @@ Example::
 Logs go to stderr (``--log-level``); stdout carries only the summary. The exit status is 0
 when no station failed, 1 otherwise, 2 for bad arguments.
 
-``--scenario PATH`` reads options from a TOML file (see :mod:`simulators.scenario`); an
+``--scenario PATH`` reads options from a TOML file (see :mod:`simulators.fleet.scenario`); an
 option given on the command line overrides the file.
 
 Simulated time: ``--speed 60`` runs an hour a minute; ``--duration-s`` and the intervals are
 simulated seconds. ``--ev-arrival-window-s`` turns sessions into EVs arriving over that
-window (:mod:`simulators.ev`). Faults: ``--fault GroundFailure@600:1+300#2`` (kind, at,
-connector, heals after, station), or random ones with ``--fault-kinds`` and
-``--fault-rate-per-h`` (:mod:`simulators.faults`); ``--firmware-fault install#3`` makes
-station 3 fail firmware updates (:mod:`simulators.files`). ``--progress-s 2`` shows a live view on
-stderr; ``--summary PATH`` writes the JSON summary to a file instead of stdout.
+window (:mod:`simulators.behaviour.ev`). Faults: ``--fault GroundFailure@600:1+300#2``
+(kind, at, connector, heals after, station), or random ones with ``--fault-kinds`` and
+``--fault-rate-per-h`` (:mod:`simulators.behaviour.faults`); ``--firmware-fault install#3``
+makes station 3 fail firmware updates (:mod:`simulators.device.files`). ``--progress-s 2``
+shows a live view on stderr; ``--summary PATH`` writes the JSON summary to a file instead of
+stdout.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from typing import Any
 
 from csms.handlers.timefmt import parse_time
 from csms.logs import configure_logging
-from simulators.faults import FaultKind, parse_fault
-from simulators.files import FIRMWARE_FAULTS
-from simulators.fleet import FleetConfig, run_fleet
-from simulators.scenario import ScenarioError, load_scenario
+from simulators.behaviour.faults import FaultKind, parse_fault
+from simulators.device.files import FIRMWARE_FAULTS
+from simulators.fleet.runner import FleetConfig, run_fleet
+from simulators.fleet.scenario import ScenarioError, load_scenario
 from simulators.stats import Stats
 
 

@@ -1,10 +1,10 @@
 """Version-neutral state of a simulated charge point: connectors, transactions, hardware.
 
 Rules:
-1. Nothing here knows an OCPP version; the dialects (:mod:`simulators.v16`,
-   :mod:`simulators.v201`) translate these names to and from the wire.
+1. Nothing here knows an OCPP version; the dialects (:mod:`simulators.protocol.v16`,
+   :mod:`simulators.protocol.v201`) translate these names to and from the wire.
 2. A connector's energy register only ever grows (Wh); :meth:`Connector.advance_to` refuses
-   to go back. Only the EnergyBackwards fault (:mod:`simulators.faults`) moves it back, on
+   to go back. Only the EnergyBackwards fault (:mod:`simulators.behaviour.faults`) moves it back, on
    purpose, through :meth:`Connector.rewind`.
 3. In 2.0.1 each simulated connector is EVSE ``n`` with connector 1, so ``connector_id`` is
    the EVSE id there.
@@ -142,5 +142,6 @@ class Connector:
         self.energy_wh = float(energy_wh)
 
     def rewind(self, wh: float) -> None:
-        """Move the register back by ``wh`` (a faulty meter; see :mod:`simulators.faults`)."""
+        """Move the register back by ``wh`` (a faulty meter; see
+        :mod:`simulators.behaviour.faults`)."""
         self.energy_wh = max(0.0, self.energy_wh - wh)

@@ -11,24 +11,25 @@ Usage::
         await st.stop_transaction(1, reason="Local")
 
 Rules:
-1. The operations here are version-neutral; the dialect (:mod:`simulators.v16`,
-   :mod:`simulators.v201`) spells each message, and the station answers the CSMS's commands
-   through :mod:`simulators.reactions` (recorded in :attr:`SimStation.received`).
+1. The operations here are version-neutral; the dialect (:mod:`simulators.protocol.v16`,
+   :mod:`simulators.protocol.v201`) spells each message, and the station answers the CSMS's commands
+   through :mod:`simulators.protocol.reactions` (recorded in :attr:`SimStation.received`).
 2. Each connector keeps a monotonic energy register (Wh). Without an explicit
    ``energy_wh``, a meter reading during a transaction adds ``power × elapsed time``.
 3. Failures of our own calls raise to the caller (``CallFailed``, ``TimeoutError``,
    ``ConnectionLost``, ...) and leave the state as it was before the call.
-4. With ``reconnect`` (a :class:`simulators.offline.Backoff`) a dropped connection is
+4. With ``reconnect`` (a :class:`simulators.behaviour.offline.Backoff`) a dropped connection is
    reopened and transaction messages made meanwhile are queued and replayed (see
-   :mod:`simulators.offline`); :meth:`SimStation.drop_connection` cuts it for tests.
+   :mod:`simulators.behaviour.offline`); :meth:`SimStation.drop_connection` cuts it for tests.
 5. ``call``, ``send_raw``, ``resend_last`` and ``replay_last`` bypass the state machine for
    tests of malformed or repeated messages.
 6. Time is the station's :class:`simulators.clock.SimClock` (default: real time): message
    timestamps, meter and heartbeat intervals and the profile engine's "now" are simulated.
-7. :meth:`SimStation.plug_in` runs an EV (:mod:`simulators.ev`, :mod:`simulators.charging`);
-   :meth:`SimStation.draw` reads what a connector delivers and its effective limit.
-   :attr:`SimStation.faults` injects faults (:mod:`simulators.faults`). A Reset reboots:
-   the connection closes and comes back after ``reboot_delay_s`` with a BootNotification.
+7. :meth:`SimStation.plug_in` runs an EV (:mod:`simulators.behaviour.ev`,
+   :mod:`simulators.behaviour.charging`); :meth:`SimStation.draw` reads what a connector
+   delivers and its effective limit. :attr:`SimStation.faults` injects faults
+   (:mod:`simulators.behaviour.faults`). A Reset reboots: the connection closes and comes
+   back after ``reboot_delay_s`` with a BootNotification.
 """
 
 from __future__ import annotations
@@ -41,15 +42,17 @@ from datetime import datetime
 
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid
-from simulators.certificates import SimCertificates
-from simulators.charging import ChargingSession
+from simulators.behaviour.charging import ChargingSession
+from simulators.behaviour.ev import Draw, Ev
+from simulators.behaviour.faults import FaultInjector
+from simulators.behaviour.offline import Backoff, Outbox
 from simulators.clock import SimClock
-from simulators.dialect import dialect_for
-from simulators.ev import Draw, Ev
-from simulators.faults import FaultInjector
-from simulators.files import FileTransfers
-from simulators.link import Link
-from simulators.local_list import LocalList
+from simulators.device.certificates import SimCertificates
+from simulators.device.files import FileTransfers
+from simulators.device.local_list import LocalList
+from simulators.device.monitoring import MonitorBank
+from simulators.device.reservations import Reservations
+from simulators.device.v201 import report_monitored
 from simulators.model import (
     RFID_CARD,
     Connector,
@@ -61,16 +64,14 @@ from simulators.model import (
     iso_utc,
     stamp,
 )
-from simulators.monitoring import MonitorBank
-from simulators.offline import Backoff, Outbox
-from simulators.plumbing import StationPlumbing
-from simulators.profiles import ProfileStore
-from simulators.reactions import Reactions
-from simulators.reservations import Reservations
+from simulators.protocol.dialect import dialect_for
+from simulators.protocol.link import Link
+from simulators.protocol.plumbing import StationPlumbing
+from simulators.protocol.reactions import Reactions
 from simulators.sampling import MeterSample
 from simulators.settings import HEARTBEAT_INTERVAL, METER_INTERVAL
+from simulators.smartcharging.profiles import ProfileStore
 from simulators.stats import Stats
-from simulators.v201_device import report_monitored
 
 
 class SimStation(StationPlumbing):
@@ -129,7 +130,7 @@ class SimStation(StationPlumbing):
         self.faults = FaultInjector(self)
         self.sessions: dict[int, ChargingSession] = {}
         self.display: list[str] = []  # what the display showed (prices, costs)
-        self.monitors = MonitorBank()  # 2.0.1 variable monitors (simulators.monitoring)
+        self.monitors = MonitorBank()  # 2.0.1 variable monitors (simulators.device.monitoring)
         self.network_profiles: dict[int, dict[str, object]] = {}  # 2.0.1 SetNetworkProfile
         self.boot_status: str | None = None
         self.log = self.link.log
@@ -179,8 +180,9 @@ class SimStation(StationPlumbing):
         self, connector_id: int, ev: Ev, id_tag: str, *, tick_s: float = 60.0
     ) -> ChargingSession:
         """Plug ``ev`` in: Preparing, Authorize, start; then it charges in its own task until
-        it leaves (see :mod:`simulators.charging`). Returns the session (``done`` at once if
-        the token was refused). Raises :class:`SimulatorError` if the connector is busy."""
+        it leaves (see :mod:`simulators.behaviour.charging`). Returns the session (``done``
+        at once if the token was refused). Raises :class:`SimulatorError` if the connector
+        is busy."""
         connector = self.connector(connector_id)
         if connector.busy or (connector_id in self.sessions_running()):
             raise SimulatorError(f"connector {connector_id} is busy")
@@ -249,7 +251,7 @@ class SimStation(StationPlumbing):
 
     async def authorize(self, id_tag: str, *, token_type: str = RFID_CARD) -> str:
         """Authorize; returns the status (Accepted, Blocked, Invalid, ...). Offline, the
-        local list or the cache decides (:mod:`simulators.local_list`); a token in neither
+        local list or the cache decides (:mod:`simulators.device.local_list`); a token in neither
         raises ``ConnectionLost``."""
         if not self.connected:
             local = self.local_list.offline_status(id_tag)

@@ -24,8 +24,8 @@ from csms.cluster_run import Cluster
 from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid
 from csms.store import tables as t
 from csms.store.city.tables import charger_connections as cc
+from simulators.behaviour.offline import Backoff
 from simulators.clock import SimClock
-from simulators.offline import Backoff
 from simulators.station import SimStation
 
 START = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # the chargers' clocks start here

@@ -10,7 +10,7 @@ import pytest
 
 from csms.app import Csms, running
 from csms.config import load_settings
-from simulators.platform import PlatformSim, Secrets, serving
+from simulators.platform.sim import PlatformSim, Secrets, serving
 from tests.conftest import make_settings
 
 SECRETS = Secrets("MA0000001", "op-secret", "1234567890abcdef", "abcdef1234567890",

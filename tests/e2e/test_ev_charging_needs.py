@@ -15,8 +15,8 @@ from csms.app import running
 from csms.domain.model import AuthorizationStatus
 from csms.handlers.messages.ev_needs_v201 import needs_status
 from csms.smartcharging.headroom import CHINA_STANDARD_TIME
-from simulators.ev import Ev
-from simulators.ev_needs import needs_payload
+from simulators.behaviour.ev import Ev
+from simulators.behaviour.ev_needs import needs_payload
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 from tests.integration.test_load_service import charging, load_settings

@@ -18,7 +18,7 @@ from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
 from csms.handlers.rpc import ConnectionLost
 from csms.store import tables as t
-from simulators.offline import Backoff
+from simulators.behaviour.offline import Backoff
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url, until
 from tests.integration.test_load_support import make_site

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
 from csms.store import tables as t
-from simulators.offline import Backoff
+from simulators.behaviour.offline import Backoff
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url
 

@@ -23,7 +23,7 @@ from websockets.typing import Subprotocol
 from csms.config import DatabaseSettings
 from csms.store import tables as t
 from csms.store.engine import create_engine
-from simulators.platform import PlatformSim, serving
+from simulators.platform.sim import PlatformSim, serving
 from tests.conftest import eventually
 from tests.e2e.conftest import SECRETS
 from tests.e2e.test_crash_durability import _listening, free_port

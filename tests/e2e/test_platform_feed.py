@@ -19,7 +19,7 @@ from csms.api.tokens import new_token
 from csms.app import Csms, running
 from csms.config import load_settings
 from csms.store.safety import tables as tables_safety
-from simulators.platform import PlatformSim, serving
+from simulators.platform.sim import PlatformSim, serving
 from simulators.station import SimStation
 from tests.conftest import eventually, make_settings, ocpp_url
 from tests.e2e.conftest import SECRETS, Rig, platform_settings

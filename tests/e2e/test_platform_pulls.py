@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from simulators.platform import PlatformSim, Secrets, seal, serving, sig
+from simulators.platform.sim import PlatformSim, Secrets, seal, serving, sig
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url
 from tests.e2e.conftest import SECRETS, Rig
@@ -103,7 +103,7 @@ async def test_the_simulator_refuses_bad_envelopes() -> None:
                              "OperatorSecret": SECRETS.operator_secret})
         got = (await http.post(f"{url}/query_token", json=ask)).json()
         assert 0 == got["Ret"]
-        from simulators.platform import unseal
+        from simulators.platform.sim import unseal
 
         token = unseal(SECRETS, got["Data"])["AccessToken"]
         push = f"{url}/notification_stationStatus"

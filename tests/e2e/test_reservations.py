@@ -16,7 +16,7 @@ from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
-from simulators.ev import Ev
+from simulators.behaviour.ev import Ev
 from simulators.model import Status
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url, until

@@ -26,8 +26,8 @@ from csms.domain.commands import (
 )
 from csms.domain.model import AuthorizationStatus, StationBooted
 from csms.store import tables as t
+from simulators.behaviour.ev import Ev
 from simulators.clock import SimClock
-from simulators.ev import Ev
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url
 

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from csms.app import Csms
 from csms.domain.model import AuthorizationStatus
 from csms.store import tables as t
-from simulators.faults import TRIPPING, FaultKind
-from simulators.offline import Backoff
+from simulators.behaviour.faults import TRIPPING, FaultKind
+from simulators.behaviour.offline import Backoff
 from simulators.station import SimStation
 from tests.conftest import eventually, ocpp_url
 

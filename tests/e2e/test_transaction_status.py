@@ -25,9 +25,9 @@ from csms.services.commands.service import CommandService
 from csms.services.events import EventBus
 from csms.services.sessions.tx_checks import TransactionChecks
 from csms.store import tables as t
-from simulators.offline import Backoff
+from simulators.behaviour.offline import Backoff
+from simulators.protocol.tx_commands import forget_transaction
 from simulators.station import SimStation
-from simulators.tx_commands import forget_transaction
 from tests.conftest import eventually, ocpp_url
 from tests.integration.test_server import call, raw
 from tests.integration.test_transactions import tx_event, v201_register

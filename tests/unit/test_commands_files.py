@@ -13,7 +13,7 @@ from csms.errors import CommandNotSupported
 from csms.handlers.commands import v16 as commands_v16
 from csms.handlers.commands import v201 as commands_v201
 from csms.handlers.ocppj import OcppVersion, Schemas
-from simulators.files import new_version
+from simulators.device.files import new_version
 
 AT = datetime(2028, 2, 29, 4, 0, tzinfo=UTC)
 URL = "http://csms.example:8080/firmware/download/tok/fw.bin"

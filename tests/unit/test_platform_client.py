@@ -11,7 +11,7 @@ import pytest
 
 from csms.config import load_settings
 from csms.services.platform.delivery import DeliveryError, PlatformClient
-from simulators.platform import Secrets, seal, sig, unseal
+from simulators.platform.sim import Secrets, seal, sig, unseal
 
 SECRETS = Secrets("MA0000001", "op-secret", "1234567890abcdef", "abcdef1234567890", "sig")
 SETTINGS = load_settings(None, platform={

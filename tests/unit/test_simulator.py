@@ -10,8 +10,8 @@ import pytest
 
 from csms.handlers.ocppj import CallError, CallResult, OcppVersion
 from csms.handlers.rpc import CallFailed, ConnectionLost
-from simulators.loopback import LoopbackCsms, station_on_loopback
 from simulators.model import SimulatorError
+from simulators.protocol.loopback import LoopbackCsms, station_on_loopback
 from simulators.station import SimStation
 from simulators.waiting import wait_until
 

@@ -14,11 +14,11 @@ import pytest
 
 from csms.handlers.ocppj import OcppVersion
 from simulators.cli import parse_config
-from simulators.fleet import FleetConfig, run_fleet
-from simulators.loopback import LoopbackCsms
+from simulators.fleet.runner import FleetConfig, run_fleet
 from simulators.model import Hardware, Purpose, iso_utc
-from simulators.profiles import Limit, ProfileStore, StoredProfile
+from simulators.protocol.loopback import LoopbackCsms
 from simulators.settings import Change, Setting, SettingsStore
+from simulators.smartcharging.profiles import Limit, ProfileStore, StoredProfile
 from simulators.stats import LatencyHistogram
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import pytest
 
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.rpc import CallFailed
-from simulators.loopback import station_on_loopback
+from simulators.protocol.loopback import station_on_loopback
 
 V201 = OcppVersion.V201
 

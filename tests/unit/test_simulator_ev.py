@@ -10,9 +10,16 @@ import pytest
 
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.timefmt import parse_time
+from simulators.behaviour.ev import (
+    MIN_CURRENT_A,
+    Ev,
+    charged_soc,
+    draw,
+    evening_evs,
+    own_max_current_a,
+)
 from simulators.clock import SimClock
-from simulators.ev import MIN_CURRENT_A, Ev, charged_soc, draw, evening_evs, own_max_current_a
-from simulators.loopback import station_on_loopback
+from simulators.protocol.loopback import station_on_loopback
 from simulators.waiting import wait_until
 
 V16, V201 = OcppVersion.V16, OcppVersion.V201

@@ -10,12 +10,12 @@ import orjson
 import pytest
 
 from csms.handlers.ocppj import OcppVersion
+from simulators.behaviour.ev import Ev
+from simulators.behaviour.faults import FaultKind, ScheduledFault, parse_fault, random_faults
+from simulators.behaviour.offline import Backoff
 from simulators.clock import SimClock
-from simulators.ev import Ev
-from simulators.faults import FaultKind, ScheduledFault, parse_fault, random_faults
-from simulators.loopback import station_on_loopback
-from simulators.offline import Backoff
-from simulators.pricing import COSTMSG_VENDOR, v16_cost_text
+from simulators.device.pricing import COSTMSG_VENDOR, v16_cost_text
+from simulators.protocol.loopback import station_on_loopback
 from simulators.waiting import wait_until
 
 V16, V201 = OcppVersion.V16, OcppVersion.V201

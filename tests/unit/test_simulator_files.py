@@ -14,7 +14,7 @@ import pytest
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.timefmt import format_time
 from simulators.clock import SimClock
-from simulators.loopback import station_on_loopback
+from simulators.protocol.loopback import station_on_loopback
 
 IMAGE = b"SIMFW sim-9.9\nbinary\x00\xff"
 START = datetime(2027, 1, 31, 15, 59, 50, tzinfo=UTC)

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from simulators.cli import parse_config
-from simulators.fleet import FleetConfig, run_fleet
-from simulators.loopback import LoopbackCsms
-from simulators.progress import progress_line, report_progress
-from simulators.scenario import shipped_scenarios
+from simulators.fleet.progress import progress_line, report_progress
+from simulators.fleet.runner import FleetConfig, run_fleet
+from simulators.fleet.scenario import shipped_scenarios
+from simulators.protocol.loopback import LoopbackCsms
 from simulators.stats import Stats
 from simulators.waiting import wait_until
 from tests.unit.test_simulator_cli import run_cli

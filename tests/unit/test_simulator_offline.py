@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from simulators.offline import Backoff, OfflineQueue, is_transaction_message
+from simulators.behaviour.offline import Backoff, OfflineQueue, is_transaction_message
 
 
 def test_backoff_is_exponential_capped_and_jittered_deterministically() -> None:

@@ -11,9 +11,14 @@ from pathlib import Path
 import pytest
 
 from simulators.cli import parse_config
-from simulators.fleet import FleetConfig
-from simulators.loopback import LoopbackCsms
-from simulators.scenario import ScenarioError, load_scenario, parse_scenario, shipped_scenarios
+from simulators.fleet.runner import FleetConfig
+from simulators.fleet.scenario import (
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    shipped_scenarios,
+)
+from simulators.protocol.loopback import LoopbackCsms
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("evening-peak-30.toml", "fault-storm.toml", "mixed-fleet.toml")

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from csms.handlers.ocppj import OcppVersion
-from simulators.loopback import station_on_loopback
 from simulators.model import Purpose
+from simulators.protocol.loopback import station_on_loopback
 
 V16 = OcppVersion.V16
 
@@ -205,7 +205,7 @@ async def test_trigger_message_meter_values_during_a_transaction_and_refusals() 
         [meter] = csms.messages("CP-1", "MeterValues")
         assert meter["transactionId"] == 1
         assert meter["meterValue"][0]["sampledValue"][0]["context"] == "Trigger"
-        request = {"requestedMessage": "DiagnosticsStatusNotification"}  # simulators.files
+        request = {"requestedMessage": "DiagnosticsStatusNotification"}  # simulators.device.files
         assert await csms.call("CP-1", "TriggerMessage", request) == {"status": "Accepted"}
         await st.settle()
         assert [{"status": "Idle"}] == csms.messages("CP-1", "DiagnosticsStatusNotification")

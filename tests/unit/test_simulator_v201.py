@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from csms.handlers.ocppj import OcppVersion
-from simulators.loopback import station_on_loopback
+from simulators.protocol.loopback import station_on_loopback
 
 V201 = OcppVersion.V201
 TOKEN = {"idToken": "T1", "type": "ISO14443"}

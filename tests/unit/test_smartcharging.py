@@ -41,8 +41,7 @@ from csms.domain.commands import (
     SchedulePeriod,
 )
 from simulators.model import Hardware, Purpose
-from simulators.profiles import ProfileStore, StoredProfile
-from simulators.smartcharging import (
+from simulators.smartcharging.engine import (
     EffectiveLimit,
     InstalledProfile,
     Supply,
@@ -51,7 +50,8 @@ from simulators.smartcharging import (
     ev_draw_a,
     leading_profile,
 )
-from simulators.smartcharging_rules import (
+from simulators.smartcharging.profiles import ProfileStore, StoredProfile
+from simulators.smartcharging.rules import (
     Rejection,
     StationContext,
     clear,

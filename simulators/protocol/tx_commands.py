@@ -8,7 +8,7 @@ Rules:
 2. ExtendedTriggerMessage does what TriggerMessage does for Boot, Heartbeat, Status and
    MeterValues; LogStatusNotification and FirmwareStatusNotification are sent with status
    Idle (nothing uploading or installing); SignChargePointCertificate is Accepted and a
-   CSR follows (simulators.certificates).
+   CSR follows (simulators.device.certificates).
 3. GetChargingProfiles: NoProfiles when no installed profile matches (evseId, purpose,
    stackLevel, chargingProfileId); else Accepted, then one ReportChargingProfiles per EVSE
    (the profiles as received, source CSO), ``tbc`` true on all but the last.

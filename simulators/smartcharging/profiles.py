@@ -3,7 +3,7 @@
 Rules:
 1. The store keeps each :class:`StoredProfile` with its domain form (from ``raw``, the wire
    object, 1.6 or 2.0.1 spelling; 2.0.1's first chargingSchedule). The engine
-   (:mod:`simulators.smartcharging`, :mod:`simulators.smartcharging_rules`) decides what an
+   (:mod:`simulators.smartcharging.engine`, :mod:`simulators.smartcharging.rules`) decides what an
    installation replaces, what a clear removes, the limits and the composite schedule. A
    profile built without ``raw`` is an open-ended schedule at its lowest limit.
 2. TxProfiles belong to one transaction and disappear when it ends.
@@ -32,9 +32,9 @@ from csms.domain.commands import (
     SchedulePeriod,
 )
 from csms.handlers.timefmt import parse_time
-from simulators import smartcharging_rules as rules
 from simulators.model import Hardware, Purpose
-from simulators.smartcharging import (
+from simulators.smartcharging import rules
+from simulators.smartcharging.engine import (
     EffectiveLimit,
     InstalledProfile,
     Supply,

@@ -34,7 +34,7 @@ from csms.handlers.timefmt import parse_time
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
-    from simulators.link import Work
+    from simulators.protocol.link import Work
     from simulators.station import SimStation
 
 Payload = dict[str, Any]

@@ -1,6 +1,6 @@
 """SetChargingProfile and ClearChargingProfile as a charging station answers them. Pure.
 
-The profiles are :class:`~simulators.smartcharging.InstalledProfile` tuples, in
+The profiles are :class:`~simulators.smartcharging.engine.InstalledProfile` tuples, in
 installation order; nothing here mutates, every function returns the new collection.
 
 Rules (1.6: OCPP 1.6 edition 2; K01.FR.nn: OCPP 2.0.1 part 2):
@@ -35,7 +35,7 @@ from enum import StrEnum
 from itertools import pairwise
 
 from csms.domain.commands import ChargingProfile, ProfileKind, ProfilePurpose
-from simulators.smartcharging import CYCLES, InstalledProfile
+from simulators.smartcharging.engine import CYCLES, InstalledProfile
 
 
 class Rejection(StrEnum):

@@ -29,8 +29,8 @@ from websockets.typing import Subprotocol
 
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.rpc import Handler, RpcEndpoint
-from simulators.link import schemas_for
 from simulators.model import iso_utc
+from simulators.protocol.link import schemas_for
 from simulators.station import SimStation
 from simulators.waiting import wait_until
 
@@ -152,7 +152,7 @@ class LoopbackCsms:
         common: dict[str, Answerer] = {
             "BootNotification": self._boot, "Heartbeat": self._now,
             "StatusNotification": self._empty, "MeterValues": self._empty,
-            # firmware and log status (simulators.files)
+            # firmware and log status (simulators.device.files)
             "FirmwareStatusNotification": self._empty, "LogStatusNotification": self._empty,
         }
         if version is OcppVersion.V16:

@@ -1,7 +1,8 @@
 """What a station does about CSMS commands, version-neutral.
 
-The command modules (:mod:`simulators.v16_commands`, :mod:`simulators.v201_commands`) turn
-a CALL into one of these methods and the returned neutral status into the version's answer.
+The command modules (:mod:`simulators.protocol.v16_commands`,
+:mod:`simulators.protocol.v201_commands`) turn a CALL into one of these methods and the
+returned neutral status into the version's answer.
 
 Rules:
 1. Every method decides synchronously, from the station's state, and returns the status.
@@ -12,7 +13,7 @@ Rules:
 3. Work scheduled until a transaction ends (ChangeAvailability Scheduled, Reset OnIdle) is
    done by :meth:`Reactions.transaction_ended`, which the station calls.
 4. SetChargingProfile is answered by the smart-charging engine
-   (:func:`simulators.smartcharging_rules.validate`) against the station's connectors, running
+   (:func:`simulators.smartcharging.rules.validate`) against the station's connectors, running
    transactions and smart-charging settings; 2.0.1 profiles without startSchedule are taken
    as 1.6 does (relative to the transaction start) rather than Rejected. The profile store
    learns from here which transaction runs where and since when.
@@ -26,12 +27,12 @@ from typing import TYPE_CHECKING, Any, Final
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.timefmt import parse_time
 from simulators.model import RFID_CARD, Connector, Purpose, Status
-from simulators.profiles import CompositeLimit, RunningTransaction, StoredProfile
 from simulators.settings import AUTHORIZE_REMOTE_START
-from simulators.smartcharging_rules import StationContext, validate
+from simulators.smartcharging.profiles import CompositeLimit, RunningTransaction, StoredProfile
+from simulators.smartcharging.rules import StationContext, validate
 
 if TYPE_CHECKING:
-    from simulators.link import Work
+    from simulators.protocol.link import Work
     from simulators.station import SimStation
 
 # (allowed rate units, periods per schedule, highest stack level) settings per version
@@ -53,7 +54,7 @@ class Reactions:
 
     def __init__(self, station: SimStation) -> None:
         self._st = station
-        self.files = station.files  # simulators.files
+        self.files = station.files  # simulators.device.files
         self._pending_reset: tuple[bool, int | None] | None = None
         station.profiles.transactions = self._running
 
@@ -305,7 +306,7 @@ class Reactions:
         return self._st.profiles.composite(connector_id, duration_s, unit, self._st.clock.now())
 
     def show(self, text: str) -> None:
-        """Put ``text`` on the display (see :mod:`simulators.pricing`)."""
+        """Put ``text`` on the display (see :mod:`simulators.device.pricing`)."""
         self._st.display.append(text)
         self._st.stats.displayed += 1
         self._st.log.info("sim.display", text=text)

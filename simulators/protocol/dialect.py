@@ -16,7 +16,7 @@ from csms.handlers.ocppj import OcppVersion
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
     from simulators.model import Hardware, Identity, Status, Transaction
-    from simulators.reactions import Reactions
+    from simulators.protocol.reactions import Reactions
     from simulators.sampling import MeterSample
     from simulators.settings import SettingsStore
 
@@ -81,9 +81,9 @@ class Dialect(Protocol):
 def dialect_for(version: OcppVersion) -> Dialect:
     """The dialect of ``version``."""
     if version is OcppVersion.V16:
-        from simulators.v16 import V16Dialect
+        from simulators.protocol.v16 import V16Dialect
 
         return V16Dialect()
-    from simulators.v201 import V201Dialect
+    from simulators.protocol.v201 import V201Dialect
 
     return V201Dialect()

@@ -8,7 +8,7 @@
     st.draw(1)                                    # Draw(current_a=32.0, power_w=22080, ...)
     await session.wait()                          # until departure (or full, or stopped)
 
-Cars arriving over an evening: make them with :func:`simulators.ev.evening_evs` (seeded),
+Cars arriving over an evening: make them with :func:`simulators.behaviour.ev.evening_evs` (seeded),
 then for each ``await clock.sleep_until(ev.arrival)`` and plug it in; stations that share
 one :class:`simulators.clock.SimClock` share one simulated evening.
 
@@ -17,7 +17,7 @@ Rules:
    schedule, and at once when a charging profile or a fault changes
    (:meth:`ChargingSession.wake`). At each tick the register
    advances by the power drawn since the previous tick times the simulated time elapsed,
-   then the draw is recomputed (:func:`simulators.ev.draw`) against the effective profile
+   then the draw is recomputed (:func:`simulators.behaviour.ev.draw`) against the effective profile
    limit at that simulated instant. So the energy equals the allowed power integrated over
    simulated time, piecewise constant between ticks.
 2. A meter reading goes out every meter-sampling interval (1.6 MeterValueSampleInterval,
@@ -25,7 +25,7 @@ Rules:
 3. 1.6 reports Charging, SuspendedEVSE (limit below 6 A) and SuspendedEV (battery full)
    as StatusNotification; 2.0.1 puts the same in the TransactionEvent chargingState.
    While the connector is Faulted the session sends no status and draws nothing (see
-   :mod:`simulators.faults`).
+   :mod:`simulators.behaviour.faults`).
 4. At the EV's departure the transaction stops with EVDisconnected and the connector
    becomes Available; an EV without departure leaves once full. A transaction ended by
    the CSMS (RemoteStop, Reset, Unlock) ends the session.
@@ -40,8 +40,8 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from simulators.ev import Draw, Ev, charged_soc, draw
-from simulators.ev_needs import declare_needs
+from simulators.behaviour.ev import Draw, Ev, charged_soc, draw
+from simulators.behaviour.ev_needs import declare_needs
 from simulators.model import Connector, Status, Transaction
 
 if TYPE_CHECKING:

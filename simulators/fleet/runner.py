@@ -17,11 +17,11 @@ Rules:
 4. Time is one shared :class:`simulators.clock.SimClock` at ``speed``: ``duration_s``,
    ``meter_interval_s`` and every other duration are simulated seconds (real = simulated /
    speed). Timestamps are simulated too, from ``start`` (default: now).
-5. With ``ev_arrival_window_s`` each connector's sessions are EVs (:mod:`simulators.ev`):
+5. With ``ev_arrival_window_s`` each connector's sessions are EVs (:mod:`simulators.behaviour.ev`):
    the first arrives at a random moment within the window, each next one a few minutes
    after the previous left; each stays ``ev_dwell_min_s``..``ev_dwell_max_s`` and draws
    what the charging profiles allow. Without it, sessions are plain ``samples`` readings.
-6. Faults (:mod:`simulators.faults`): ``faults`` are scheduled ones
+6. Faults (:mod:`simulators.behaviour.faults`): ``faults`` are scheduled ones
    (``KIND@AT_S[:CONNECTOR][+CLEAR_S][#STATION]``, every station without ``#STATION``;
    ``AT_S`` counts from the station's boot);
    ``fault_kinds`` with ``fault_rate_per_h`` add random ones per station (Poisson, seeded),
@@ -43,12 +43,12 @@ import structlog
 
 from csms.handlers.ocppj import OcppVersion
 from csms.handlers.timefmt import parse_time
+from simulators.behaviour.ev import random_ev
+from simulators.behaviour.faults import FaultKind, ScheduledFault, parse_fault, random_faults
+from simulators.behaviour.offline import Backoff
 from simulators.clock import SimClock
-from simulators.ev import random_ev
-from simulators.faults import FaultKind, ScheduledFault, parse_fault, random_faults
+from simulators.fleet.progress import report_progress
 from simulators.model import Status
-from simulators.offline import Backoff
-from simulators.progress import report_progress
 from simulators.settings import METER_INTERVAL
 from simulators.station import SimStation
 from simulators.stats import Stats
@@ -91,7 +91,7 @@ class FleetConfig:
     fault_clear_after_s: float | None = 300.0
     reconnect: bool = True
     progress_s: float = 0.0  # real seconds between progress reports; 0: none
-    firmware_faults: tuple[str, ...] = ()  # "KIND[#STATION]": simulators.files rule 3
+    firmware_faults: tuple[str, ...] = ()  # "KIND[#STATION]": simulators.device.files rule 3
 
     def firmware_fault_for(self, n: int) -> str | None:
         """How station ``n`` fails firmware updates (None: it does not)."""

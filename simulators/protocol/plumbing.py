@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from simulators.link import Answer, Link, Payload
+from simulators.protocol.link import Answer, Link, Payload
 from simulators.stats import Stats
 from simulators.waiting import wait_until
 
 if TYPE_CHECKING:
-    from simulators.offline import Outbox
+    from simulators.behaviour.offline import Outbox
 
 
 class StationPlumbing:

@@ -12,7 +12,7 @@ Rules:
    ``MonitoringCtrlr.ItemsPerMessageSet/ClearVariableMonitoring`` (4) are refused with a
    CALLERROR OccurrenceConstraintViolation, as
    GetVariables / SetVariables beyond ``DeviceDataCtrlr.ItemsPerMessage...`` are
-   (:mod:`simulators.v201_commands`). Monitors: :mod:`simulators.monitoring`.
+   (:mod:`simulators.protocol.v201_commands`). Monitors: :mod:`simulators.device.monitoring`.
 3. SetNetworkProfile: Accepted for slots 1-3 and a ws:// or wss:// URL, else Rejected.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from csms.handlers.ocppj import ErrorCode, OcppError
-from simulators.monitoring import MONITORED
+from simulators.device.monitoring import MONITORED
 from simulators.sampling import MeterSample
 
 if TYPE_CHECKING:

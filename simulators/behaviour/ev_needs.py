@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from csms.handlers.ocppj import OcppVersion
-from simulators.ev import MIN_CURRENT_A, Ev
+from simulators.behaviour.ev import MIN_CURRENT_A, Ev
 from simulators.model import iso_utc
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ Version-neutral plumbing under :class:`simulators.station.SimStation`:
    for assertions, and :attr:`Link.connection_starts` says where in :attr:`Link.frames` each
    connection's frames begin; long fleet runs turn it off. Handled CSMS commands are always
    kept in :attr:`Link.received`.
-5. With a ``backoff`` (:class:`simulators.offline.Backoff`), a connection that drops while
+5. With a ``backoff`` (:class:`simulators.behaviour.offline.Backoff`), a connection that drops while
    the body runs (not the close on exit) is reopened on that schedule, drawing the jitter
    from ``rng``; the TaskGroup, services and follow-ups live on across it, and
    :attr:`Link.on_reconnected` runs as a follow-up on each new connection. Without one, a
@@ -55,10 +55,10 @@ from csms.handlers.ocppj import (
     parse_frame,
 )
 from csms.handlers.rpc import CallFailed, ConnectionLost, Handler, ResponseInvalid, RpcEndpoint
+from simulators.behaviour.offline import Backoff, reopen
 from simulators.model import SimulatorError
-from simulators.offline import Backoff, reopen
+from simulators.protocol.transport import SimTransport, expected_answer_id
 from simulators.stats import Stats
-from simulators.transport import SimTransport, expected_answer_id
 from simulators.waiting import wait_until
 
 Payload = dict[str, Any]
@@ -126,7 +126,7 @@ class Link:
         self._last_calls: dict[str, str] = {}
         self._raw_waiters: dict[str, asyncio.Future[Answer]] = {}
         # the client TLS context for wss:// URLs (profile 3: with the station's certificate,
-        # simulators.certificates); None: the default for the URL
+        # simulators.device.certificates); None: the default for the URL
         self.ssl: ssl.SSLContext | None = None
 
     @property

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from csms.handlers.timefmt import parse_time
-from simulators.faults import FaultKind, parse_fault
+from simulators.behaviour.faults import FaultKind, parse_fault
 
 
 class ScenarioError(ValueError):

@@ -1,4 +1,5 @@
-"""OCPP 1.6J spelling of the station's own messages (commands: :mod:`simulators.v16_commands`).
+"""OCPP 1.6J spelling of the station's own messages (commands:
+:mod:`simulators.protocol.v16_commands`).
 
 Rules:
 1. Transaction ids are the CSMS's integers, kept as strings by the station.
@@ -24,7 +25,7 @@ from simulators.settings import (
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
-    from simulators.reactions import Reactions
+    from simulators.protocol.reactions import Reactions
 
 Payload = dict[str, Any]
 
@@ -170,6 +171,6 @@ class V16Dialect:
         return "StopTransaction", payload
 
     def handlers(self, reactions: Reactions, settings: SettingsStore[Any]) -> dict[str, Handler]:
-        from simulators.v16_commands import V16Commands
+        from simulators.protocol.v16_commands import V16Commands
 
         return V16Commands(reactions, settings).handlers()

@@ -1,27 +1,27 @@
 """Answers to the CSMS's OCPP 2.0.1 commands: the wire shape around :class:`Reactions`.
 
-EVSE ``n`` is simulated connector ``n`` with a single connector 1 (see :mod:`simulators.v201`);
-the device model is keyed by ``(component name, variable name)``; instances and EVSE-scoped
-components are not modelled.
+EVSE ``n`` is simulated connector ``n`` with a single connector 1 (see
+:mod:`simulators.protocol.v201`); the device model is keyed by ``(component name, variable
+name)``; instances and EVSE-scoped components are not modelled.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from simulators import tx_commands
-from simulators.certificates import SIGN_TRIGGERS
-from simulators.certificates import handlers as certificate_handlers
-from simulators.files import v201_handlers
+from simulators.device.certificates import SIGN_TRIGGERS
+from simulators.device.certificates import handlers as certificate_handlers
+from simulators.device.files import v201_handlers
+from simulators.device.pricing import v201_cost_text
+from simulators.device.v201 import check_items
 from simulators.model import Purpose, iso_utc
-from simulators.pricing import v201_cost_text
-from simulators.profiles import Limit, StoredProfile, wire_periods
+from simulators.protocol import tx_commands
 from simulators.settings import Change, Setting, SettingsStore
-from simulators.v201_device import check_items
+from simulators.smartcharging.profiles import Limit, StoredProfile, wire_periods
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
-    from simulators.reactions import Reactions
+    from simulators.protocol.reactions import Reactions
 
 Payload = dict[str, Any]
 
@@ -173,7 +173,7 @@ class V201Commands:
     async def trigger_message(self, p: Payload) -> Payload:
         """Accepted and sent for Boot, Heartbeat, Status, MeterValues, TransactionEvent
         (Rejected without a transaction), SignChargingStationCertificate (a CSR follows:
-        simulators.certificates); NotImplemented otherwise."""
+        simulators.device.certificates); NotImplemented otherwise."""
         if p["requestedMessage"] in SIGN_TRIGGERS:
             return {"status": self._r.station.certificates.triggered()}
         if p["requestedMessage"] not in TRIGGERABLE:

@@ -1,4 +1,5 @@
-"""OCPP 2.0.1 spelling of the station's own messages (commands: :mod:`simulators.v201_commands`).
+"""OCPP 2.0.1 spelling of the station's own messages (commands:
+:mod:`simulators.protocol.v201_commands`).
 
 Rules:
 1. Simulated connector ``n`` is EVSE ``n`` with connector 1.
@@ -27,7 +28,7 @@ from simulators.settings import (
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
-    from simulators.reactions import Reactions
+    from simulators.protocol.reactions import Reactions
 
 Payload = dict[str, Any]
 VariableKey = tuple[str, str]
@@ -209,8 +210,8 @@ class V201Dialect:
         return "TransactionEvent", payload
 
     def handlers(self, reactions: Reactions, settings: SettingsStore[Any]) -> dict[str, Handler]:
-        from simulators.v201_commands import V201Commands
-        from simulators.v201_device import V201Device
+        from simulators.device.v201 import V201Device
+        from simulators.protocol.v201_commands import V201Commands
 
         return {**V201Commands(reactions, settings).handlers(),
                 **V201Device(reactions.station, settings).handlers()}

@@ -1,24 +1,25 @@
 """Answers to the CSMS's OCPP 1.6 commands: the wire shape around :class:`Reactions`.
 
 Each handler reads the (already validated) request, asks the neutral behaviour for a
-decision and spells the answer; nothing here awaits a CALL (see :mod:`simulators.reactions`).
+decision and spells the answer; nothing here awaits a CALL (see
+:mod:`simulators.protocol.reactions`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from simulators import tx_commands
-from simulators.certificates import handlers as certificate_handlers
-from simulators.files import v16_handlers
+from simulators.device.certificates import handlers as certificate_handlers
+from simulators.device.files import v16_handlers
+from simulators.device.pricing import v16_cost_text
 from simulators.model import Purpose, iso_utc
-from simulators.pricing import v16_cost_text
-from simulators.profiles import Limit, StoredProfile, wire_periods
+from simulators.protocol import tx_commands
 from simulators.settings import Change, SettingsStore
+from simulators.smartcharging.profiles import Limit, StoredProfile, wire_periods
 
 if TYPE_CHECKING:
     from csms.handlers.rpc import Handler
-    from simulators.reactions import Reactions
+    from simulators.protocol.reactions import Reactions
 
 Payload = dict[str, Any]
 

@@ -3,7 +3,7 @@
 Profiles are the domain's :class:`~csms.domain.commands.ChargingProfile` placed on a
 connector (:class:`InstalledProfile`; 2.0.1 EVSE ``n`` is connector ``n``, 0 is the whole
 station). Times are aware UTC and always an argument. SetChargingProfile and
-ClearChargingProfile live in :mod:`simulators.smartcharging_rules`.
+ClearChargingProfile live in :mod:`simulators.smartcharging.rules`.
 
 Rules:
 1. An occurrence of a schedule starts at ``startSchedule`` (Absolute); at ``startSchedule``

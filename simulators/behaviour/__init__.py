@@ -1,0 +1,1 @@
+"""What the simulated charger and its cars do: EV sessions, the EV model, faults, offline."""

@@ -1,0 +1,1 @@
+"""Device features: certificates, firmware and logs, local list, reservations, monitors, display."""

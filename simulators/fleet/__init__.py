@@ -1,0 +1,1 @@
+"""Many stations at once: the fleet runner behind ``csms-sim``, scenario files, live progress."""

@@ -1,0 +1,1 @@
+"""The charging-profile engine of the simulated charger (pure) and the installed profiles."""
