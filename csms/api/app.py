@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from csms.api.hygiene import RefuseControlCharacters
-from csms.api.routes import ROUTERS, alarms, audit, feed, ops, webhooks
+from csms.api.routes import ROUTERS, ops
+from csms.api.routes.admin import audit
+from csms.api.routes.safety import alarms
+from csms.api.routes.sharing import feed, webhooks
 from csms.app import Csms
 from csms.console.app import mount_console
 from csms.resident import install as install_resident
@@ -32,7 +35,7 @@ def create_app(csms: Csms) -> FastAPI:
     install_resident(app, csms)  # the resident page behind the charger QR code
     mount_console(app, csms)  # the operator console at /console/ (csms.console)
     if csms.platform is not None:  # what the municipal platform pulls (its own tokens)
-        from csms.api.routes import evcs
+        from csms.api.routes.platform import pulls as evcs
 
         app.include_router(evcs.router)
     return app

@@ -1,5 +1,5 @@
 """Request and answer bodies of the transaction-status, EVSE-reset and extended-trigger
-command endpoints (csms.api.routes.tx_commands); rules as in :mod:`csms.api.commands`."""
+command endpoints (csms.api.routes.commands.transactions); rules as in :mod:`csms.api.commands`."""
 
 from __future__ import annotations
 

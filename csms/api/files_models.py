@@ -1,5 +1,5 @@
-"""Request and answer bodies of the firmware and log endpoints (csms.api.routes.firmware,
-csms.api.routes.logs). Unknown fields are refused (422), as for the other commands."""
+"""Request and answer bodies of the firmware and log endpoints (csms.api.routes.files.firmware,
+csms.api.routes.files.logs). Unknown fields are refused (422), as for the other commands."""
 
 from __future__ import annotations
 

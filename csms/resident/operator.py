@@ -2,7 +2,7 @@
 printable QR code of each connector (family ``network``, read).
 
 A PIN is 4 to 8 digits, stored only as a salted scrypt hash (:mod:`csms.passwords`); it is
-never shown again. Scope as for id tokens (csms.api.routes.residents): a scoped token may
+never shown again. Scope as for id tokens (csms.api.routes.city.residents): a scoped token may
 set PINs only for cards of residents in its communities. Setting or clearing a PIN is
 audited (without the PIN) and ends the card's signed-in visits.
 """
@@ -22,7 +22,7 @@ from csms import passwords
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import ONE, WRITE_ONE, store_errors
-from csms.api.routes.safety import visible_charge_point
+from csms.api.routes.safety.status import visible_charge_point
 from csms.api.scope import require_location
 from csms.app import Csms
 from csms.resident.figures import PIN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from csms.api.routes.file_transfer import _file_part
+from csms.api.routes.files.transfer import _file_part
 
 
 def multipart(files: dict[str, tuple[str, bytes, str]], data: dict[str, str] | None = None

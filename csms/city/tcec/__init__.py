@@ -4,5 +4,6 @@
 ``stations`` builds station and connector-status data, ``orders`` charge orders (details
 summing exactly to totals), their reconciliation and statistics, ``tokens`` the operator
 side's access tokens. The adapters are csms.store.platform (outbox, reads),
-csms.services.platform.pushes (deliverer) and csms.api.routes.evcs (what the platform pulls).
+csms.services.platform.pushes (deliverer) and csms.api.routes.platform.pulls (what the
+platform pulls).
 """

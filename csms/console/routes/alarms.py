@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from csms.api.access import Family
-from csms.api.routes import alarms as api
+from csms.api.routes.safety import alarms as api
 from csms.console.deps import CsmsDep, SessionDep, allowed, need
 from csms.console.render import page
 from csms.console.routes.common import pager, paging

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from csms.api.access import Family
-from csms.api.routes import billing as api
+from csms.api.routes.billing import tariffs as api
 from csms.console.deps import CsmsDep, SessionDep, need
 from csms.console.render import page
 from csms.console.routes.common import pager, paging

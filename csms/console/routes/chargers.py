@@ -13,7 +13,8 @@ from pydantic import BaseModel
 
 from csms.api import commands as m
 from csms.api.access import Family, Principal
-from csms.api.routes import live, network
+from csms.api.routes.commands import live
+from csms.api.routes.stations import network
 from csms.app import Csms
 from csms.console.deps import CsmsDep, SessionDep, allowed, need
 from csms.console.render import page

@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from csms.api.access import Family
 from csms.api.models import MONTH
-from csms.api.routes import coverage as coverage_api
-from csms.api.routes import reports as reports_api
+from csms.api.routes.city import coverage as coverage_api
+from csms.api.routes.city import reports as reports_api
 from csms.console.deps import CsmsDep, SessionDep, allowed, need
 from csms.console.render import page
 from csms.console.routes.common import int_or_none

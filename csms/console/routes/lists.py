@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from csms.api import models as api_models
 from csms.api.access import Family
-from csms.api.routes import audit as audit_api
-from csms.api.routes import billing_wallets, residents, sessions
+from csms.api.routes.admin import audit as audit_api
+from csms.api.routes.billing import wallets as billing_wallets
+from csms.api.routes.city import residents
+from csms.api.routes.sessions import records as sessions
 from csms.console.deps import CsmsDep, SessionDep, allowed, need
 from csms.console.render import page
 from csms.console.routes.common import blank_none, int_or_none, pager, paging

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup
 
 from csms.api.access import Family
-from csms.api.routes import load as api
-from csms.api.routes import network
+from csms.api.routes.stations import load as api
+from csms.api.routes.stations import network
 from csms.console.chart import Point, load_chart
 from csms.console.deps import CsmsDep, SessionDep, allowed, need
 from csms.console.i18n import translate
@@ -22,7 +22,7 @@ from csms.console.routes.common import int_or_none, paging
 router = APIRouter()
 SiteId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 WINDOW = timedelta(hours=24)
-NO_SETTINGS = "the site has no load settings"  # csms.api.routes.load's 404
+NO_SETTINGS = "the site has no load settings"  # csms.api.routes.stations.load's 404
 
 
 @router.get("/load", response_class=HTMLResponse)

@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from csms.api.access import Family
-from csms.api.routes import live, network, organisation
+from csms.api.routes.city import organisation
+from csms.api.routes.commands import live
+from csms.api.routes.stations import network
 from csms.console.deps import CsmsDep, SessionDep, need
 from csms.console.render import page
 from csms.console.routes.common import int_or_none, pager, paging

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Form, HTTPException, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 
 from csms.api.access import Family
-from csms.api.routes import billing_wallets, residents
+from csms.api.routes.billing import wallets as billing_wallets
+from csms.api.routes.city import residents
 from csms.console.deps import CsmsDep, SessionDep, need
 from csms.console.render import page
 

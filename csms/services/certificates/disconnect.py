@@ -1,9 +1,9 @@
 """Closing a charge point's connection on purpose, saying why (issue 15 point 5).
 
 Used when its certificate is revoked: the connection is closed on whichever node holds it
-(``CloseConnection`` through the command service and bus, as csms.api.routes.network does for
-a rejected charger or a new password); the close reason goes to the charger, a station event
-and a security audit row record it.
+(``CloseConnection`` through the command service and bus, as csms.api.routes.stations.network
+does for a rejected charger or a new password); the close reason goes to the charger, a
+station event and a security audit row record it.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """A charge point's live state (family ``network``, read) and commands to it (family
 ``commands``, write).
 
-A command's answers and errors are those of :mod:`csms.api.routes.commanding`. Every
+A command's answers and errors are those of :mod:`csms.api.routes.commands.common`. Every
 command is recorded in the audit log before it is sent, and in the command log with its
 outcome.
 """
@@ -21,7 +21,7 @@ from csms.api import commands as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.commanding import (
+from csms.api.routes.commands.common import (
     COMMANDS,
     ERRORS,
     Commander,
@@ -30,8 +30,8 @@ from csms.api.routes.commanding import (
     command_failure,
     send_command,
 )
-from csms.api.routes.safety import ConnectorStatusOut, visible_charge_point
-from csms.api.routes.sessions import SessionOut, StationPath
+from csms.api.routes.safety.status import ConnectorStatusOut, visible_charge_point
+from csms.api.routes.sessions.records import SessionOut, StationPath
 from csms.app import Csms
 from csms.services.sessions.remote_starts import RemoteStartFailed, RemoteStarts
 from csms.store.cluster import nodes

@@ -29,7 +29,7 @@ from csms.api.models import (
     UtcTime,
     page_of,
 )
-from csms.api.routes.sessions import StationId, window
+from csms.api.routes.sessions.records import StationId, window
 from csms.api.scope import require_community, require_location, visible_communities
 from csms.app import Csms
 from csms.safety.alarms import AlarmCode

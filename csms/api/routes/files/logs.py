@@ -1,8 +1,8 @@
 """Diagnostics and logs (family ``commands``): ask a charger for a log, follow the request,
 download the file it uploaded (operator and admin tokens only: ``commands`` read).
 
-The charger uploads to the URL the CSMS sent it (csms.api.routes.file_transfer). A
-command's failure maps as for the other commands (csms.api.routes.live).
+The charger uploads to the URL the CSMS sent it (csms.api.routes.files.transfer). A
+command's failure maps as for the other commands (csms.api.routes.commands.live).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from csms.api import files_models as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.commanding import ERRORS, command_failure
-from csms.api.routes.safety import visible_charge_point
-from csms.api.routes.sessions import StationPath
+from csms.api.routes.commands.common import ERRORS, command_failure
+from csms.api.routes.safety.status import visible_charge_point
+from csms.api.routes.sessions.records import StationPath
 from csms.app import Csms
 from csms.domain.commands_files import LogKind
 from csms.services.files.logs import LogRequestFailed, LogService

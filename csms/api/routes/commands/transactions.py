@@ -2,7 +2,7 @@
 (2.0.1), Reset of one EVSE (2.0.1) and ExtendedTriggerMessage (1.6 security extension;
 TriggerMessage in 2.0.1), GetChargingProfiles and CustomerInformation (2.0.1; their answer
 includes the report parts the charger sends afterwards, joined by requestId). Answers,
-errors, audit and command log as in :mod:`csms.api.routes.live`."""
+errors, audit and command log as in :mod:`csms.api.routes.commands.live`."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from csms.api import commands as m
 from csms.api import commands_tx as mt
 from csms.api.access import Principal
 from csms.api.deps import CsmsDep
-from csms.api.routes.commanding import COMMANDS, ERRORS, Commander
-from csms.api.routes.commanding import audit_command as audit
-from csms.api.routes.commanding import command_failure as failure
-from csms.api.routes.commanding import send_command as send
-from csms.api.routes.safety import visible_charge_point
-from csms.api.routes.sessions import StationPath
+from csms.api.routes.commands.common import COMMANDS, ERRORS, Commander
+from csms.api.routes.commands.common import audit_command as audit
+from csms.api.routes.commands.common import command_failure as failure
+from csms.api.routes.commands.common import send_command as send
+from csms.api.routes.safety.status import visible_charge_point
+from csms.api.routes.sessions.records import StationPath
 from csms.app import Csms
 from csms.errors import CommandError
 from csms.services.reports import ReportAnswer, ReportCollector

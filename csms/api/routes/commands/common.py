@@ -21,7 +21,7 @@ from csms.api import commands as m
 from csms.api.access import Family, Principal
 from csms.api.deps import require
 from csms.api.models import ONE, Responses
-from csms.api.routes.safety import visible_charge_point
+from csms.api.routes.safety.status import visible_charge_point
 from csms.app import Csms
 from csms.errors import (
     CommandError,

@@ -3,7 +3,7 @@
 The list a charger holds is derived from the id-token table (its community's residents'
 tokens and the tokens of no resident, :mod:`csms.store.local_lists`); ``sync`` brings it
 up to date with a differential update, or a full one when the charger is out of step.
-Errors as for the other commands (:mod:`csms.api.routes.live`).
+Errors as for the other commands (:mod:`csms.api.routes.commands.live`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from csms.api import auth_models as am
 from csms.api import commands as m
 from csms.api.deps import CsmsDep
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.commanding import (
+from csms.api.routes.commands.common import (
     COMMANDS,
     ERRORS,
     Commander,
@@ -26,8 +26,8 @@ from csms.api.routes.commanding import (
     command_failure,
     send_command,
 )
-from csms.api.routes.safety import visible_charge_point
-from csms.api.routes.sessions import StationPath
+from csms.api.routes.safety.status import visible_charge_point
+from csms.api.routes.sessions.records import StationPath
 from csms.app import Csms
 from csms.errors import CommandError
 from csms.services.local_lists import LocalLists

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import FORBIDDEN, ONE, Page, PagingDep, Printable, UtcTime
-from csms.api.routes.sessions import StationId, StationPath, window
+from csms.api.routes.sessions.records import StationId, StationPath, window
 from csms.api.scope import require_station, visible_communities
 from csms.app import Csms
 from csms.store.station_queries import ChargePointRecord, EventFilter, StationQueries

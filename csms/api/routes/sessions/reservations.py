@@ -3,7 +3,7 @@ cancel reservations.
 
 A reservation is recorded before ReserveNow is sent; its ``id`` is the ``reservationId``.
 A failure's body carries ``reservation_id`` too. Errors as for the other commands
-(:mod:`csms.api.routes.live`); 422 also for an expiry that is not in the future.
+(:mod:`csms.api.routes.commands.live`); 422 also for an expiry that is not in the future.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from fastapi.responses import JSONResponse
 from csms.api import auth_models as am
 from csms.api.deps import CsmsDep
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.commanding import (
+from csms.api.routes.commands.common import (
     ERRORS,
     Commander,
     CommandReader,
     audit_command,
     command_failure,
 )
-from csms.api.routes.safety import visible_charge_point
-from csms.api.routes.sessions import StationPath
+from csms.api.routes.safety.status import visible_charge_point
+from csms.api.routes.sessions.records import StationPath
 from csms.app import Csms
 from csms.domain.model import IdToken
 from csms.errors import CommandError

@@ -5,7 +5,7 @@ asking a charger for a CSR now (issue or renew: 1.6 ExtendedTriggerMessage, 2.0.
 TriggerMessage), revoking (the CRL, and the charger's open connection closed), the CRL
 itself. The chargers' trust stores: install a CA certificate (ours by default), ask what is
 installed (stored; GET shows the last report), delete one. Commands answer as the other
-command endpoints do (csms.api.routes.live): 409 offline, 422 inexpressible, 502, 503, 504.
+command endpoints do (csms.api.routes.commands.live): 409 offline, 422 inexpressible, 502, 503, 504.
 Every action is recorded in the audit log first.
 """
 
@@ -21,11 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from csms.api.deps import CsmsDep
 from csms.api.models import ONE
-from csms.api.routes.commanding import ERRORS, Commander
-from csms.api.routes.commanding import command_failure as failure
-from csms.api.routes.live import Reader
-from csms.api.routes.safety import visible_charge_point
-from csms.api.routes.sessions import StationPath
+from csms.api.routes.commands.common import ERRORS, Commander
+from csms.api.routes.commands.common import command_failure as failure
+from csms.api.routes.commands.live import Reader
+from csms.api.routes.safety.status import visible_charge_point
+from csms.api.routes.sessions.records import StationPath
 from csms.app import Csms
 from csms.domain.commands_certs import CertificateHash, CertificateUse
 from csms.errors import CommandError

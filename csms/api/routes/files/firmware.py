@@ -3,8 +3,8 @@ to many in waves, and each charger's outcome.
 
 ``POST /firmware/files`` takes the file as the raw request body (``name``, ``version`` and
 an optional ``sha256`` to check it against in the query); chargers download it from the URL
-the CSMS sends them (csms.api.routes.file_transfer). A command's failure maps as for the
-other commands (csms.api.routes.live): 409 offline, 504 no answer, 502 CALLERROR, 422 the
+the CSMS sends them (csms.api.routes.files.transfer). A command's failure maps as for the
+other commands (csms.api.routes.commands.live): 409 offline, 504 no answer, 502 CALLERROR, 422 the
 version cannot express it. Every write is in the audit log.
 """
 
@@ -23,9 +23,9 @@ from csms.api import files_models as m
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.commanding import ERRORS, command_failure
-from csms.api.routes.safety import visible_charge_point
-from csms.api.routes.sessions import StationPath
+from csms.api.routes.commands.common import ERRORS, command_failure
+from csms.api.routes.safety.status import visible_charge_point
+from csms.api.routes.sessions.records import StationPath
 from csms.app import Csms
 from csms.services.files.firmware import (
     FileRejected,

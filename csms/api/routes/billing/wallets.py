@@ -34,7 +34,7 @@ from csms.api.models import (
     page_of,
     store_errors,
 )
-from csms.api.routes.billing import ChargeOut, charge_out
+from csms.api.routes.billing.tariffs import ChargeOut, charge_out
 from csms.api.scope import require_location
 from csms.app import Csms
 from csms.services.billing.statement import statement_csv

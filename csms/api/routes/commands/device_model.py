@@ -1,6 +1,6 @@
 """OCPP 2.0.1 device model and monitoring (family ``commands`` to send, ``network`` to read).
 
-Commands answer as the other command endpoints do (csms.api.routes.live: audit first, the
+Commands answer as the other command endpoints do (csms.api.routes.commands.live: audit first, the
 charger's answer, 409/422/502/503/504 on failure; 422 for a 1.6 station). Report requests
 answer once the report is complete or ``wait_s`` has passed: ``status`` is then "complete",
 or the charger's answer while parts are still coming (GET the report later). The stored
@@ -21,12 +21,12 @@ from csms.api import device_model_models as m
 from csms.api.commands import CommandIn, Name
 from csms.api.deps import CsmsDep
 from csms.api.models import MAX_ID, ONE
-from csms.api.routes.commanding import COMMANDS, ERRORS, Commander, CommandReader, send_command
-from csms.api.routes.commanding import audit_command as audit_command
-from csms.api.routes.commanding import command_failure as failure
-from csms.api.routes.live import Reader
-from csms.api.routes.safety import visible_charge_point
-from csms.api.routes.sessions import StationPath
+from csms.api.routes.commands.common import COMMANDS, ERRORS, Commander, CommandReader, send_command
+from csms.api.routes.commands.common import audit_command as audit_command
+from csms.api.routes.commands.common import command_failure as failure
+from csms.api.routes.commands.live import Reader
+from csms.api.routes.safety.status import visible_charge_point
+from csms.api.routes.sessions.records import StationPath
 from csms.app import Csms
 from csms.domain.commands_device import DeviceResult, SetVariableMonitoring
 from csms.errors import CommandError

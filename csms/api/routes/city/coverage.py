@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from csms.api.access import Family, Principal
 from csms.api.deps import CsmsDep, require
 from csms.api.models import FORBIDDEN, MAX_ID, Page, PagingDep, page_of
-from csms.api.routes.organisation import visible_districts
+from csms.api.routes.city.organisation import visible_districts
 from csms.api.scope import visible_communities
 from csms.app import Csms
 from csms.city.coverage import CommunityCoverage, CoverageReport, Verdict, coverage

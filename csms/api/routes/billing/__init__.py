@@ -1,0 +1,1 @@
+"""Tariffs, packages, session charges, wallets, subscriptions and statements."""

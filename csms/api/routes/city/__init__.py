@@ -1,0 +1,1 @@
+"""Districts, communities and residents, service-radius coverage, the monthly report."""

@@ -1,0 +1,1 @@
+"""Connector status, station events, alarms and the daily safety summary."""

@@ -1,0 +1,1 @@
+"""Charging sessions, their meter values, and reservations."""

@@ -1,0 +1,1 @@
+"""Sharing safety data: the live feed (Server-Sent Events) and webhooks."""

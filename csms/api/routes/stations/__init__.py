@@ -1,0 +1,1 @@
+"""Sites and charge points, with their load settings (orderly charging)."""
