@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import store_only
-from csms.cli_billing import SEEDS
 from csms.config import load_settings
 from csms.domain.authorization import token_key
 from csms.store import tables as t
@@ -46,6 +45,10 @@ from csms.store.load.config import LoadConfig
 from csms.store.repository import Store
 from csms.store.sharing.outbox import Outbox
 
+try:
+    from csms.cli.billing import SEEDS
+except ModuleNotFoundError:  # a tree from before the command line became a package (csms/cli/)
+    from csms.cli_billing import SEEDS  # type: ignore[import-not-found,no-redef]
 try:
     from csms.services.billing.tariffs import load_tariff_file
 except ModuleNotFoundError:  # a tree from before the services were grouped (0291f1c)

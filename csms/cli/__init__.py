@@ -20,25 +20,23 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.exc import IntegrityError
 
-from csms import (
-    cli_audit,
-    cli_auth,
-    cli_billing,
-    cli_certs,
-    cli_city,
-    cli_console,
-    cli_db,
-    cli_device,
-    cli_files,
-    cli_load,
-    cli_platform,
-    cli_report,
-    cli_resident,
-    passwords,
-)
+from csms import passwords
 from csms.api.access import Role, scope_valid
 from csms.api.tokens import new_token
 from csms.app import serve_forever, store_only
+from csms.cli import audit as cli_audit
+from csms.cli import auth as cli_auth
+from csms.cli import billing as cli_billing
+from csms.cli import certs as cli_certs
+from csms.cli import city as cli_city
+from csms.cli import console as cli_console
+from csms.cli import db as cli_db
+from csms.cli import device as cli_device
+from csms.cli import files as cli_files
+from csms.cli import load as cli_load
+from csms.cli import platform as cli_platform
+from csms.cli import report as cli_report
+from csms.cli import resident as cli_resident
 from csms.clock import Clock, system_clock
 from csms.config import Settings, load_settings
 from csms.domain.model import AuthorizationStatus, RegistrationStatus
@@ -328,6 +326,3 @@ def _password(args: argparse.Namespace) -> str | None:
         return passwords.generate()
     return args.password  # type: ignore[no-any-return]
 
-
-if __name__ == "__main__":
-    sys.exit(main())

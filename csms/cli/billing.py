@@ -38,7 +38,7 @@ from csms.store.billing.reads import BillingReads
 from csms.store.organisation import StoreError
 from csms.tariffs.ledger import WalletPolicy
 
-SEEDS = {"yunnan": Path(__file__).parents[1] / "data" / "tariffs" / "yunnan-residential.toml"}
+SEEDS = {"yunnan": Path(__file__).parents[2] / "data" / "tariffs" / "yunnan-residential.toml"}
 
 
 def register(sub: Any) -> None:

@@ -28,7 +28,7 @@ from csms.config import Settings
 from csms.store.city import SampleCommunity, SampleSite, district_names, places, seed_sample
 from csms.store.organisation import DistrictSeed, Organisation, StoreError
 
-DATA = Path(__file__).parents[1] / "data" / "city"
+DATA = Path(__file__).parents[2] / "data" / "city"
 DISTRICTS = DATA / "kunming_districts.toml"
 SAMPLE = DATA / "sample-communities.toml"
 
