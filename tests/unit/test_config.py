@@ -32,7 +32,7 @@ from csms.config import (
     UnknownTokenPolicy,
     load_settings,
 )
-from csms.config_platform import PlatformSettings
+from csms.config.platform import PlatformSettings
 from csms.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("clean_env")

@@ -29,7 +29,7 @@ import httpx
 import structlog
 
 from csms.city.tcec import envelope as env
-from csms.config_platform import PlatformSettings
+from csms.config.platform import PlatformSettings
 from csms.store.platform import CHARGE_ORDER, Push, PushStore
 
 log = structlog.get_logger(__name__)

@@ -32,15 +32,15 @@ from pydantic_settings import (
 )
 
 from csms.clock import iana_zone
-from csms.config_env import CoercedEnvSource, source_of, variables
+from csms.config.env import CoercedEnvSource, source_of, variables
 
 # Sections kept in modules of their own, re-exported: csms.config stays the one import.
-from csms.config_load import LoadSettings as LoadSettings
-from csms.config_platform import PlatformSettings
-from csms.config_safety import ProtectiveAction as ProtectiveAction
-from csms.config_safety import RetentionSettings as RetentionSettings
-from csms.config_safety import SafetyConfig as SafetyConfig
-from csms.config_safety import SharingSettings as SharingSettings
+from csms.config.load import LoadSettings as LoadSettings
+from csms.config.platform import PlatformSettings
+from csms.config.safety import ProtectiveAction as ProtectiveAction
+from csms.config.safety import RetentionSettings as RetentionSettings
+from csms.config.safety import SafetyConfig as SafetyConfig
+from csms.config.safety import SharingSettings as SharingSettings
 from csms.errors import ConfigError
 
 
@@ -339,7 +339,7 @@ class Settings(BaseSettings):
     files: FilesSettings = FilesSettings()
     certificates: CertificateSettings = CertificateSettings()
     resident: ResidentSettings = ResidentSettings()
-    platform: PlatformSettings = PlatformSettings()  # csms.config_platform
+    platform: PlatformSettings = PlatformSettings()  # csms.config.platform
 
     @model_validator(mode="after")
     def _bus_needs_postgres(self) -> Settings:
