@@ -36,7 +36,7 @@ run: $(VENV)/.installed config.toml
 NODES ?= 3
 CLUSTER_CONFIG ?= cluster.example.toml
 cluster: $(VENV)/.installed haproxy-package
-	$(BIN)/python -m csms.cluster_run --config $(CLUSTER_CONFIG) --nodes $(NODES) --dir .cluster
+	$(BIN)/python -m csms.cluster.run --config $(CLUSTER_CONFIG) --nodes $(NODES) --dir .cluster
 
 # Debian's HAProxy, for make cluster and the cluster tests (tests/e2e/test_cluster_balancer.py).
 haproxy-package:

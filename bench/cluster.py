@@ -4,7 +4,7 @@
 
 1. One fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards), the fleet of N
    charge points registered before the first start (bench.servers.preregister).
-2. For k = 1, then k = 2: a cluster of k nodes (csms.cluster_run: command bus on
+2. For k = 1, then k = 2: a cluster of k nodes (csms.cluster.run: command bus on
    PostgreSQL, node heartbeats, HAProxy in front) with node i pinned to CPU i - 1 by
    ``taskset``. PostgreSQL and this load generator are not pinned: they share both CPUs
    with the nodes, as they would on a two-core machine.
@@ -49,8 +49,8 @@ from bench.machine import (
     raise_file_limit,
 )
 from bench.servers import PG_ADMIN_DSN, Database, csms_toml, preregister
-from csms.cluster_plan import ClusterPlan, NodePlan
-from csms.cluster_run import Cluster
+from csms.cluster.plan import ClusterPlan, NodePlan
+from csms.cluster.run import Cluster
 
 TARGET_RATIO = 1.7
 

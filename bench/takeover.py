@@ -3,7 +3,7 @@
 ``python -m bench.takeover`` (or ``make bench-takeover``):
 
 1. One fresh PostgreSQL database on 127.0.0.1:5432 (dropped afterwards) with ``--sites``
-   sites under load management, and three CSMS nodes on it behind HAProxy (csms.cluster_run)
+   sites under load management, and three CSMS nodes on it behind HAProxy (csms.cluster.run)
    with ``[load] owner_lease_s`` = ``--lease-s``.
 2. Each of ``--rounds`` rounds waits until every site has a live owner, SIGKILLs the node
    that owns the most sites (no release: its leases must run out), and polls the owner table
@@ -35,8 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.machine import code_version, free_port, machine_busy
 from bench.servers import Database
-from csms.cluster_plan import ClusterPlan, NodePlan
-from csms.cluster_run import Cluster
+from csms.cluster.plan import ClusterPlan, NodePlan
+from csms.cluster.run import Cluster
 from csms.config import DatabaseSettings
 from csms.store import tables as t
 from csms.store.engine import create_engine

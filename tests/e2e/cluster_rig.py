@@ -19,8 +19,8 @@ import orjson
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from csms.cluster_plan import ClusterPlan, NodePlan
-from csms.cluster_run import Cluster
+from csms.cluster.plan import ClusterPlan, NodePlan
+from csms.cluster.run import Cluster
 from csms.handlers.rpc import CallFailed, ConnectionLost, ResponseInvalid
 from csms.store import tables as t
 from csms.store.city.tables import charger_connections as cc

@@ -1,4 +1,4 @@
-"""Three CSMS nodes on the machine's PostgreSQL behind a real HAProxy (csms.cluster_run),
+"""Three CSMS nodes on the machine's PostgreSQL behind a real HAProxy (csms.cluster.run),
 driven by simulated chargers over real WebSockets through the balancer: a charger moved to
 another node mid-transaction, a node killed under load, a node cut off from its database."""
 
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from csms.api.access import Role
 from csms.api.tokens import new_token
 from csms.app import store_only
-from csms.cluster_run import Cluster
+from csms.cluster.run import Cluster
 from csms.config import DatabaseSettings, load_settings
 from csms.store import tables as t
 from csms.store.access import AccessStore

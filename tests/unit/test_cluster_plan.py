@@ -1,4 +1,4 @@
-"""The plan of a local cluster (csms.cluster_plan): node configurations and HAProxy's."""
+"""The plan of a local cluster (csms.cluster.plan): node configurations and HAProxy's."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from csms.cluster_plan import ONE_NODE_ONLY, haproxy_config, node_config, plan, toml_text
+from csms.cluster.plan import ONE_NODE_ONLY, haproxy_config, node_config, plan, toml_text
 from csms.config import load_settings
 
 BASE: dict[str, Any] = {

@@ -1,7 +1,7 @@
 """Run a cluster on this machine: N CSMS nodes on one PostgreSQL database behind HAProxy
-(``make cluster``; the plan is :mod:`csms.cluster_plan`)::
+(``make cluster``; the plan is :mod:`csms.cluster.plan`)::
 
-    python -m csms.cluster_run --config cluster.example.toml --nodes 3 --dir .cluster
+    python -m csms.cluster.run --config cluster.example.toml --nodes 3 --dir .cluster
 
 Rules:
 1. What it writes goes into the run directory, rewritten at each start: each node's
@@ -40,7 +40,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from csms.cluster_plan import ClusterPlan, NodePlan, haproxy_config, node_config, plan, toml_text
+from csms.cluster.plan import ClusterPlan, NodePlan, haproxy_config, node_config, plan, toml_text
 from csms.config import DatabaseSettings
 from csms.store import migrate
 from csms.store.engine import create_engine
@@ -363,7 +363,7 @@ def summary(cluster: Cluster) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m csms.cluster_run", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m csms.cluster.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=Path("cluster.example.toml"),
                         help="the base configuration every node starts from")
