@@ -24,7 +24,7 @@ Rules:
    later waiting session (no overtaking by smaller cars), so nobody waits indefinitely.
 7. Rotation bound: in one class, with ``D`` tree levels, a waiting session with ``m``
    waiters ahead of it starts within ``(m + 1) × D`` periods of ``min_run_s`` plus one call
-   each (see tests/unit/test_allocator.py for the measured bound).
+   each (see tests/unit/smartcharging/test_allocator.py for the measured bound).
 8. Departure: a session with ``energy_needed_wh`` and a future ``departure_at`` that needs
    at least ``urgency_ratio`` of its remaining time at full current is urgent; it is kept
    charging before other unprotected sessions (Rule 6c). No minimum current is reserved.

@@ -15,7 +15,7 @@ from csms.config import CertificateSettings
 from csms.security import ca_files
 from tests.api.test_organisation import cli_db
 from tests.conftest import make_settings
-from tests.unit.test_ca import csr_for
+from tests.unit.security.test_ca import csr_for
 
 __all__ = ["cli_db"]
 AT = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)

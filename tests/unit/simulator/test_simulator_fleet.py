@@ -18,7 +18,7 @@ from simulators.fleet.scenario import shipped_scenarios
 from simulators.protocol.loopback import LoopbackCsms
 from simulators.stats import Stats
 from simulators.waiting import wait_until
-from tests.unit.test_simulator_cli import run_cli
+from tests.unit.simulator.test_simulator_cli import run_cli
 
 
 def ev_fleet(url: str, **overrides: object) -> FleetConfig:

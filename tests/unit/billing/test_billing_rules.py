@@ -118,7 +118,7 @@ class TestCostMessages:
 
 class TestTariffFile:
     def test_the_shipped_yunnan_file(self) -> None:
-        path = Path(__file__).parents[2] / "data" / "tariffs" / "yunnan-residential.toml"
+        path = Path(__file__).parents[3] / "data" / "tariffs" / "yunnan-residential.toml"
         spec = load_tariff_file(path, community_id=3)
         assert (Decimal("0.61"), Decimal("0.31"), Decimal("0.40"), 3) == (
             spec.electricity.default_yuan_per_kwh, spec.electricity.segments[0].yuan_per_kwh,

@@ -20,7 +20,7 @@ from simulators.fleet.scenario import (
 )
 from simulators.protocol.loopback import LoopbackCsms
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = ("evening-peak-30.toml", "fault-storm.toml", "mixed-fleet.toml")
 
 

@@ -37,7 +37,7 @@ from csms.errors import ConfigError
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "config.example.toml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "config.example.toml"
 SECTIONS: dict[str, type[BaseModel]] = {
     "server": ServerSettings,
     "database": DatabaseSettings,

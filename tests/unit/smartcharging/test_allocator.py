@@ -30,7 +30,7 @@ from tests.unit.test_purity import direct_imports, forbidden_in, loaded_with
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 SETTINGS = AllocatorSettings()
-PACKAGE = Path(__file__).resolve().parents[2] / "csms" / "smartcharging"
+PACKAGE = Path(__file__).resolve().parents[3] / "csms" / "smartcharging"
 
 
 def demand(

@@ -21,7 +21,7 @@ from simulators.settings import Change, Setting, SettingsStore
 from simulators.smartcharging.profiles import Limit, ProfileStore, StoredProfile
 from simulators.stats import LatencyHistogram
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def fast(url: str, **overrides: Any) -> FleetConfig:
