@@ -362,7 +362,7 @@ async def serve_forever(settings: Settings, clock: Clock = system_clock) -> None
         gc.set_threshold(*GC_THRESHOLDS)
         collector = asyncio.create_task(
             memory.collect_periodically(settings.server.gc_interval_s), name="gc")
-        log.info("csms.started")
+        log.info("csms.started", event_loop=f"{type(loop).__module__}.{type(loop).__name__}")
         try:
             await stop.wait()
         finally:

@@ -12,7 +12,7 @@ import getpass
 import os
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,12 +65,22 @@ def main(argv: Sequence[str] | None = None, clock: Clock = system_clock) -> int:
     configure_logging(settings.logging.level, settings.logging.format,
                       node=settings.cluster.node())
     try:
-        return int(asyncio.run(args.func(settings, args)) or 0)
+        with asyncio.Runner(loop_factory=_loop_factory(settings)) as runner:
+            return int(runner.run(args.func(settings, args)) or 0)
     except KeyboardInterrupt:
         return 0
     except ConfigError as exc:  # found at start-up (e.g. an exposed CA key)
         print(f"csms: {exc}", file=sys.stderr)
         return 2
+
+
+def _loop_factory(settings: Settings) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """``[server] event_loop``: None for asyncio's own loop."""
+    if settings.server.event_loop == "uvloop":
+        import uvloop  # only when asked for
+
+        return uvloop.new_event_loop
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -100,6 +100,9 @@ class ServerSettings(_Section):
     clock_tolerance_s: float = Field(default=300.0, gt=0)
     clock_anomaly_events: bool = True
     gc_interval_s: float = Field(default=60.0, gt=0)
+    # The event loop every command runs on: Python's own, or uvloop (libuv; a drop-in that
+    # answers more calls per core: bench/README.md).
+    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
 
     @model_validator(mode="after")
     def _tls_files(self) -> ServerSettings:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -78,17 +79,24 @@ class Station:
         return reply[2]
 
 
-async def test_acknowledged_messages_survive_sigkill(tmp_path: Path, database_url: str) -> None:
-    """Kill -9 mid-load; each acknowledged StartTransaction and MeterValues is stored."""
+@pytest.mark.parametrize("event_loop", ["asyncio", "uvloop"])
+async def test_acknowledged_messages_survive_sigkill(
+    tmp_path: Path, database_url: str, event_loop: str
+) -> None:
+    """Kill -9 mid-load; each acknowledged StartTransaction and MeterValues is stored, on
+    either event loop ([server] event_loop)."""
     port = free_port()
     env = {**os.environ, "CSMS_SERVER__PORT": str(port), "CSMS_SERVER__HOST": "127.0.0.1",
            "CSMS_API__HOST": "127.0.0.1", "CSMS_API__PORT": "0",
            "CSMS_SERVER__UNKNOWN_CHARGE_POINTS": "accept", "CSMS_DATABASE__URL": database_url,
-           "CSMS_AUTHORIZATION__UNKNOWN_ID_TOKENS": "accept", "CSMS_LOGGING__LEVEL": "warning"}
-    server = subprocess.Popen(  # noqa: ASYNC220 - started once, awaited by polling below
-        [sys.executable, "-m", "csms", "run"], env=env, cwd=tmp_path,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
+           "CSMS_AUTHORIZATION__UNKNOWN_ID_TOKENS": "accept", "CSMS_LOGGING__LEVEL": "info",
+           "CSMS_LOGGING__FORMAT": "json", "CSMS_SERVER__EVENT_LOOP": event_loop}
+    log_path = tmp_path / "csms.log"
+    with log_path.open("wb") as log_file:
+        server = subprocess.Popen(  # noqa: ASYNC220 - started once, awaited by polling below
+            [sys.executable, "-m", "csms", "run"], env=env, cwd=tmp_path,
+            stdout=subprocess.DEVNULL, stderr=log_file,
+        )
     stations = [Station(f"K-{i:02d}") for i in range(STATIONS)]
     try:
         await eventually(lambda: _listening(port), timeout_s=30)
@@ -102,8 +110,10 @@ async def test_acknowledged_messages_survive_sigkill(tmp_path: Path, database_ur
         if server.poll() is None:
             os.kill(server.pid, signal.SIGKILL)
         server.wait(10)
-        assert server.stderr is not None
-        server.stderr.close()
+    logged = [orjson.loads(line) for line in log_path.read_bytes().splitlines()
+              if line.startswith(b"{")]
+    [started] = [line for line in logged if line.get("event") == "csms.started"]
+    assert started["event_loop"].startswith(f"{event_loop}.")
 
     engine = create_engine(DatabaseSettings(url=database_url))
     try:
