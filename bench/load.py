@@ -203,7 +203,7 @@ async def run_stack(stack: str, n: int, opts: Options) -> RunResult:
     ids = station_ids(n)
     if stack == "csms":
         config = tmp / "csms.toml"
-        config.write_text(csms_toml(port, database.url))
+        config.write_text(csms_toml(port, database.url, event_loop=opts.event_loop))
         argv = [csms_executable(), "--config", str(config), "run"]
     else:
         argv = [sys.executable, "-m", "bench.bare_ocpp", "--port", str(port)]
@@ -363,6 +363,8 @@ def _parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--wait-quiet-s", type=float, default=0.0,
                         help="first wait up to this long for both CPUs to be idle (other "
                              "processes disturb the figures; default: just report)")
+    parser.add_argument("--event-loop", choices=["asyncio", "uvloop"], default="asyncio",
+                        help="the csms stack's event loop ([server] event_loop)")
     parser.add_argument("--profile", action="store_true",
                         help="record the csms server with py-spy during the closed loop "
                              "(slows it a little) and print the top 10 functions by own time")
@@ -379,7 +381,7 @@ def _parse(argv: Sequence[str] | None) -> Options:
     return Options(sizes, args.duration_s, args.rate, stacks, args.db, args.window,
                    args.register, args.workdir, args.keep, args.profile, args.profile_s,
                    args.profile_out, args.grace_s, args.timeout_s,
-                   args.json, args.wait_quiet_s)
+                   args.json, args.wait_quiet_s, args.event_loop)
 
 async def _main(opts: Options) -> list[RunResult]:
     main_task = asyncio.current_task()

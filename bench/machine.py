@@ -187,7 +187,7 @@ def machine_info(opts: Options) -> list[str]:
                  if opts.db == "sqlite" else
                  "PostgreSQL on 127.0.0.1:5432, a fresh database (NOT pinned: it shares "
                  "both cores)")
-        info.append(f'csms: csms run, {where}; logging level "warning"; '
+        info.append(f'csms: csms run on {opts.event_loop}, {where}; logging level "warning"; '
                     'unknown_charge_points = "accept"; charge points '
                     + ("pre-registered (a known fleet)" if opts.register == "pre"
                        else "auto-registered on first connect"))

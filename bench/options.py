@@ -30,3 +30,4 @@ class Options:
     timeout_s: float
     json: Path | None
     wait_quiet_s: float
+    event_loop: str = "asyncio"  # the csms stack's [server] event_loop

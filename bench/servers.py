@@ -104,11 +104,13 @@ class ServerProcess:
 # -- the CSMS's configuration and database ---------------------------------------------------
 
 
-def csms_toml(port: int, db_url: str) -> str:
+def csms_toml(port: int, db_url: str, event_loop: str = "asyncio") -> str:
     return "\n".join([
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
+        # only when asked for: a tree from before the setting (--compare) knows no such key
+        *([f'event_loop = "{event_loop}"'] if event_loop != "asyncio" else []),
         'unknown_charge_points = "accept"',
         "[database]",
         f'url = "{db_url}"',
