@@ -109,8 +109,7 @@ def csms_toml(port: int, db_url: str, event_loop: str = "asyncio") -> str:
         "[server]",
         'host = "127.0.0.1"',
         f"port = {port}",
-        # only when asked for: a tree from before the setting (--compare) knows no such key
-        *([f'event_loop = "{event_loop}"'] if event_loop != "asyncio" else []),
+        f'event_loop = "{event_loop}"',
         'unknown_charge_points = "accept"',
         "[database]",
         f'url = "{db_url}"',

@@ -35,7 +35,7 @@ def create_app(csms: Csms) -> FastAPI:
     install_resident(app, csms)  # the resident page behind the charger QR code
     mount_console(app, csms)  # the operator console at /console/ (csms.console)
     if csms.platform is not None:  # what the municipal platform pulls (its own tokens)
-        from csms.api.routes.platform import pulls as evcs
+        from csms.api.routes.platform import pulls
 
-        app.include_router(evcs.router)
+        app.include_router(pulls.router)
     return app

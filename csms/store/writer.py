@@ -122,18 +122,16 @@ class _BulkInsert:
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         """The parameters of one ``executemany``: a tuple per row, or on PostgreSQL a single
-        tuple of one list per column."""
+        tuple of one list per column (``rows`` is never empty)."""
         pairs = tuple(zip(self.keys, self.processors, strict=True))
-        if self.by_column:
-            return [tuple(
-                [row[key] if process is None or row[key] is None else process(row[key])
-                 for row in rows]
-                for key, process in pairs)]
-        return [
+        bound = [
             tuple(row[key] if process is None or row[key] is None else process(row[key])
                   for key, process in pairs)
             for row in rows
         ]
+        if self.by_column:
+            return [tuple(list(column) for column in zip(*bound, strict=True))]
+        return bound
 
 
 def _bind_processor(table: Table, column: str, dialect: Dialect) -> Callable[[Any], Any] | None:

@@ -9,20 +9,19 @@ from csms.api.routes.admin import tokens
 ROUTERS: list[APIRouter] = [tokens.router]
 
 from csms.api.routes.commands import live  # noqa: E402 - appended per family
-from csms.api.routes.safety import status as safety  # noqa: E402 - appended per family
-from csms.api.routes.sessions import records as sessions  # noqa: E402 - appended per family
+from csms.api.routes.safety import status  # noqa: E402 - appended per family
+from csms.api.routes.sessions import records  # noqa: E402 - appended per family
 
-ROUTERS += [sessions.router, safety.router, live.router]
+ROUTERS += [records.router, status.router, live.router]
 
 from csms.api.routes.city import organisation, residents  # noqa: E402 - appended per family
 from csms.api.routes.stations import network  # noqa: E402 - appended per family
 
 ROUTERS += [organisation.router, network.router, residents.router]
 
-from csms.api.routes.billing import tariffs as billing  # noqa: E402 - appended per family
-from csms.api.routes.billing import wallets as billing_wallets  # noqa: E402 - appended per family
+from csms.api.routes.billing import tariffs, wallets  # noqa: E402 - appended per family
 
-ROUTERS += [billing.router, billing_wallets.router]
+ROUTERS += [tariffs.router, wallets.router]
 
 from csms.api.routes.stations import load  # noqa: E402 - appended per family
 
@@ -39,14 +38,13 @@ from csms.api.routes.commands import device_model  # noqa: E402 - appended per f
 
 ROUTERS += [device_model.router]
 
-from csms.api.routes.files import firmware, logs  # noqa: E402 - appended per family
-from csms.api.routes.files import transfer as file_transfer  # noqa: E402 - appended per family
+from csms.api.routes.files import firmware, logs, transfer  # noqa: E402 - appended per family
 
-ROUTERS += [firmware.router, logs.router, file_transfer.router]
+ROUTERS += [firmware.router, logs.router, transfer.router]
 
-from csms.api.routes.commands import transactions as tx_commands  # noqa: E402 - appended per family
+from csms.api.routes.commands import transactions  # noqa: E402 - appended per family
 
-ROUTERS += [tx_commands.router]
+ROUTERS += [transactions.router]
 
 from csms.api.routes.commands import local_lists  # noqa: E402 - appended per family
 from csms.api.routes.sessions import reservations  # noqa: E402 - appended per family
@@ -56,6 +54,6 @@ ROUTERS += [local_lists.router, reservations.router]
 from csms.api.routes.commands import certificates  # noqa: E402 - appended per family
 
 ROUTERS += [certificates.router]
-from csms.api.routes.platform import pushes as platform  # noqa: E402 - appended per family
+from csms.api.routes.platform import pushes  # noqa: E402 - appended per family
 
-ROUTERS += [platform.router]
+ROUTERS += [pushes.router]
