@@ -134,8 +134,9 @@ connector_status_history = Table(
     # station, EVSE, connector, charger's time, status, error code (csms.store.rows): a
     # retransmitted StatusNotification is stored once
     Column("status_key", String(32)),
-    Index("ix_status_history_station_at", "station_id", "at"),
-    UniqueConstraint("status_key"),
+    # unique within (station, time), so a station's new rows sit together (migration 0028);
+    # it also serves the look-ups by station and time
+    Index("uq_status_history_station_at_key", "station_id", "at", "status_key", unique=True),
     info={"ignore_duplicates": True},
 )
 
@@ -235,8 +236,9 @@ meter_values = Table(
     Column("sample_key", String(32)),
     Column("received_at", Stamp),  # the CSMS's clock (retention); NULL before migration 0008
     Index("ix_meter_values_session", "session_id"),
-    Index("ix_meter_values_station_at", "station_id", "at"),
-    UniqueConstraint("sample_key"),
+    # unique within (station, time), so a station's new rows sit together (migration 0028);
+    # it also serves the look-ups by station and time
+    Index("uq_meter_values_station_at_key", "station_id", "at", "sample_key", unique=True),
     info={"ignore_duplicates": True},
 )
 
