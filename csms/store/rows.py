@@ -27,20 +27,43 @@ def utc(value: datetime) -> datetime:
 
 def natural_key(*parts: object) -> str:
     """A short digest of ``parts``: the unique key of a row that must be stored once."""
-    text = "\x1f".join("" if part is None else str(part) for part in parts)
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(_joined(parts).encode(), digest_size=16).hexdigest()
 
 
 def sample_key(station_id: str, evse_id: int | None, connector_id: int | None,
                session_id: int | None, at: datetime, value: SampledValue) -> str:
     """A session's sample is (session, measurand, phase, location, time); a sample of no
     session is (station, EVSE, connector, time, measurand, phase, location, context)."""
+    return _sample_keys(station_id, evse_id, connector_id, session_id, at, (value,))[0]
+
+
+def _sample_keys(station_id: str, evse_id: int | None, connector_id: int | None,
+                 session_id: int | None, at: datetime,
+                 values: Iterable[SampledValue]) -> list[str]:
+    """:func:`sample_key` of each of one sample's values: the same digests as
+    :func:`natural_key` of the same parts, with the parts the values share hashed once."""
     instant = at.astimezone(UTC).isoformat()
     if session_id is not None:
-        return natural_key("s", session_id, instant, value.measurand, value.phase,
-                           value.location)
-    return natural_key("m", station_id, evse_id, connector_id, instant, value.measurand,
-                       value.phase, value.location, value.context)
+        shared: tuple[object, ...] = ("s", session_id, instant)
+    else:
+        shared = ("m", station_id, evse_id, connector_id, instant)
+    head = hashlib.blake2b(_joined(shared).encode() + _SEPARATOR, digest_size=16)
+    keys = []
+    for value in values:
+        own: tuple[object, ...] = (value.measurand, value.phase, value.location)
+        if session_id is None:
+            own += (value.context,)
+        digest = head.copy()
+        digest.update(_joined(own).encode())
+        keys.append(digest.hexdigest())
+    return keys
+
+
+_SEPARATOR = b"\x1f"
+
+
+def _joined(parts: tuple[object, ...]) -> str:
+    return "\x1f".join("" if part is None else str(part) for part in parts)
 
 
 def meter_rows(
@@ -61,11 +84,12 @@ def meter_rows(
             "connector_id": connector_id, "at": sample.at, "measurand": value.measurand,
             "phase": value.phase, "unit": value.unit, "context": value.context,
             "location": value.location, "value": value.value, "received_at": received_at,
-            "sample_key": sample_key(station_id, evse_id, connector_id, session_id,
-                                     sample.at, value),
+            "sample_key": key,
         }
         for sample in samples
-        for value in sample.values
+        for value, key in zip(sample.values,
+                              _sample_keys(station_id, evse_id, connector_id, session_id,
+                                           sample.at, sample.values), strict=True)
     ]
 
 

@@ -27,6 +27,7 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import operator
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -118,17 +119,27 @@ class _BulkInsert:
             self.sql = str(compiled)
             assert compiled.positiontup is not None  # every async driver we use is positional
             self.keys = tuple(compiled.positiontup)
-        self.processors = tuple(_bind_processor(table, key, dialect) for key in self.keys)
+        processors = (_bind_processor(table, key, dialect) for key in self.keys)
+        # the positions whose values a bind processor converts (DATETIME, JSON, ...)
+        self.converted = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+        keys = self.keys
+        self.values: Callable[[dict[str, Any]], tuple[Any, ...]] = (
+            operator.itemgetter(*keys) if len(keys) > 1 else lambda row: (row[keys[0]],))
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
         """The parameters of one ``executemany``: a tuple per row, or on PostgreSQL a single
         tuple of one list per column (``rows`` is never empty)."""
-        pairs = tuple(zip(self.keys, self.processors, strict=True))
-        bound = [
-            tuple(row[key] if process is None or row[key] is None else process(row[key])
-                  for key, process in pairs)
-            for row in rows
-        ]
+        values, converted = self.values, self.converted
+        bound: list[tuple[Any, ...]] = []
+        for row in rows:
+            row_values = values(row)
+            if converted:
+                as_list = list(row_values)
+                for i, process in converted:
+                    if as_list[i] is not None:
+                        as_list[i] = process(as_list[i])
+                row_values = tuple(as_list)
+            bound.append(row_values)
         if self.by_column:
             return [tuple(list(column) for column in zip(*bound, strict=True))]
         return bound
@@ -143,12 +154,21 @@ def _bind_processor(table: Table, column: str, dialect: Dialect) -> Callable[[An
             impl._storage_format != sqlite.DATETIME._storage_format):
         return process
     general = process
+    # The rows of a batch share their datetimes (a sample's time for its 8 values, the
+    # batch's receiving time for all): the last one formatted is kept, as one tuple so that
+    # value and text always belong together.
+    last: list[tuple[Any, Any]] = [(None, None)]
 
     def sqlite_datetime(value: Any) -> Any:
         """``YYYY-MM-DD HH:MM:SS.ffffff``, the value's own wall time, as SQLAlchemy stores it
         (an aware value's offset is not applied there either); anything else as there."""
+        seen, text = last[0]
+        if value is seen:
+            return text
         if isinstance(value, datetime):
-            return value.isoformat(" ", "microseconds")[:26]
+            text = value.isoformat(" ", "microseconds")[:26]
+            last[0] = (value, text)  # datetimes are immutable: the same object, the same text
+            return text
         return general(value)
 
     return sqlite_datetime

@@ -50,3 +50,24 @@ def test_other_columns_keep_their_own_processor() -> None:
     assert details({"k": [1, "é"]}) == ours({"k": [1, "é"]})
     value = t.meter_values.c.value.type.dialect_impl(DIALECT).bind_processor(DIALECT)
     assert value is _bind_processor(t.meter_values, "value", DIALECT)
+
+
+@given(st.lists(st.datetimes(timezones=ZONES).filter(lambda v: 2 <= v.year <= 9998),
+                min_size=1, max_size=5),
+       st.lists(st.integers(min_value=0, max_value=4), max_size=30))
+def test_the_last_datetime_kept_is_only_reused_for_that_same_value(
+        values: list[datetime], picks: list[int]) -> None:
+    """Rows repeat one datetime object (a sample's time, the batch's receiving time) and
+    interleave others, equal instants in other zones among them: each is still formatted
+    as SQLAlchemy formats it."""
+    assert SQLALCHEMY is not None
+    ours = _bind_processor(t.meter_values, "at", DIALECT)
+    assert ours is not None
+    # each value also at the same instant in another zone: equal, but formatted otherwise
+    east8 = timezone(timedelta(hours=8))
+    values += [value.astimezone(east8) if value.tzinfo else value.replace(tzinfo=east8)
+               for value in values]
+    for pick in picks:
+        value = values[pick % len(values)]
+        assert ours(value) == SQLALCHEMY(value)
+        assert ours(value) == SQLALCHEMY(value)  # the one kept
