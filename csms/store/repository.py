@@ -230,7 +230,8 @@ class Store:
             for hook in self.status_hooks:
                 await hook(tx, event)
 
-        await self.writer.submit(unit)
+        # keeps_cache (writer rule 6): connectors, history, events and the platform's outbox
+        await self.writer.submit(unit, keeps_cache=True)
 
     async def record_meter_values(
         self, event: MeterValuesReported, session_id: int | None = None

@@ -22,6 +22,14 @@ Rules:
    with ``keeps_cache=True`` leave it as it is: they promise to write nothing that is
    memoised (the session recorder's). After any other unit it is emptied, so the units
    after one that changed a tariff or moved a charger read it afresh.
+7. :meth:`WriteTx.at_end` hands an item to a finisher that runs once with every item handed
+   to it: set-based work over many units (the pricing of a stop burst's session ends,
+   csms.store.billing.batch). It runs after the batch's last unit, or earlier, before a
+   unit that does not keep the cache (rule 6: it may change what the finisher reads, a
+   tariff or a wallet), so a finisher sees what its units would have seen. Finishers run
+   in the order they were first handed an item, in the batch's transaction: what they
+   write commits with the units or not at all. :meth:`WriteTx.flush` does not run them,
+   so the units of a run of cache-keeping units cannot read what their finisher writes.
 """
 
 from __future__ import annotations
@@ -45,6 +53,7 @@ log = structlog.get_logger(__name__)
 
 
 Collector = Callable[[AsyncConnection, list[Any]], Awaitable[None]]
+Finisher = Callable[["WriteTx", list[Any]], Awaitable[None]]
 
 
 class WriteTx:
@@ -57,6 +66,7 @@ class WriteTx:
         self._bulk: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
         self._deferred: dict[Executable, list[dict[str, Any]]] = {}
         self._collected: dict[Collector, list[Any]] = {}
+        self._at_end: dict[Finisher, list[Any]] = {}
         self.cache: dict[Any, Any] = {}  # rule 6
 
     def execute_later(self, statement: Executable, params: dict[str, Any]) -> None:
@@ -73,6 +83,21 @@ class WriteTx:
         """Insert ``rows`` into ``table`` at the end of the batch, before commit."""
         for row in rows:
             self._bulk.setdefault((table, tuple(row)), []).append(row)
+
+    def at_end(self, finish: Finisher, item: Any) -> None:
+        """Hand ``item`` to ``finish``, which runs once after the batch's last unit, with
+        every item handed to it, in order (rule 7)."""
+        self._at_end.setdefault(finish, []).append(item)
+
+    async def finish(self) -> None:
+        """The batch's end: flush, run the finishers (rule 7), and flush what they queued,
+        until nothing is left."""
+        await self.flush()
+        while self._at_end:
+            pending, self._at_end = self._at_end, {}
+            for finish, items in pending.items():
+                await finish(self, items)
+            await self.flush()
 
     async def flush(self) -> None:
         for statement, params in self._deferred.items():
@@ -283,10 +308,12 @@ class Writer:
                 tx = WriteTx(self._conn, self._compiled, self._clock())
                 results = []
                 for job in jobs:
+                    if not job.keeps_cache:
+                        await tx.finish()  # rule 7: before a unit that may change their reads
                     results.append(await job.unit(tx))
                     if not job.keeps_cache:
                         tx.cache.clear()
-                await tx.flush()
+                await tx.finish()
         except Exception:
             if self._conn.invalidated:  # the connection itself broke: open a new one next time
                 await self._disconnect()

@@ -190,7 +190,15 @@ class PlatformFeed:
         queue(tx, ALARM_INFO, f"alarm:{alarm.id}:{change.transition}", {"AlarmInfos": [info]})
 
     async def _session_ended(self, tx: WriteTx, session_id: int) -> None:
-        """Rules 1 and 3: the session's charge order, once."""
+        """Rules 1 and 3: the session's charge order, once, after billing priced it (billing
+        prices a batch's ends after its units, writer rule 7: so does this, after it)."""
+        tx.at_end(self._orders, session_id)
+
+    async def _orders(self, tx: WriteTx, session_ids: list[int]) -> None:
+        for session_id in dict.fromkeys(session_ids):
+            await self._order(tx, session_id)
+
+    async def _order(self, tx: WriteTx, session_id: int) -> None:
         key = f"order:{session_id}"
         try:
             async with tx.conn.begin_nested():
