@@ -161,6 +161,22 @@ class TestV201Transactions:
         assert 1 == await count(csms, t.station_events,
                                 t.station_events.c.kind == "transaction_seq_gap")
 
+    async def test_an_implausible_baseline_found_by_the_ended_event_is_kept_with_the_end(
+        self, csms: Csms
+    ) -> None:
+        """The first reading after the start comes with Ended, 900 kWh above the start
+        register a minute later: the reading replaces the baseline and the session is
+        flagged, in the same write as its end (energy 0, not 900 kWh)."""
+        async with raw(csms, "CP-22", "ocpp2.0.1") as ws:
+            await call(ws, "TransactionEvent", tx_event(
+                "Started", 0, 0, evse={"id": 1, "connectorId": 1},
+                meterValue=v201_register(10_000, 0)))
+            await call(ws, "TransactionEvent", tx_event(
+                "Ended", 1, 1, meterValue=v201_register(910_000, 1)))
+        rows = await session_rows(csms, "CP-22")
+        assert [("ended", 910_000.0, 0.0, ["implausible_baseline"], 1)] == [
+            (r.status, r.meter_start_wh, r.energy_wh, r.flags, r.last_seq_no) for r in rows]
+
     async def test_an_event_for_an_unknown_transaction_creates_the_session(
         self, csms: Csms
     ) -> None:

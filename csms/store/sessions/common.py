@@ -118,9 +118,13 @@ async def add_flags(step: Step, row: SessionRow, *flags: SessionFlag) -> list[st
 
 
 async def end(step: Step, row: SessionRow, meter_stop_wh: float | None, at: datetime,
-              stop_reason: str | None, *flags: SessionFlag) -> None:
-    """End the active session ``row`` (Rules 8-9 of the package) and run the end hook."""
-    start = row.meter_start_wh
+              stop_reason: str | None, *flags: SessionFlag,
+              written: dict[str, Any] | None = None) -> None:
+    """End the active session ``row`` (Rules 8-9 of the package) and run the end hook.
+    ``written``: columns the caller changes with the end, in the same UPDATE (``row`` as
+    read, before them; its start register and flags among them count)."""
+    written = written or {}
+    start = written.get("meter_start_wh", row.meter_start_wh)
     if fell_back(start, meter_stop_wh, step.limits.backwards_tolerance_wh):
         step.note("energy_register_backwards", row.transaction_id, row,
                   meter_start_wh=start, meter_stop_wh=meter_stop_wh)
@@ -137,9 +141,11 @@ async def end(step: Step, row: SessionRow, meter_stop_wh: float | None, at: date
             step.note("session_energy_implausible", row.transaction_id, row, energy_wh=energy,
                       elapsed_s=elapsed, max_power_w=step.limits.max_power_w)
     await step.tx.conn.execute(UPDATE_SESSION, {
+        **written,
         "b_id": row.id, "status": ENDED, "ended_at": at, "meter_stop_wh": meter_stop_wh,
         "energy_wh": energy,
-        "stop_reason": stop_reason, "flags": sorted({*flags_of(row), *marks}),
+        "stop_reason": stop_reason,
+        "flags": sorted({*written.get("flags", flags_of(row)), *marks}),
         "updated_at": step.tx.now,
     })
     if step.on_ended is not None:

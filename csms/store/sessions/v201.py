@@ -75,13 +75,13 @@ async def _apply(step: Step, row: SessionRow, fresh: bool) -> None:
     if row.auth_status is None and step.auth is not None:
         values.update(id_token=event.id_token.value if event.id_token else None,
                       auth_status=step.auth.status.value)
-    if points and event.kind is not SessionEventKind.ENDED:
-        values["meter_stop_wh"] = points[-1][1]
-    await step.tx.conn.execute(UPDATE_SESSION, {"b_id": row.id, **values})
-    if event.kind is SessionEventKind.ENDED:
-        row = await reread(step, row)
+    if event.kind is SessionEventKind.ENDED:  # one UPDATE: these values and the end
         stop = points[-1][1] if points else row.meter_stop_wh
-        await end(step, row, stop, event.at, event.stop_reason)
+        await end(step, row, stop, event.at, event.stop_reason, written=values)
+    else:
+        if points:
+            values["meter_stop_wh"] = points[-1][1]
+        await step.tx.conn.execute(UPDATE_SESSION, {"b_id": row.id, **values})
     step.changed(applied(event, row), row.id)
 
 
