@@ -89,6 +89,11 @@ class WriteTx:
         every item handed to it, in order (rule 7)."""
         self._at_end.setdefault(finish, []).append(item)
 
+    @property
+    def finishing(self) -> bool:
+        """Whether a finisher has items waiting (rule 7)."""
+        return bool(self._at_end)
+
     async def finish(self) -> None:
         """The batch's end: flush, run the finishers (rule 7), and flush what they queued,
         until nothing is left."""
@@ -308,7 +313,7 @@ class Writer:
                 tx = WriteTx(self._conn, self._compiled, self._clock())
                 results = []
                 for job in jobs:
-                    if not job.keeps_cache:
+                    if not job.keeps_cache and tx.finishing:
                         await tx.finish()  # rule 7: before a unit that may change their reads
                     results.append(await job.unit(tx))
                     if not job.keeps_cache:
