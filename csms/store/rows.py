@@ -30,24 +30,19 @@ def natural_key(*parts: object) -> str:
     return hashlib.blake2b(_joined(parts).encode(), digest_size=16).hexdigest()
 
 
-def sample_key(station_id: str, evse_id: int | None, connector_id: int | None,
-               session_id: int | None, at: datetime, value: SampledValue) -> str:
-    """A session's sample is (session, measurand, phase, location, time); a sample of no
-    session is (station, EVSE, connector, time, measurand, phase, location, context)."""
-    return _sample_keys(station_id, evse_id, connector_id, session_id, at, (value,))[0]
-
-
-def _sample_keys(station_id: str, evse_id: int | None, connector_id: int | None,
-                 session_id: int | None, at: datetime,
-                 values: Iterable[SampledValue]) -> list[str]:
-    """:func:`sample_key` of each of one sample's values: the same digests as
-    :func:`natural_key` of the same parts, with the parts the values share hashed once."""
+def sample_keys(station_id: str, evse_id: int | None, connector_id: int | None,
+                session_id: int | None, at: datetime,
+                values: Iterable[SampledValue]) -> list[str]:
+    """The natural key of each of one sample's values: a session's sample is (session,
+    time, measurand, phase, location), a sample of no session (station, EVSE, connector,
+    time, measurand, phase, location, context). The digests are :func:`natural_key`'s of
+    those parts, with the parts the values share hashed once."""
     instant = at.astimezone(UTC).isoformat()
     if session_id is not None:
         shared: tuple[object, ...] = ("s", session_id, instant)
     else:
         shared = ("m", station_id, evse_id, connector_id, instant)
-    head = hashlib.blake2b(_joined(shared).encode() + _SEPARATOR, digest_size=16)
+    head = hashlib.blake2b((_joined(shared) + _SEPARATOR).encode(), digest_size=16)
     keys = []
     for value in values:
         own: tuple[object, ...] = (value.measurand, value.phase, value.location)
@@ -59,11 +54,11 @@ def _sample_keys(station_id: str, evse_id: int | None, connector_id: int | None,
     return keys
 
 
-_SEPARATOR = b"\x1f"
+_SEPARATOR = "\x1f"
 
 
 def _joined(parts: tuple[object, ...]) -> str:
-    return "\x1f".join("" if part is None else str(part) for part in parts)
+    return _SEPARATOR.join("" if part is None else str(part) for part in parts)
 
 
 def meter_rows(
@@ -88,8 +83,8 @@ def meter_rows(
         }
         for sample in samples
         for value, key in zip(sample.values,
-                              _sample_keys(station_id, evse_id, connector_id, session_id,
-                                           sample.at, sample.values), strict=True)
+                              sample_keys(station_id, evse_id, connector_id, session_id,
+                                          sample.at, sample.values), strict=True)
     ]
 
 

@@ -232,7 +232,7 @@ meter_values = Table(
     Column("context", String(24)),
     Column("location", String(10)),
     Column("value", Float, nullable=False),
-    # the sample's natural key (csms.store.rows.sample_key): each sample is stored once
+    # the sample's natural key (csms.store.rows.sample_keys): each sample is stored once
     Column("sample_key", String(32)),
     Column("received_at", Stamp),  # the CSMS's clock (retention); NULL before migration 0008
     Index("ix_meter_values_session", "session_id"),

@@ -24,8 +24,7 @@ from csms.domain.model import (
     SessionEventKind,
 )
 from csms.store import tables as t
-from csms.store.billing import batch as billing_batch
-from csms.store.billing import store as billing
+from csms.store.billing import batch as billing
 from csms.store.billing import tables as b
 from csms.store.billing.admin import BillingAdmin, ScheduleSpec, SegmentSpec, TariffSpec
 from csms.store.billing.reads import BillingReads, Charge
@@ -157,8 +156,7 @@ async def test_a_pricing_failure_never_fails_the_end_of_a_session(
     def broken(*_: object) -> None:
         raise RuntimeError("pricing exploded")
 
-    monkeypatch.setattr(billing_batch, "settle_from_balance", broken)  # a batch's ends
-    monkeypatch.setattr(billing, "settle_from_balance", broken)  # one priced alone
+    monkeypatch.setattr(billing, "settle_from_balance", broken)
     await ended_session(csms)
     async with csms.engine.connect() as conn:
         status = (await conn.execute(select(t.sessions.c.status))).scalar_one()

@@ -24,12 +24,11 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import token_key
@@ -45,8 +44,13 @@ from csms.store.billing.posting import (
     session_ref,
     unpriced_event,
 )
-from csms.store.billing.rows import fen, package, tariff_versions, yuan
-from csms.store.rows import utc
+from csms.store.billing.rows import (
+    balances_fen,
+    fen,
+    subscriptions_of,
+    tariff_versions,
+    yuan,
+)
 from csms.store.writer import WriteTx
 from csms.tariffs.ledger import WalletPolicy, wallet
 from csms.tariffs.model import TariffVersion
@@ -74,18 +78,6 @@ _PLACES = select(t.charge_points.c.id, t.sites.c.id.label("site_id"),
     t.charge_points.c.id.in_(_ids("ids")))
 _RESIDENTS = select(t.id_tokens.c.token_key, t.id_tokens.c.resident_id).where(
     t.id_tokens.c.token_key.in_(_ids("keys")))
-_SUBSCRIPTIONS = select(b.subscriptions).where(
-    b.subscriptions.c.resident_id.in_(_ids("ids")),
-    b.subscriptions.c.valid_from <= bindparam("end"),
-    b.subscriptions.c.valid_until > bindparam("start"))
-_PACKAGES = select(b.packages).where(b.packages.c.id.in_(_ids("ids")))
-_USED = select(b.package_usage.c.subscription_id, b.package_usage.c.energy_kwh).where(
-    b.package_usage.c.subscription_id.in_(_ids("ids")))
-_W = b.wallet_entries
-_MOVES = select(_W.c.resident_id, _W.c.debit, _W.c.credit,
-                func.sum(_W.c.amount_fen).label("fen")).where(
-    _W.c.resident_id.in_(_ids("ids"))).group_by(_W.c.resident_id, _W.c.debit, _W.c.credit)
-
 
 async def post_ended(tx: WriteTx, session_ids: Sequence[int], policy: WalletPolicy
                      ) -> list[dict[str, Any]]:
@@ -94,7 +86,7 @@ async def post_ended(tx: WriteTx, session_ids: Sequence[int], policy: WalletPoli
     conn, events = tx.conn, []
     charged = set((await conn.execute(_CHARGED, {"ids": list(session_ids)})).scalars())
     todo = [i for i in dict.fromkeys(session_ids) if i not in charged]
-    sessions = await _sessions(conn, todo)
+    sessions = await read_sessions(conn, todo)
     priceable = []
     for session in sessions:
         if SessionFlag.VOID in session.flags:  # an operator decided: never billed
@@ -108,9 +100,9 @@ async def post_ended(tx: WriteTx, session_ids: Sequence[int], policy: WalletPoli
     places = await _places(tx, {s.station_id for s in priceable})
     residents = await _residents(conn, [s.id_token for s in priceable])
     ids = sorted(set(residents.values()))
-    subs = await _subscriptions(conn, ids, min(s.started_at for s in priceable),
-                                max(s.ended_at for s in priceable))
-    balances = await _balances(conn, ids)
+    subs = await subscriptions_of(conn, ids, min(s.started_at for s in priceable),
+                                  max(s.ended_at for s in priceable))
+    balances = await balances_fen(conn, ids)
     left = {sub.subscription_id: sub.remaining_kwh for owned in subs.values() for sub in owned}
     rows = ChargeRows()
     for session in priceable:  # Rule 1: in order, carrying balances and kWh left
@@ -179,7 +171,8 @@ def _unpriced(tx: WriteTx, session: EndedSession, reason: str, exc: Exception
                           {"reason": reason, "error": str(exc)})
 
 
-async def _sessions(conn: AsyncConnection, ids: list[int]) -> list[EndedSession]:
+async def read_sessions(conn: AsyncConnection, ids: list[int]) -> list[EndedSession]:
+    """The sessions of ``ids`` that exist, in that order, as pricing sees them."""
     if not ids:
         return []
     rows = {r.id: r for r in (await conn.execute(_SESSIONS, {"ids": ids})).all()}
@@ -214,44 +207,3 @@ async def _residents(conn: AsyncConnection, tokens: list[str | None]) -> dict[st
     return {row.token_key: row.resident_id
             for row in (await conn.execute(_RESIDENTS, {"keys": keys})).all()
             if row.resident_id is not None}
-
-
-async def _subscriptions(conn: AsyncConnection, residents: list[int], start: datetime,
-                         end: datetime) -> dict[int, list[Subscription]]:
-    """The residents' subscriptions valid at some time in ``[start, end]``, with the kWh
-    each has left (as csms.store.billing.rows.subscriptions, for many at once)."""
-    if not residents:
-        return {}
-    rows = (await conn.execute(_SUBSCRIPTIONS, {"ids": residents, "start": start,
-                                                "end": end})).all()
-    if not rows:
-        return {}
-    products = {r.id: package(r) for r in (await conn.execute(_PACKAGES, {
-        "ids": sorted({r.package_id for r in rows})})).all()}
-    used: dict[int, Decimal] = {}
-    for use in (await conn.execute(_USED, {"ids": [r.id for r in rows]})).all():
-        # summed in Decimal, not in SQL (SQLite would sum floats)
-        used[use.subscription_id] = used.get(use.subscription_id, Decimal(0)) + Decimal(
-            use.energy_kwh)
-    found: dict[int, list[Subscription]] = defaultdict(list)
-    for r in rows:
-        found[r.resident_id].append(Subscription(
-            subscription_id=str(r.id), package=products[r.package_id],
-            valid_from=utc(r.valid_from), valid_until=utc(r.valid_until),
-            remaining_kwh=max(Decimal(r.included_kwh) - used.get(r.id, Decimal(0)),
-                              Decimal(0))))
-    return found
-
-
-async def _balances(conn: AsyncConnection, residents: list[int]) -> dict[int, int]:
-    """Each resident's wallet balance in fen: credits minus debits of ``wallet:<id>``."""
-    if not residents:
-        return {}
-    balances = dict.fromkeys(residents, 0)
-    for row in (await conn.execute(_MOVES, {"ids": residents})).all():
-        account = wallet(str(row.resident_id))
-        if row.credit == account:
-            balances[row.resident_id] += int(row.fen)
-        if row.debit == account:
-            balances[row.resident_id] -= int(row.fen)
-    return balances

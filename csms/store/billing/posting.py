@@ -1,8 +1,7 @@
-"""What pricing one ended session reads and writes, shared by the batch of a group commit
-(csms.store.billing.batch) and a session priced alone (csms.store.billing.store).
+"""What pricing an ended session reads and writes: the batch of a group commit
+(csms.store.billing.batch), and the running cost of a session (csms.store.billing.store).
 
-No I/O here: rows in, the pure tariff types out (and back). The statements both paths run
-are built once here too.
+No I/O here: rows in, the pure tariff types out (and back).
 """
 
 from __future__ import annotations
@@ -12,11 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
-
 from csms.domain.model import StationEventReported
-from csms.domain.sessions import ENERGY_REGISTER
-from csms.store import tables as t
 from csms.store.billing import tables as b
 from csms.store.billing.rows import entry_row, fen
 from csms.store.rows import event_row, utc
@@ -28,10 +23,7 @@ from csms.tariffs.settlement import Settlement
 WH_PER_UNIT = {None: 1, "Wh": 1, "kWh": 1000}
 SYSTEM = "system:billing"
 
-# The statements of every session end, built once (building costs about as much as running).
-REGISTER = select(t.meter_values.c.at, t.meter_values.c.value, t.meter_values.c.unit).where(
-    t.meter_values.c.session_id == bindparam("session_id"),
-    t.meter_values.c.measurand == ENERGY_REGISTER, t.meter_values.c.phase.is_(None))
+# The inserts of every session end, built once (building costs about as much as running).
 INSERT_CHARGE = b.session_charges.insert()
 INSERT_DETAILS = b.session_charge_details.insert()
 INSERT_USAGE = b.package_usage.insert()

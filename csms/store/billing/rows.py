@@ -16,7 +16,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, bindparam, or_, select
+from sqlalchemy import Row, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import token_key
@@ -114,9 +114,9 @@ def package(row: Row[Any]) -> Package:
 _USED = select(b.package_usage.c.subscription_id, b.package_usage.c.energy_kwh).where(
     b.package_usage.c.subscription_id.in_(bindparam("ids", expanding=True)))
 _SUBSCRIPTIONS = select(b.subscriptions).where(
-    b.subscriptions.c.resident_id == bindparam("resident_id"),
+    b.subscriptions.c.resident_id.in_(bindparam("ids", expanding=True)),
     b.subscriptions.c.valid_from <= bindparam("end"),
-    b.subscriptions.c.valid_until > bindparam("start"))
+    b.subscriptions.c.valid_until > bindparam("start")).order_by(b.subscriptions.c.id)
 _PACKAGES = select(b.packages).where(b.packages.c.id.in_(bindparam("ids", expanding=True)))
 _RESIDENT = select(t.id_tokens.c.resident_id).where(t.id_tokens.c.token_key == bindparam("key"))
 _PLACE = select(t.sites.c.id, t.sites.c.community_id).join(
@@ -139,25 +139,54 @@ async def subscriptions(conn: AsyncConnection, resident_id: int, start: datetime
                         end: datetime) -> list[Subscription]:
     """The resident's subscriptions valid at some time in ``[start, end]``, with the kWh
     each has left."""
+    return (await subscriptions_of(conn, [resident_id], start, end)).get(resident_id, [])
+
+
+async def subscriptions_of(conn: AsyncConnection, resident_ids: Sequence[int], start: datetime,
+                           end: datetime) -> dict[int, list[Subscription]]:
+    """:func:`subscriptions` of many residents at once, by resident (none: left out)."""
+    if not resident_ids:
+        return {}
     rows = (await conn.execute(_SUBSCRIPTIONS, {
-        "resident_id": resident_id, "start": start, "end": end})).all()
+        "ids": list(resident_ids), "start": start, "end": end})).all()
     if not rows:
-        return []
+        return {}
     products = {r.id: package(r) for r in (await conn.execute(_PACKAGES, {
         "ids": sorted({r.package_id for r in rows})})).all()}
     used = await used_kwh(conn, [r.id for r in rows])
-    return [
-        Subscription(
+    found: dict[int, list[Subscription]] = {}
+    for r in rows:
+        found.setdefault(r.resident_id, []).append(Subscription(
             subscription_id=str(r.id), package=products[r.package_id],
             valid_from=utc(r.valid_from), valid_until=utc(r.valid_until),
             remaining_kwh=max(Decimal(r.included_kwh) - used.get(r.id, Decimal(0)),
-                              Decimal(0)),
-        )
-        for r in rows
-    ]
+                              Decimal(0))))
+    return found
 
 
 # -- ledger ------------------------------------------------------------------------------------
+
+_W = b.wallet_entries
+_MOVES = select(_W.c.resident_id, _W.c.debit, _W.c.credit,
+                func.sum(_W.c.amount_fen).label("fen")).where(
+    _W.c.resident_id.in_(bindparam("ids", expanding=True))).group_by(
+    _W.c.resident_id, _W.c.debit, _W.c.credit)
+
+
+async def balances_fen(conn: AsyncConnection, resident_ids: Sequence[int]) -> dict[int, int]:
+    """Each resident's wallet balance, credits − debits of ``wallet:<id>`` summed in SQL
+    over integer fen (Rule 3); 0 for a resident without entries."""
+    balances = dict.fromkeys(resident_ids, 0)
+    if not balances:
+        return balances
+    for row in (await conn.execute(_MOVES, {"ids": list(balances)})).all():
+        account = wallet(str(row.resident_id))
+        if row.credit == account:
+            balances[row.resident_id] += int(row.fen)
+        if row.debit == account:
+            balances[row.resident_id] -= int(row.fen)
+    return balances
+
 
 def ledger_entry(row: Row[Any]) -> LedgerEntry:
     return LedgerEntry(EntryKind(row.kind), utc(row.at), row.debit, row.credit,

@@ -32,58 +32,37 @@ from datetime import datetime
 from decimal import Decimal
 
 import structlog
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from csms.domain.authorization import Credit
-from csms.domain.transactions import SessionFlag, needs_review
 from csms.store import tables as t
 from csms.store.billing import tables as b
-from csms.store.billing.batch import post_ended
+from csms.store.billing.batch import post_ended, read_sessions
 from csms.store.billing.posting import (
-    REGISTER,
-    ChargeRows,
     EndedSession,
-    pending_event,
     register_samples,
-    session_of,
     session_ref,
     unpriced_event,
 )
 from csms.store.billing.rows import (
+    balances_fen,
     place_of_station,
     resident_of_token,
     subscriptions,
     tariff_versions,
     yuan,
 )
-from csms.store.rows import SESSION_BY_ID
 from csms.store.writer import WriteTx
-from csms.tariffs.ledger import WalletPolicy, wallet
-from csms.tariffs.model import TariffVersion
+from csms.tariffs.ledger import WalletPolicy
 from csms.tariffs.packages import apply_packages
-from csms.tariffs.pricing import PricedSession, price_session
+from csms.tariffs.pricing import price_session
 from csms.tariffs.rounding import round_yuan
-from csms.tariffs.settlement import Settlement, settle_from_balance
 
 __all__ = ["SessionBilling", "credit_of_token", "register_samples", "running_cost_yuan",
            "session_cost_yuan", "session_ref", "wallet_balance_fen"]
 
 log = structlog.get_logger(__name__)
-
-_CHARGED = select(b.session_charges.c.session_id).where(
-    b.session_charges.c.session_id == bindparam("session_id"))
-_SIGNED = case((b.wallet_entries.c.credit == bindparam("account"), b.wallet_entries.c.amount_fen),
-               (b.wallet_entries.c.debit == bindparam("account"), -b.wallet_entries.c.amount_fen),
-               else_=0)
-_BALANCE = select(func.coalesce(func.sum(_SIGNED), 0)).where(
-    b.wallet_entries.c.resident_id == bindparam("resident_id"))
-
-
-async def _read_session(conn: AsyncConnection, session_id: int) -> EndedSession:
-    row = (await conn.execute(SESSION_BY_ID, {"session_id": session_id})).one()
-    readings = (await conn.execute(REGISTER, {"session_id": session_id})).all()
-    return session_of(row, list(readings))
 
 
 class SessionBilling:
@@ -113,69 +92,24 @@ class SessionBilling:
             tx.insert_later(t.station_events, events)
 
     async def _post_alone(self, tx: WriteTx, session_id: int) -> None:
-        """One session, as the batch would price it; whatever goes wrong rolls back only its
+        """One session, as the batch prices it; whatever goes wrong rolls back only its
         billing writes and is recorded as ``billing_unpriced``."""
         try:
             async with tx.conn.begin_nested():
-                await self._post(tx, session_id)
+                events = await post_ended(tx, [session_id], self._policy)
         except Exception as exc:  # the end of a session must always commit
             log.exception("billing.session_failed", session_id=session_id)
-            tx.insert_later(t.station_events, [unpriced_event(
-                await _station_of(tx.conn, session_id), session_id, tx.now, tx.now,
-                {"reason": "error", "error": repr(exc)})])
-
-    async def _post(self, tx: WriteTx, session_id: int) -> None:
-        conn = tx.conn
-        if await _charged(conn, session_id):
-            return
-        session = await _read_session(conn, session_id)
-        if SessionFlag.VOID in session.flags:  # an operator decided: never billed
-            return
-        if needs_review(session.flags):  # Rule 5: an operator decides first
-            tx.insert_later(t.station_events, [pending_event(session, tx.now)])
-            return
-        community_id, versions = await _tariffs_of(tx, session.station_id)
-        try:
-            priced = price_session(versions, session.samples, session.started_at,
-                                   session.ended_at)
-        except LookupError as exc:
-            _unpriced(tx, session, "no tariff in force" if versions else "no tariff", exc)
-            return
-        resident_id = await resident_of_token(conn, session.id_token)
-        settlement = await self._settle(conn, priced, session, resident_id, community_id)
-        rows = ChargeRows()
-        rows.add(session, priced, settlement, resident_id, community_id, tx.now)
-        for insert, values in rows.statements():
-            await conn.execute(insert, values)
-
-    async def _settle(self, conn: AsyncConnection, priced: PricedSession,
-                      session: EndedSession, resident_id: int | None,
-                      community_id: int | None) -> Settlement:
-        subs, balance = [], Decimal("0.00")
-        if resident_id is not None:  # the wallet's balance, summed in SQL (Rule 2 keeps the
-            # charge once: _charged above, and the charge's row commits with its entries)
-            subs = await subscriptions(conn, resident_id, session.started_at, session.ended_at)
-            balance = yuan(await wallet_balance_fen(conn, resident_id))
-        settled = settle_from_balance(priced, subs, str(community_id), balance,
-                                      str(resident_id), session_ref(session.id),
-                                      session.ended_at, self._policy)
-        if resident_id is None:  # Rule 4: the order only
-            return Settlement(settled.order, settled.packages, ())
-        return settled
+            events = [unpriced_event(await _station_of(tx.conn, session_id), session_id,
+                                     tx.now, tx.now, {"reason": "error", "error": repr(exc)})]
+        if events:
+            tx.insert_later(t.station_events, events)
 
 
-async def _tariffs_of(tx: WriteTx, station_id: str) -> tuple[int | None, list[TariffVersion]]:
-    """The community of the station's site and the tariff versions that price its sessions,
-    each read once per batch (writer rule 6)."""
-    place: tuple[int | None, int | None] | None = tx.cache.get(("billing.place", station_id))
-    if place is None:
-        place = tx.cache[("billing.place", station_id)] = await place_of_station(
-            tx.conn, station_id)
-    versions: list[TariffVersion] | None = tx.cache.get(("billing.tariffs", place))
-    if versions is None:
-        versions = tx.cache[("billing.tariffs", place)] = await tariff_versions(
-            tx.conn, *place)
-    return place[1], versions
+async def _read_session(conn: AsyncConnection, session_id: int) -> EndedSession:
+    found = await read_sessions(conn, [session_id])
+    if not found:
+        raise LookupError(f"no session {session_id}")
+    return found[0]
 
 
 async def _station_of(conn: AsyncConnection, session_id: int) -> str:
@@ -184,25 +118,11 @@ async def _station_of(conn: AsyncConnection, session_id: int) -> str:
         s.c.id == session_id))).scalar_one())
 
 
-async def _charged(conn: AsyncConnection, session_id: int) -> bool:
-    return (await conn.execute(_CHARGED, {"session_id": session_id})).first() is not None
-
-
-def _unpriced(tx: WriteTx, session: EndedSession, reason: str, exc: Exception) -> None:
-    log.warning("billing.session_unpriced", session_id=session.id, reason=reason,
-                error=str(exc))
-    tx.insert_later(t.station_events, [unpriced_event(
-        session.station_id, session.id, session.ended_at, tx.now,
-        {"reason": reason, "error": str(exc)})])
-
-
 # -- credit, for authorization ---------------------------------------------------------------
 
 async def wallet_balance_fen(conn: AsyncConnection, resident_id: int) -> int:
     """Credits − debits of the resident's wallet, summed in SQL over integer fen."""
-    total = (await conn.execute(_BALANCE, {"account": wallet(str(resident_id)),
-                                           "resident_id": resident_id})).scalar_one()
-    return int(total)
+    return (await balances_fen(conn, [resident_id]))[resident_id]
 
 
 async def credit_of_token(conn: AsyncConnection, id_token: str, at: datetime) -> Credit | None:
