@@ -101,7 +101,9 @@ def _parse(argv: Sequence[str] | None) -> EveningOptions:
     p.add_argument("--db", default="sqlite", help="sqlite, postgres or both: sqlite,postgres")
     p.add_argument("--compare", default=None, metavar="REV",
                    help="also run the CSMS of git revision REV, in the same run")
-    p.add_argument("--profile", choices=["burst", "closed", "storm", "start"], default=None,
+    p.add_argument("--profile", default=None,
+                   choices=["start", "settle", "open", "closed", "storm", "storm-settle",
+                            "burst"],
                    help="record the server with py-spy during this phase")
     p.add_argument("--profile-s", type=float, default=5.0)
     p.add_argument("--profile-out", type=Path, default=Path("bench/results/evening"))

@@ -30,6 +30,7 @@ class Timed:
     """What a phase measured: latencies (s, sorted), by kind, failures and the span."""
 
     latencies: list[float] = field(default_factory=list)
+    at: list[tuple[float, float]] = field(default_factory=list)  # (scheduled offset s, latency)
     by_kind: dict[str, list[float]] = field(default_factory=dict)
     failures: Counter[str] = field(default_factory=Counter)
     cancelled: int = 0
@@ -49,6 +50,13 @@ class Timed:
         for values in self.by_kind.values():
             values.sort()
         return self
+
+    def per_second(self) -> list[list[float]]:
+        """The latencies of the calls scheduled in each second of the phase (open loops)."""
+        seconds: list[list[float]] = [[] for _ in range(int(self.span_s) + 1)]
+        for offset, latency in self.at:
+            seconds[min(len(seconds) - 1, max(0, int(offset)))].append(latency)
+        return seconds
 
 
 async def each(chargers: list[Charger], work: Callable[[int, Charger], Awaitable[Any]],
@@ -92,6 +100,7 @@ async def steady_open(chargers: list[Charger], rate: float, duration_s: float,
                 kind = await charger.next_in_cycle()
                 charger.inflight_since = None
                 timed.add(kind, loop.time() - scheduled)
+                timed.at.append((scheduled - t0, loop.time() - scheduled))
         except Exception as exc:  # noqa: BLE001 - rule 3
             charger.inflight_since = None
             timed.fail(exc)

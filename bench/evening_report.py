@@ -31,6 +31,8 @@ class Figures:
     kib_per_connection: float | None = None
     starts: int = 0
     starts_per_s: float | None = None
+    settle_s: float | None = None  # the start's aftermath (webhooks, cost displays, passes)
+    storm_settle_s: float | None = None  # the storm's (safe shares, replays' listeners)
     rate: float = 0.0
     open_achieved: float | None = None
     open_p50_ms: float | None = None
@@ -64,6 +66,10 @@ class Figures:
     not_accepted: dict[str, int] = field(default_factory=dict)
     failures: dict[str, dict[str, int]] = field(default_factory=dict)
     disturbed: dict[str, tuple[float, float]] = field(default_factory=dict)
+    server_cpu: dict[str, float] = field(default_factory=dict)  # % of one core, by phase
+    phase_walls: dict[str, tuple[float, float]] = field(default_factory=dict)  # epoch s
+    gc_pauses: dict[str, list[float]] = field(default_factory=dict)  # ms >= 50, by phase
+    open_p99_by_s: list[float] = field(default_factory=list)  # ms, per second of the open loop
     profile: list[str] = field(default_factory=list)
     setup_s: float | None = None
     error: str | None = None
@@ -83,6 +89,8 @@ ROWS: Final[list[Row]] = [
     ("server RSS per idle connection (KiB)", lambda f: f.kib_per_connection, ",.1f",
      "<= 30", lambda v, f: v <= 30, False),
     ("evening start: session starts/s", lambda f: f.starts_per_s, ",.0f", "", None, True),
+    ("evening start: aftermath until quiet (s)", lambda f: f.settle_s, ",.1f", "", None,
+     False),
     ("steady: achieved calls/s (open loop)", lambda f: f.open_achieved, ",.0f", "", None, True),
     ("steady: p50 (ms)", lambda f: f.open_p50_ms, ",.2f", "", None, False),
     ("steady: p99 (ms)", lambda f: f.open_p99_ms, ",.2f", "< 10 at 500/s",
@@ -97,6 +105,8 @@ ROWS: Final[list[Row]] = [
     ("storm: all booted + statuses (s)", lambda f: f.storm_boot_s, ",.2f", "< 10",
      lambda v, f: v < 10, False),
     ("storm: offline replays answered (s)", lambda f: f.storm_replay_s, ",.2f", "", None,
+     False),
+    ("storm: aftermath until quiet (s)", lambda f: f.storm_settle_s, ",.1f", "", None,
      False),
     ("burst: stops offered/s", lambda f: f.burst_offered_per_s, ",.0f", "", None, True),
     ("burst: session ends/s", lambda f: f.burst_ends_per_s, ",.0f",
@@ -198,6 +208,15 @@ def notes(r: Figures) -> list[str]:
             out.append(f"  WARNING: other processes used {server:.0f} % of the server's CPU "
                        f"and {loadgen:.0f} % of the load generator's during {phase}: "
                        "figures disturbed")
+    if r.server_cpu:
+        out.append("  server CPU by phase (% of one core): " + ", ".join(
+            f"{phase} {pct:.0f}" for phase, pct in r.server_cpu.items()))
+    if r.gc_pauses:
+        out.append("  server GC pauses >= 50 ms (count, max ms): " + ", ".join(
+            f"{phase} {len(v)}, {max(v):.0f}" for phase, v in r.gc_pauses.items()))
+    if r.open_p99_by_s:
+        out.append("  open loop, p99 of each second (ms): " + " ".join(
+            f"{ms:.0f}" for ms in r.open_p99_by_s))
     if r.listen_overflows:
         out.append(f"  accept-queue overflows in the storm: {r.listen_overflows}")
     if r.profile:

@@ -9,6 +9,10 @@ Rules:
 2. The phases run in the order of ``bench.evening``'s docstring, each under ``_phase``:
    the CPU other processes took is recorded beside it, the load generator's own garbage
    collector is paused while it runs, and ``--profile PHASE`` records the server then.
+   After the evening start and after the storm, the next phase waits (bounded) until the
+   server's CPU falls below ``QUIET_PCT``: what those phases leave queued (webhook
+   deliveries, first cost displays, load passes, safe shares) is timed as their aftermath,
+   not counted against the steady evening or the stop burst.
 3. The checks compare what the chargers were answered with what the database holds, after
    the last phase (``census``).
 """
@@ -22,8 +26,10 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +46,8 @@ from bench.load import bounded_gather
 from bench.machine import REPO, CpuSnapshot, CpuUse, free_port, listen_overflows, rss_kib
 from bench.report import percentile
 from bench.servers import Database, ServerProcess, profiler
+
+QUIET_PCT = 25.0  # % of one core: the server has caught up with what a phase queued
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,18 +149,55 @@ async def _phase(name: str, fig: Figures, server: ServerProcess, opts: EveningOp
         spy = asyncio.create_task(profiler(server.pid, opts.profile_s, raw)())
     before = CpuSnapshot.take(server.pid)
     gc.disable()
+    began = time.time()
     try:
         yield
     finally:
         gc.enable()
+        fig.phase_walls[name] = (began, time.time())
         use = CpuUse.between(before, CpuSnapshot.take(server.pid))
         fig.disturbed[name] = (use.others_on_server_cpu, use.others_on_loadgen_cpu)
+        fig.server_cpu[name] = use.server
         if spy is not None:
             await bounded_gather([spy], opts.profile_s + 60)
             if raw.exists():
                 fig.profile = [f"{name}, py-spy raw stacks: {raw}", *profile_top.report(
                     profile_top.analyse(raw.read_text()), opts.profile_s)]
     server.check_alive()
+
+
+async def _quiet(server: ServerProcess, deadline_s: float, below_pct: float = QUIET_PCT,
+                 window_s: float = 1.0) -> float | None:
+    """Rule 2: wait until the server's CPU over ``window_s`` is below ``below_pct`` (the
+    work a phase left queued is done: webhook deliveries, cost displays, load passes), at
+    most ``deadline_s``; the seconds it took, None if it never got quiet."""
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    before = CpuSnapshot.take(server.pid)
+    while loop.time() - t0 < deadline_s:
+        await asyncio.sleep(window_s)  # a sampling window, not a wait for work
+        now = CpuSnapshot.take(server.pid)
+        if CpuUse.between(before, now).server < below_pct:
+            return loop.time() - t0 - window_s
+        before = now
+    return None
+
+
+def gc_pauses(log: Path, walls: dict[str, tuple[float, float]]) -> dict[str, list[float]]:
+    """The server's logged garbage-collector pauses (``csms.gc.pause``, >= 50 ms), in ms,
+    by the phase they fell in."""
+    found: dict[str, list[float]] = {}
+    with contextlib.suppress(OSError):
+        for line in log.read_text(errors="replace").splitlines():
+            if '"csms.gc.pause"' not in line:
+                continue
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                entry = json.loads(line)
+                at = datetime.fromisoformat(entry["timestamp"]).timestamp()
+                phase = next((name for name, (a, b) in walls.items() if a <= at <= b),
+                             "between phases")
+                found.setdefault(phase, []).append(float(entry["pause_ms"]))
+    return found
 
 
 def _ms(values: list[float], q: float) -> float | None:
@@ -219,6 +264,7 @@ async def run_one(label: str, path: Path, env: dict[str, str], db: str,
             fig.feed_events, fig.feed_problem = feed.events, feed.error
             await feed.close()
         server.stop()
+        fig.gc_pauses = gc_pauses(tmp / "server.log", fig.phase_walls)
         await receiver.close()
         with contextlib.suppress(Exception):
             await database.drop()
@@ -258,6 +304,8 @@ async def _phases(fig: Figures, chargers: list[Charger], server: ServerProcess, 
     fig.failures["start"] = dict(timed.failures)
     for k, charger in enumerate(chargers):  # stagger the cycle (its shares at every moment)
         charger.position = stagger(charger.version, k)
+    async with _phase("settle", fig, server, opts):
+        fig.settle_s = await _quiet(server, 120 + n / 25)
 
     async with _phase("open", fig, server, opts):
         timed = await phases.steady_open(chargers, opts.rate, opts.duration_s, opts.grace_s)
@@ -266,6 +314,7 @@ async def _phases(fig: Figures, chargers: list[Charger], server: ServerProcess, 
     fig.open_p50_ms, fig.open_p99_ms = _ms(timed.latencies, 0.5), _ms(timed.latencies, 0.99)
     fig.open_max_ms = 1000 * timed.latencies[-1] if timed.latencies else None
     fig.open_stop_p99_ms = _ms(timed.by_kind.get("stop", []), 0.99)
+    fig.open_p99_by_s = [1000 * percentile(sorted(v), 0.99) for v in timed.per_second() if v]
     fig.failures["open"] = dict(timed.failures)
 
     rows0, expected0 = await database.meter_rows(), tally.rows
@@ -292,6 +341,8 @@ async def _phases(fig: Figures, chargers: list[Charger], server: ServerProcess, 
     fig.listen_overflows = listen_overflows() - overflows0 if overflows0 >= 0 else None
     fig.failures["storm"] = dict(timed.failures)
     chargers = [c for c in chargers if c.ws is not None]
+    async with _phase("storm-settle", fig, server, opts):
+        fig.storm_settle_s = await _quiet(server, 120 + n / 25)
 
     async with _phase("burst", fig, server, opts):
         timed = await phases.stop_burst(chargers, opts.burst_s,

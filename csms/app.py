@@ -55,7 +55,8 @@ from csms.services.sharing.service import Sharing
 from csms.services.stations import StationService
 from csms.store import migrate
 from csms.store.access import AccessStore
-from csms.store.engine import create_engine
+from csms.store.checkpoint import Checkpointer
+from csms.store.engine import checkpointer, create_engine
 from csms.store.files import FirmwareStore, LogStore
 from csms.store.load.owners import SiteOwners
 from csms.store.load.store import LoadStore
@@ -101,6 +102,7 @@ class Csms:
     certificates: CertificateService | None = None  # our CA (certificates.enabled)
     certificate_trust: CertificateTrust | None = None  # chargers' installed certificates
     platform: PlatformFeed | None = None  # the municipal platform feed (platform.enabled)
+    checkpoints: Checkpointer | None = None  # SQLite's WAL checkpoints (csms.store.checkpoint)
 
     @property
     def bus(self) -> EventBus:
@@ -121,12 +123,17 @@ async def store_only(settings: Settings, clock: Clock = system_clock) -> AsyncIt
         await migrate.upgrade(engine)
         writer = Writer(engine, settings.database.commit_batch_max, clock=clock)
         task = asyncio.create_task(writer.run(), name="store-writer")
+        wal = checkpointer(settings.database)  # a long command's log is copied back too
+        if wal is not None:
+            wal.start()
         try:
             yield Store(engine, writer)
         finally:
             task.cancel()
             with suppress(asyncio.CancelledError):
                 await task
+            if wal is not None:
+                await wal.stop()
     finally:
         await engine.dispose()
 
@@ -143,6 +150,10 @@ async def running(
         metrics = Metrics(settings.cluster.node())
         writer = Writer(engine, settings.database.commit_batch_max, metrics.committed, clock)
         writer_task = asyncio.create_task(writer.run(), name="store-writer")
+        wal = checkpointer(settings.database)
+        if wal is not None:
+            wal.start()
+            metrics.watch_wal(lambda: wal.last.log_frames if wal.last else 0)
         store = Store(engine, writer)
         store.sessions.limits = Limits(settings.transactions.max_power_w,
                                        settings.safety.register_backwards_tolerance_wh)
@@ -174,7 +185,7 @@ async def running(
                     AccessStore(writer, engine), metrics, remote_starts=remote_starts,
                     cluster=cluster, device_model=device_model, firmware=firmware, logs=logs,
                     reports=reports, local_lists=local_lists, reservations=reservations,
-                    platform=platform)
+                    platform=platform, checkpoints=wal)
         _warn_if_permissive(settings)
         try:
             remote_starts.run()  # it queued what came before
@@ -235,6 +246,8 @@ async def running(
             writer_task.cancel()
             with suppress(asyncio.CancelledError):
                 await writer_task
+            if wal is not None:
+                await wal.stop()
     finally:
         await engine.dispose()
 
@@ -360,13 +373,18 @@ async def serve_forever(settings: Settings, clock: Clock = system_clock) -> None
         loop.add_signal_handler(signal.SIGHUP, csms.ocpp.reload_tls)  # new TLS certificates
         gc.freeze()  # start-up objects never need collecting; shortens full collections
         gc.set_threshold(*GC_THRESHOLDS)
-        collector = asyncio.create_task(
-            memory.collect_periodically(settings.server.gc_interval_s), name="gc")
-        log.info("csms.started", event_loop=f"{type(loop).__module__}.{type(loop).__name__}")
-        try:
-            await stop.wait()
-        finally:
-            collector.cancel()
+        with memory.watching_pauses(memory.GcPauses()) as pauses:
+            tasks = [asyncio.create_task(memory.collect_periodically(
+                         settings.server.gc_interval_s), name="gc"),
+                     asyncio.create_task(memory.report_pauses(
+                         pauses, csms.metrics.gc_paused), name="gc-pauses")]
+            log.info("csms.started",
+                     event_loop=f"{type(loop).__module__}.{type(loop).__name__}")
+            try:
+                await stop.wait()
+            finally:
+                for task in tasks:
+                    task.cancel()
         log.info("csms.stopping")
 
 

@@ -1,4 +1,5 @@
-"""Finding what holds memory in a running CSMS (``bench.soak --tracemalloc``).
+"""Memory in a running CSMS: what holds it (``bench.soak --tracemalloc``), the periodic full
+collection, and how long the garbage collector stops the event loop.
 
 Start the CSMS with ``PYTHONTRACEMALLOC=<frames>`` and ``CSMS_TRACEMALLOC_DIR=<dir>``; each
 SIGUSR1 then writes a tracemalloc snapshot to ``<dir>/snapshot-<n>.bin`` and logs
@@ -13,8 +14,11 @@ import itertools
 import os
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -61,3 +65,55 @@ async def collect_periodically(interval_s: float, clock: Callable[[], float] = t
         freed = gc.collect()
         log.info("csms.memory.collected", objects=freed,
                  pause_ms=round((clock() - started) * 1000, 1), rss_kib=rss_kib())
+
+
+class GcPauses:
+    """Every collection's pause, taken by a ``gc.callbacks`` hook (:func:`watching_pauses`).
+
+    The hook runs inside the collector, so it only appends to a bounded deque (no lock, no
+    logging: a lock held by the code the collection interrupted would deadlock);
+    :meth:`drain` hands the pauses to the metrics and the log from the event loop.
+    """
+
+    def __init__(self, keep: int = 10_000, clock: Callable[[], float] = time.perf_counter
+                 ) -> None:
+        self._clock = clock
+        self._started = 0.0
+        self._pauses: deque[tuple[int, float, int]] = deque(maxlen=keep)
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = self._clock()
+        else:
+            self._pauses.append((int(info["generation"]), self._clock() - self._started,
+                                 int(info["collected"])))
+
+    def drain(self) -> list[tuple[int, float, int]]:
+        """The (generation, seconds, objects collected) of the pauses since the last call."""
+        out = []
+        while self._pauses:
+            out.append(self._pauses.popleft())
+        return out
+
+
+@contextmanager
+def watching_pauses(pauses: GcPauses) -> Iterator[GcPauses]:
+    gc.callbacks.append(pauses)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(pauses)
+
+
+async def report_pauses(pauses: GcPauses, observe: Callable[[int, float], None],
+                        interval_s: float = 1.0, warn_over_s: float = 0.05) -> None:
+    """Forever: each collection's pause into ``observe`` (the metrics); one of at least
+    ``warn_over_s`` is also logged, as the warning ``csms.gc.pause``: the event loop stood
+    still that long, so every answer in flight was late by as much."""
+    while True:
+        await asyncio.sleep(interval_s)  # the reporting period itself
+        for generation, seconds, collected in pauses.drain():
+            observe(generation, seconds)
+            if seconds >= warn_over_s:
+                log.warning("csms.gc.pause", generation=generation,
+                            pause_ms=round(seconds * 1000, 1), collected=collected)

@@ -46,6 +46,9 @@ class Metrics:
             buckets=_LATENCY_BUCKETS, registry=r)
         self.commit_units = Counter("csms_db_committed_units",
                                     "units of work committed (messages persisted)", registry=r)
+        self.gc_pause_seconds = Histogram(
+            "csms_gc_pause_seconds", "pauses of the garbage collector, by generation",
+            ["generation"], buckets=_LATENCY_BUCKETS, registry=r)
         self.connected = Gauge("csms_connected_charge_points", "connected charge points",
                                ["version"], registry=r)
         self.active_sessions = Gauge("csms_active_sessions", "sessions not yet ended",
@@ -71,11 +74,19 @@ class Metrics:
         self.commit_seconds.observe(seconds)
         self.commit_units.inc(units)
 
+    def gc_paused(self, generation: int, seconds: float) -> None:
+        self.gc_pause_seconds.labels(str(generation)).observe(seconds)
+
     def watch_connections(self, count_by_version: Callable[[str], int],
                           versions: list[str]) -> None:
         for version in versions:
             self.connected.labels(version).set_function(
                 lambda v=version: count_by_version(v))  # type: ignore[misc]
+
+    def watch_wal(self, frames: Callable[[], int]) -> None:
+        """SQLite: pages in the write-ahead log after the last checkpoint."""
+        Gauge("csms_sqlite_wal_frames", "SQLite: pages in the write-ahead log at the last "
+              "checkpoint", registry=self.registry).set_function(frames)
 
     def watch_sites(self, owned: Callable[[], int]) -> None:
         """In a cluster: how many sites this node allocates (csms.services.load.cluster)."""

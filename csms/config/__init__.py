@@ -142,6 +142,10 @@ class ServerSettings(_Section):
 class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///./csms.db"
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL"] = "FULL"
+    # SQLite: copy the write-ahead log into the database file every this many seconds, in a
+    # thread of its own (csms.store.checkpoint), instead of inside whichever commit crosses
+    # 1,000 log pages; 0: SQLite's own checkpoints in the commit.
+    sqlite_checkpoint_interval_s: float = Field(default=1.0, ge=0)
     commit_batch_max: int = Field(default=512, ge=1)
     pool_size: int = Field(default=5, ge=1)
     migrate_on_start: bool = True

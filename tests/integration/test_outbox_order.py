@@ -3,14 +3,18 @@ row of each subscription and charge point can be claimed (both databases)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 
 from sqlalchemy import insert
 
 from csms.app import Csms
-from csms.store.sharing.outbox import Outbox
+from csms.services.sharing.feed import Notice
+from csms.store.sharing.outbox import Outbox, enqueue_notifications
 from csms.store.sharing.tables import webhook_outbox, webhook_subscriptions
+from csms.store.writer import WriteTx
+from tests.conftest import until
 from tests.integration.test_load_support import EVENING
 
 LEASE = timedelta(seconds=30)
@@ -58,3 +62,29 @@ async def test_a_given_up_delivery_no_longer_holds_the_next(csms: Csms) -> None:
     assert x1 == first.delivery_id
     await outbox.failed(first.id, "HTTP 410", None)  # given up
     assert [x2] == [d.delivery_id for d in await outbox.claim(now, LEASE, 8)]
+
+
+async def test_a_subscription_ended_mid_batch_gets_no_notice_after_it(csms: Csms) -> None:
+    """The active subscriptions are read once a batch (writer rule 6): a notice, the
+    subscription deactivated, a notice, all in one batch: only the first is queued for it."""
+    outbox, _ = await queued(csms, ["CP-Y"])
+    [sub] = await outbox.subscriptions()
+    notice = Notice("connector_status", EVENING, "CP-X", None, None, {"status": "Faulted"})
+    writer, gate, held = csms.store.writer, asyncio.Event(), asyncio.Event()
+
+    async def hold(tx: WriteTx) -> None:  # the batch before: the next three queue up
+        held.set()
+        await gate.wait()
+
+    async def notify(tx: WriteTx) -> int:
+        return await enqueue_notifications(tx, notice, EVENING)
+
+    blocker = asyncio.create_task(writer.submit(hold))
+    await held.wait()
+    first = asyncio.create_task(writer.submit(notify, keeps_cache=True))
+    ended = asyncio.create_task(outbox.deactivate(sub.id, "test", EVENING))
+    second = asyncio.create_task(writer.submit(notify, keeps_cache=True))
+    await until(lambda: writer.queued == 3)
+    gate.set()
+    await blocker
+    assert (await first, await ended, await second) == (1, True, 0)

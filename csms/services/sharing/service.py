@@ -177,7 +177,8 @@ class Sharing:
                 audit(tx, **audited)
             return 0 if notice is None else await enqueue_notifications(tx, notice, now)
 
-        if await self._writer.submit(unit):
+        # an audit row and outbox rows: nothing a batch cache or finisher reads (rule 6)
+        if await self._writer.submit(unit, keeps_cache=True):
             self.deliverer.wake()
 
     async def _wanted_kinds(self) -> frozenset[str]:

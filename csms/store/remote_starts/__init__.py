@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import exists, insert, or_, select, update
+from sqlalchemy import bindparam, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from csms.domain.authorization import token_key
@@ -89,38 +89,47 @@ class RemoteStartStore:
             ).values(session_id=session_id, matched_at=at, matched_by="remote_start_id"))
             return bool(result.rowcount)
 
-        return await self._writer.submit(unit)
+        return await self._writer.submit(unit, keeps_cache=True)  # as link_by_window
 
     async def link_by_window(self, station_id: str, evse_id: int | None, id_token: str,
                              session_id: int, since: datetime, at: datetime) -> int | None:
-        """Link the session to the oldest open request that fits it (rule 3); its id."""
-        r = remote_starts
+        """Link the session to the oldest open request that fits it (rule 3); its id.
+        Most sessions were not started remotely: one prepared look-up finds nothing."""
+        params = {"station": station_id, "token_key": token_key(id_token), "since": since,
+                  "evse": evse_id, "session": session_id}
 
         async def unit(tx: WriteTx) -> int | None:
-            candidate = select(r.c.id).where(
-                r.c.station_id == station_id, r.c.session_id.is_(None),
-                r.c.token_key == token_key(id_token), r.c.requested_at >= since,
-                r.c.outcome.not_in(REFUSED), _unlinked(session_id),
-                or_(r.c.evse_id.is_(None), r.c.evse_id == evse_id),
-            ).order_by(r.c.requested_at, r.c.id).limit(1)
-            found = (await tx.conn.execute(candidate)).scalar_one_or_none()
+            found = (await tx.conn.execute(_WINDOW_CANDIDATE, params)).scalar_one_or_none()
             if found is None:
                 return None
-            await tx.conn.execute(update(r).where(r.c.id == found).values(
+            await tx.conn.execute(update(remote_starts).where(
+                remote_starts.c.id == found).values(
                 session_id=session_id, matched_at=at, matched_by="window"))
             return int(found)
 
-        return await self._writer.submit(unit)
+        # writes only remote_starts, which no batch cache or finisher reads (writer rule 6)
+        return await self._writer.submit(unit, keeps_cache=True)
 
     async def get(self, remote_start_id: int) -> RemoteStartRecord | None:
         async with self._engine.connect() as conn:
             return await _read(conn, remote_start_id)
 
 
-def _unlinked(session_id: int) -> Any:
+def _unlinked(session_id: Any) -> Any:
     """No request is linked to the session yet (rule 2)."""
     other = remote_starts.alias("other")
     return ~exists().where(other.c.session_id == session_id)
+
+
+_r = remote_starts
+# Rule 3, built once: the oldest open request of the charge point for the token's key
+# that the session could answer.
+_WINDOW_CANDIDATE: Final = select(_r.c.id).where(
+    _r.c.station_id == bindparam("station"), _r.c.session_id.is_(None),
+    _r.c.token_key == bindparam("token_key"), _r.c.requested_at >= bindparam("since"),
+    _r.c.outcome.not_in(REFUSED), _unlinked(bindparam("session")),
+    or_(_r.c.evse_id.is_(None), _r.c.evse_id == bindparam("evse")),
+).order_by(_r.c.requested_at, _r.c.id).limit(1)
 
 
 async def _read(conn: AsyncConnection, remote_start_id: int) -> RemoteStartRecord | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +32,8 @@ from csms.store.rows import utc
 from csms.store.sharing.tables import webhook_outbox as ob
 from csms.store.sharing.tables import webhook_subscriptions as subs
 from csms.store.writer import Writer, WriteTx
+
+_ACTIVE: Final = ("sharing.active_subscriptions",)  # WriteTx.cache key
 
 KINDS = ("alarm", "connector_status", "station_event", "report")
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
@@ -98,13 +100,18 @@ def _delivery(row: Any) -> Delivery:
 
 
 async def enqueue_notifications(tx: WriteTx, notice: Notice, now: datetime) -> int:
-    """Rule 1: queue ``notice`` for every matching subscription; how many rows."""
-    found = (await tx.conn.execute(select(subs).where(subs.c.active.is_(True)))).all()
+    """Rule 1: queue ``notice`` for every matching subscription; how many rows. The active
+    subscriptions are read once a batch (writer rule 6: the units that change them do not
+    keep the cache)."""
+    active: list[Subscription] | None = tx.cache.get(_ACTIVE)
+    if active is None:
+        active = tx.cache[_ACTIVE] = [_subscription(row) for row in (await tx.conn.execute(
+            select(subs).where(subs.c.active.is_(True)))).all()]
     rows = [{
         "delivery_id": str(uuid.uuid4()), "subscription_id": sub.id, "kind": notice.kind,
         "station_id": notice.station_id, "payload": notice.body(), "status": PENDING,
         "attempts": 0, "created_at": now, "next_attempt_at": now,
-    } for sub in map(_subscription, found) if matches(sub, notice)]
+    } for sub in active if matches(sub, notice)]
     if rows:
         await tx.conn.execute(insert(ob), rows)
     return len(rows)
@@ -179,7 +186,8 @@ class Outbox:
                                       .values(next_attempt_at=now + lease))
             return [_delivery(r) for r in rows]
 
-        return await self._writer.submit(unit)
+        # writes only the outbox, which no batch cache or finisher reads (writer rule 6)
+        return await self._writer.submit(unit, keeps_cache=True)
 
     async def delivered(self, row_id: int, now: datetime) -> None:
         await self._record(row_id, {"status": DELIVERED, "delivered_at": now,
@@ -196,7 +204,7 @@ class Outbox:
             await tx.conn.execute(update(ob).where(ob.c.id == row_id).values(
                 attempts=ob.c.attempts + 1, **values))
 
-        await self._writer.submit(unit)
+        await self._writer.submit(unit, keeps_cache=True)  # as claim
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending delivery is due (None: nothing pending)."""
