@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final
@@ -65,6 +66,7 @@ class Checkpointer:
         self._interval_s = interval_s
         self._synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
+        self._using = threading.Lock()  # a cancelled checkpoint's thread may still be in it
         self._task: asyncio.Task[None] | None = None
         self._warned = False
         self.checkpoints = 0  # completed, for tests and metrics
@@ -78,9 +80,7 @@ class Checkpointer:
             self._task.cancel()
             with suppress(asyncio.CancelledError):
                 await self._task
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await asyncio.to_thread(conn.close)
+        await asyncio.to_thread(self._close)
 
     async def checkpoint(self) -> Checkpointed:
         result = await asyncio.to_thread(self._checkpoint)
@@ -102,10 +102,18 @@ class Checkpointer:
 
     def _checkpoint(self) -> Checkpointed:
         """In a worker thread: one PASSIVE checkpoint on our own connection."""
-        if self._conn is None:
-            conn = sqlite3.connect(self._path, timeout=10.0, check_same_thread=False,
-                                   isolation_level=None)
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")  # rule 2
-            self._conn = conn
-        busy, frames, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        with self._using:
+            if self._conn is None:
+                conn = sqlite3.connect(self._path, timeout=10.0, check_same_thread=False,
+                                       isolation_level=None)
+                conn.execute(f"PRAGMA synchronous={self._synchronous}")  # rule 2
+                self._conn = conn
+            busy, frames, copied = self._conn.execute(
+                "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return Checkpointed(bool(busy), int(frames), int(copied))
+
+    def _close(self) -> None:
+        with self._using:  # after a checkpoint still running in its thread
+            if self._conn is not None:
+                conn, self._conn = self._conn, None
+                conn.close()
