@@ -16,9 +16,16 @@ Rules:
 2. Durability does not change: a commit is in the log, synced (``synchronous``), before it
    returns; a checkpoint only moves committed pages, and the checkpointer's connection
    syncs them with the engine's own ``synchronous``.
-3. The log is reused from its start once a checkpoint has copied all of it. A log that
-   still holds more than ``WARN_FRAMES`` pages after a checkpoint (a reader holding an old
-   snapshot for long) is logged as a warning, once until it shrinks again.
+3. The log is reused from its start only when a checkpoint has copied all of it before the
+   next write begins. Under a steady stream of commits a PASSIVE checkpoint never gets
+   there (new frames arrive while it copies), so the log would only grow (335 MB in ten
+   minutes at 10,000 chargers). When a PASSIVE checkpoint leaves more than
+   ``restart_frames`` pages (64 MiB) in the log, a TRUNCATE checkpoint follows: it waits
+   for the writer's current commit, copies the little PASSIVE left, blocks commits while it
+   does, and empties the log file. That is one short stall per 64 MiB written, where
+   SQLite's own checkpoints stalled a commit for every 4 MiB. A log still over
+   ``WARN_FRAMES`` pages after that (a reader holding an old snapshot) is logged as a
+   warning, once until it shrinks again.
 4. A failed checkpoint is logged and tried again at the next interval; the commits go on.
 """
 
@@ -35,12 +42,13 @@ import structlog
 from sqlalchemy.engine import make_url
 
 log = structlog.get_logger(__name__)
-WARN_FRAMES: Final = 256_000  # about 1 GiB of log pages of 4 KiB
+RESTART_FRAMES: Final = 16_384  # 64 MiB of log pages of 4 KiB (rule 3)
+WARN_FRAMES: Final = 256_000  # about 1 GiB
 
 
 @dataclass(frozen=True, slots=True)
 class Checkpointed:
-    """What one ``PRAGMA wal_checkpoint(PASSIVE)`` reported: pages in the log, copied."""
+    """What the last ``PRAGMA wal_checkpoint`` reported: pages in the log, copied."""
 
     busy: bool
     log_frames: int
@@ -61,8 +69,10 @@ def database_file(url: str) -> str | None:
 class Checkpointer:
     """Rule 1's task; :meth:`checkpoint` runs one checkpoint (tests, shutdown)."""
 
-    def __init__(self, path: str, interval_s: float, synchronous: str) -> None:
+    def __init__(self, path: str, interval_s: float, synchronous: str,
+                 restart_frames: int = RESTART_FRAMES) -> None:
         self._path = path
+        self._restart_frames = restart_frames
         self._interval_s = interval_s
         self._synchronous = synchronous
         self._conn: sqlite3.Connection | None = None
@@ -110,6 +120,10 @@ class Checkpointer:
                 self._conn = conn
             busy, frames, copied = self._conn.execute(
                 "PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames > self._restart_frames:  # rule 3
+                busy, frames, copied = self._conn.execute(
+                    "PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                log.info("store.sqlite.wal_truncated", busy=bool(busy), log_frames=frames)
         return Checkpointed(bool(busy), int(frames), int(copied))
 
     def _close(self) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from csms.app import Csms
 from csms.config import DatabaseSettings
-from csms.store.checkpoint import database_file
+from csms.store.checkpoint import Checkpointer, database_file
 from csms.store.engine import checkpointer, create_engine
 from tests.conftest import until
 
@@ -58,6 +58,33 @@ async def test_commits_only_append_and_the_checkpointer_copies_the_log_back(
                 == 5_001
     finally:
         await wal.stop()
+        await engine.dispose()
+
+
+async def test_a_long_log_is_truncated_after_the_passive_checkpoint(tmp_path: Path) -> None:
+    """Rule 3: past ``restart_frames`` the checkpoint empties the log file; below it the
+    file keeps its size (SQLite reuses it from the start)."""
+    settings = _settings(tmp_path / "long.db", 1.0)
+    engine = create_engine(settings)
+    try:
+        await _write(engine, 500)
+        below = Checkpointer(str(tmp_path / "long.db"), 1.0, "NORMAL", restart_frames=10_000)
+        above = Checkpointer(str(tmp_path / "long.db"), 1.0, "NORMAL", restart_frames=100)
+        try:
+            kept = await below.checkpoint()
+            assert kept.log_frames > 1_100
+            assert (tmp_path / "long.db-wal").stat().st_size > 1_100 * PAGE
+            await _write(engine, 500)
+            emptied = await above.checkpoint()
+            assert emptied.log_frames == 0
+            assert (tmp_path / "long.db-wal").stat().st_size == 0
+        finally:
+            await below.stop()
+            await above.stop()
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM blobs"))).scalar_one() \
+                == 10_000
+    finally:
         await engine.dispose()
 
 
