@@ -67,7 +67,7 @@ def database_file(url: str) -> str | None:
 
 
 class Checkpointer:
-    """Rule 1's task; :meth:`checkpoint` runs one checkpoint (tests, shutdown)."""
+    """Rule 1's task (:meth:`start`, :meth:`stop`); :meth:`checkpoint` runs one now."""
 
     def __init__(self, path: str, interval_s: float, synchronous: str,
                  restart_frames: int = RESTART_FRAMES) -> None:
